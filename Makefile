@@ -1,0 +1,30 @@
+# `make run` executes the notebook series; `make test` runs the unit tests and every notebook under nbval.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+
+.PHONY: install run test lab clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+run: install
+	mkdir -p build
+	for nb in $(NOTEBOOKS); do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --output-dir build $$nb && \
+	  $(BIN)/jupyter nbconvert --to html --output-dir build build/$$(basename $$nb) || exit 1; \
+	done
+
+test: install
+	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf build results cache

@@ -1,0 +1,12 @@
+"""Helpers for the notebook series: fine-tune a Hugging Face transformer to spot sarcastic headlines.
+
+One module per step of the flow, each introduced in its notebook:
+settings (all notebooks), data (01), split (02), tokenization and tiny (03), finetune (04), predict (05),
+plots (the pictures in every notebook), cli (`python -m helpers`).
+"""
+
+from .data import load_data
+from .settings import Settings, UserError, get_settings
+from .split import split_data
+
+__all__ = ["Settings", "UserError", "get_settings", "load_data", "split_data"]

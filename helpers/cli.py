@@ -1,0 +1,90 @@
+"""The series headless: `python -m helpers train|predict ...`, one flag for every `Settings` field.
+
+Introduced in the README; the notebooks call the same functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .settings import FIELDS, TYPES, Settings, UserError, get_settings
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """A `--flag` for every `Settings` field; only the flags given override the profile and `TC_*`."""
+    for name, f in FIELDS.items():
+        extra = {"nargs": "?", "const": "true"} if TYPES[name] is bool else {}
+        parser.add_argument(
+            "--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS, metavar=name.upper(),
+            help=f"{f.metadata['help']} (default: {f.default})", **extra,
+        )
+
+
+def build_parser() -> Parser:
+    """The `python -m helpers` parser with its sub-commands."""
+    parser = Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    train = commands.add_parser("train", help="fine-tune, evaluate on the test split, save model and metrics")
+    add_settings_flags(train)
+    train.set_defaults(run=run_train)
+    predict = commands.add_parser("predict", help="label texts with a saved model (one per argument or stdin line)")
+    predict.add_argument("--model", required=True, help="folder of a saved model (OUTPUT_DIR/model)")
+    predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
+    predict.set_defaults(run=run_predict)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """`get_settings` with the flags the user gave."""
+    given = {name: value for name, value in vars(args).items() if name in FIELDS}
+    return get_settings(given.pop("profile", None), **given)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, evaluate on the test split, save the model and write metrics.json."""
+    from .finetune import train
+    from .predict import evaluate_test
+
+    settings = settings_from(args)
+    trainer = train(settings)
+    metrics = evaluate_test(trainer, settings)
+    path = Path(settings.output_dir) / "metrics.json"
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    print(json.dumps(metrics, indent=2))
+    print(f"model saved in {Path(settings.output_dir) / 'model'}, metrics in {path}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Print each text's label name and its probability."""
+    from .predict import classifier
+
+    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
+    if not texts:
+        raise UserError("no text to label; pass texts as arguments or one per line on stdin")
+    for text, result in zip(texts, classifier(args.model)(texts)):
+        print(f"{result['label']}\t{result['score']:.3f}\t{text}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; a user's mistake ends in one line on stderr and exit status 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,124 @@
+"""Download, cache and load the headlines as a DataFrame of `sentence` and `label`.
+
+Introduced in notebook 01 (download).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+from .settings import Settings, UserError
+
+READERS = {
+    ".json": lambda path: pd.read_json(path, orient="records", dtype=False),
+    ".jsonl": lambda path: pd.read_json(path, lines=True, dtype=False),
+    ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]),
+}
+OFFLINE_HINT = "work offline with TC_PROFILE=tiny, or point TC_DATA at a local file"
+
+
+def is_url(source: str) -> bool:
+    """True when `source` is an http(s) or file URL rather than a path."""
+    return urllib.parse.urlparse(source).scheme in {"http", "https", "file"}
+
+
+def cached_path(settings: Settings) -> Path:
+    """Where the download of `settings.data` is (or will be) kept."""
+    name = Path(urllib.parse.urlparse(settings.data).path).name or "data.json"
+    return Path(settings.cache_dir).expanduser() / name
+
+
+def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> Path:
+    """Fetch `url` into `dest` atomically: a temporary file, renamed only once complete."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, retries + 1):
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+            return dest
+        except (urllib.error.URLError, OSError) as error:
+            Path(tmp).unlink(missing_ok=True)
+            if attempt == retries or _permanent(error):
+                raise UserError(f"could not download {url} ({_reason(error)}); {OFFLINE_HINT}") from None
+            time.sleep(2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _permanent(error: Exception) -> bool:
+    """True for failures a retry cannot mend: no such host, not found, forbidden."""
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code < 500
+    return "Name or service not known" in str(error) or "nodename nor servname" in str(error)
+
+
+def _reason(error: Exception) -> str:
+    """A short description of a download failure."""
+    return str(getattr(error, "reason", error))
+
+
+def fetch(settings: Settings) -> Path:
+    """The local file for `settings.data`, downloading it once into the cache when it is a URL."""
+    if not is_url(settings.data):
+        path = Path(settings.data).expanduser()
+        if not path.is_file():
+            raise UserError(f"data file {settings.data} does not exist; set TC_DATA (or --data) to a file or URL")
+        return path
+    path = cached_path(settings)
+    return path if path.exists() else download(settings.data, path)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a .json (array of objects), .jsonl or .csv file into a DataFrame."""
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise UserError(f"cannot read {path}: use a .json, .jsonl or .csv file")
+    try:
+        return READERS[suffix](path)
+    except (ValueError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {path} as {suffix[1:]}: {str(error).splitlines()[0]}") from None
+
+
+def load_data(settings: Settings) -> pd.DataFrame:
+    """Load the data as columns `sentence` and `label`, keeping the original row index."""
+    path = fetch(settings)
+    raw = read_table(path)
+    missing = [c for c in (settings.text_column, settings.label_column) if c not in raw.columns]
+    if missing:
+        raise UserError(
+            f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(str, raw.columns))}); "
+            "set TC_TEXT_COLUMN and TC_LABEL_COLUMN (or --text-column, --label-column)"
+        )
+    df = raw[[settings.text_column, settings.label_column]].rename(
+        columns={settings.text_column: "sentence", settings.label_column: "label"}
+    )
+    df["label"] = _label_ids(df["label"], label_names(settings))
+    return df
+
+
+def label_names(settings: Settings) -> list[str]:
+    """The names of labels 0, 1, ... (`id2label` of the saved model)."""
+    return [name.strip() for name in settings.label_names.split(",")]
+
+
+def _label_ids(labels: pd.Series, names: list[str]) -> pd.Series:
+    """Labels as integer ids in range(len(names)), or a clear error."""
+    numeric = pd.to_numeric(labels, errors="coerce")
+    bad = labels[numeric.isna() | (numeric % 1 != 0) | (numeric < 0) | (numeric >= len(names))]
+    if len(bad):
+        raise UserError(
+            f"label {bad.iloc[0]!r} (row {bad.index[0]}) is not one of the ids 0..{len(names) - 1}; "
+            "check TC_LABEL_COLUMN and TC_LABEL_NAMES"
+        )
+    return numeric.astype(int)

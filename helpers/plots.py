@@ -1,0 +1,58 @@
+"""The pictures of the series: each function draws one figure and returns its axes.
+
+Introduced in notebook 01; each function's docstring names the notebook that uses it.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import ConfusionMatrixDisplay
+
+
+def class_balance(labels: pd.Series, names: list[str], title: str = "Headlines per class") -> plt.Axes:
+    """Bar chart of how many rows each class has (notebooks 01 and 02)."""
+    counts = labels.value_counts().reindex(range(len(names)), fill_value=0)
+    ax = plt.figure(figsize=(5, 3)).gca()
+    bars = ax.bar(names, counts.to_numpy(), color=["tab:blue", "tab:orange", "tab:green", "tab:red"][: len(names)])
+    ax.bar_label(bars, labels=[f"{n:,} ({n / counts.sum():.0%})" for n in counts])
+    ax.set(title=title, ylabel="rows")
+    return ax
+
+
+def length_histogram(lengths: np.ndarray, unit: str, title: str) -> plt.Axes:
+    """Histogram of text lengths, with the mean marked (notebooks 01 and 03)."""
+    ax = plt.figure(figsize=(6, 3)).gca()
+    ax.hist(lengths, bins=range(0, int(np.max(lengths)) + 2), color="tab:blue")
+    ax.axvline(np.mean(lengths), color="black", linestyle="--", label=f"mean {np.mean(lengths):.1f}")
+    ax.set(title=title, xlabel=unit, ylabel="texts")
+    ax.legend()
+    return ax
+
+
+def padding_cost(costs: dict[str, int]) -> plt.Axes:
+    """Bars of the tokens a model must process under each padding choice (notebook 03)."""
+    ax = plt.figure(figsize=(6, 3)).gca()
+    bars = ax.barh(list(costs), list(costs.values()), color="tab:orange")
+    ax.bar_label(bars, labels=[f"{v:,}" for v in costs.values()])
+    ax.set(title="Tokens fed to the model for one epoch", xlabel="tokens (log scale)", xscale="log")
+    return ax
+
+
+def loss_curves(curves: pd.DataFrame) -> plt.Axes:
+    """Training and evaluation loss against epoch (notebook 04)."""
+    ax = plt.figure(figsize=(6, 3)).gca()
+    for split, rows in curves.groupby("split"):
+        ax.plot(rows["epoch"], rows["loss"], marker="o" if split == "eval" else None, label=split)
+    ax.set(title="Loss during fine-tuning", xlabel="epoch", ylabel="cross-entropy loss")
+    ax.legend()
+    return ax
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names: list[str]) -> plt.Axes:
+    """The confusion matrix of a prediction (notebook 05)."""
+    ax = plt.figure(figsize=(4, 4)).gca()
+    ConfusionMatrixDisplay.from_predictions(labels, predicted, display_labels=names, ax=ax, colorbar=False)
+    ax.set_title("Test split: true vs predicted")
+    return ax

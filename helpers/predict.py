@@ -1,0 +1,98 @@
+"""Reload a fine-tuned model, predict, and measure it correctly.
+
+Introduced in notebook 05 (predict).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    Pipeline,
+    PreTrainedModel,
+    Trainer,
+    TrainingArguments,
+    pipeline,
+)
+from transformers.trainer_utils import PredictionOutput
+
+from .finetune import compute_metrics
+from .settings import Settings, UserError
+from .split import load_split
+from .tokenization import collator, from_pretrained, tokenize
+
+
+def load_trained(folder: str | Path) -> tuple[PreTrainedModel, object]:
+    """The saved model and its tokenizer from `folder`."""
+    if not (Path(folder) / "config.json").is_file():
+        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
+    return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
+
+
+def prediction_trainer(model: PreTrainedModel, tokenizer, settings: Settings) -> Trainer:
+    """A `Trainer` used only to predict: batches of `eval_batch_size`, padded per batch."""
+    args = TrainingArguments(
+        output_dir=settings.output_dir, per_device_eval_batch_size=settings.eval_batch_size, report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    return Trainer(model=model, args=args, data_collator=collator(tokenizer), processing_class=tokenizer)
+
+
+def predicted_labels(prediction: PredictionOutput) -> np.ndarray:
+    """The predicted class of each row: the argmax of the model's logits."""
+    return np.argmax(prediction.predictions, axis=-1)
+
+
+def probabilities(prediction: PredictionOutput) -> np.ndarray:
+    """Softmax of the logits: one row of class probabilities per text."""
+    logits = prediction.predictions - prediction.predictions.max(axis=-1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def tutorial_accuracy(test: pd.DataFrame, prediction: PredictionOutput) -> float:
+    """The tutorial's mistake: it compares the gold labels with `label_ids`, the gold labels again."""
+    return float((test["label"].to_numpy() == prediction.label_ids).mean())
+
+
+def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: list[str]) -> pd.DataFrame:
+    """The test rows with the predicted label, its name and the model's confidence in it."""
+    probs = probabilities(prediction)
+    predicted = probs.argmax(axis=-1)
+    return test.assign(
+        predicted=predicted,
+        predicted_name=[names[i] for i in predicted],
+        confidence=probs.max(axis=-1),
+        correct=predicted == test["label"].to_numpy(),
+    )
+
+
+def confident_mistakes(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The `n` wrong predictions the model was surest of."""
+    return rows[~rows["correct"]].sort_values("confidence", ascending=False).head(n)
+
+
+def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
+    """Predict the test split with `trainer`'s model: accuracy, F1, loss, sizes and speeds."""
+    parts = load_split(settings)
+    prediction = trainer.predict(tokenize(parts["test"], trainer.processing_class, settings))
+    trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
+    return {
+        **compute_metrics(prediction),
+        "eval_loss": prediction.metrics["test_loss"],
+        "train_rows": len(parts["train"]),
+        "test_rows": len(parts["test"]),
+        "train_samples_per_second": trained["train_samples_per_second"],
+        "predict_samples_per_second": prediction.metrics["test_samples_per_second"],
+    }
+
+
+def classifier(folder: str | Path) -> Pipeline:
+    """A `pipeline("text-classification")` on the saved model, for new texts."""
+    model, tokenizer = load_trained(folder)
+    return pipeline("text-classification", model=model, tokenizer=tokenizer)

@@ -1,0 +1,212 @@
+"""Every knob of the series in one `Settings` object, with profiles and `TC_` overrides.
+
+Introduced in notebook 01; every later notebook and the command line start from `get_settings()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_URL = "https://storage.googleapis.com/download.tensorflow.org/data/sarcasm.json"
+SAMPLE_DATA = Path(__file__).resolve().parent / "sample" / "sarcasm_sample.json"
+TINY_MODEL = "tiny-distilbert"
+ENV_PREFIX = "TC_"
+
+
+class UserError(ValueError):
+    """A mistake a user can make; its message is one line: what, which value, what to do."""
+
+
+def _knob(default, help: str, **meta):
+    """A dataclass field with help text (shown by `python -m helpers train --help`)."""
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class Settings:
+    """Every knob of the series; build it with `get_settings()`."""
+
+    profile: str = _knob("auto", "auto, full, quick or tiny", choices=("auto", "full", "quick", "tiny"))
+    # data (notebook 01)
+    data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file")
+    text_column: str = _knob("headline", "column holding the text")
+    label_column: str = _knob("is_sarcastic", "column holding the label")
+    label_names: str = _knob("not sarcastic,sarcastic", "comma-separated names of labels 0, 1, ...")
+    cache_dir: str = _knob(str(ROOT / "cache"), "folder for downloads and the tiny model")
+    # split (notebook 02)
+    test_size: float = _knob(0.25, "fraction of rows held out for the test split", low=0.0, high=1.0)
+    validation_size: float = _knob(
+        0.0, "fraction of the train rows set aside for validation (0: none)", low=0.0, high=1.0, closed_low=True
+    )
+    stratify: bool = _knob(False, "keep the class balance in every split")
+    split_seed: int = _knob(123, "random_state of the split (123 is the tutorial's)")
+    train_rows: int = _knob(0, "use only this many train rows (0: all)", low=0, closed_low=True)
+    test_rows: int = _knob(0, "use only this many test rows (0: all)", low=0, closed_low=True)
+    # tokenize (notebook 03)
+    model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder")
+    max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", low=0)
+    # fine-tune (notebook 04): the tutorial's TrainingArguments
+    output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE)")
+    epochs: float = _knob(3.0, "number of training epochs", low=0.0)
+    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)")
+    train_batch_size: int = _knob(16, "batch size for training", low=0)
+    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", low=0)
+    learning_rate: float = _knob(5e-5, "peak learning rate", low=0.0)
+    warmup_steps: float = _knob(500, "warmup steps (a number below 1 is a fraction of all steps)", low=0.0, closed_low=True)
+    weight_decay: float = _knob(0.01, "AdamW weight decay", low=0.0, closed_low=True)
+    logging_steps: int = _knob(200, "log the training loss every this many steps", low=0)
+    seed: int = _knob(42, "seed of the model head, the data order and dropout")
+
+
+# What each profile changes from the defaults above.
+PROFILES: dict[str, dict] = {
+    "full": {},
+    "quick": {"train_rows": 2000, "test_rows": 500, "epochs": 1, "warmup_steps": 0.1, "logging_steps": 10},
+    "tiny": {
+        "data": str(SAMPLE_DATA),
+        "model": TINY_MODEL,
+        "epochs": 15,
+        "learning_rate": 3e-3,
+        "warmup_steps": 0,
+        "logging_steps": 2,
+        "eval_batch_size": 32,
+    },
+}
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+TYPES = typing.get_type_hints(Settings)
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _parse(kind: type, value):
+    """`value` as a `kind` (int, float, bool or str); raise ValueError when it is not one."""
+    if isinstance(value, str) and kind is not str:
+        text = value.strip().lower()
+        if kind is bool:
+            if text not in TRUE | FALSE:
+                raise ValueError(value)
+            return text in TRUE
+        value = float(text)
+    if isinstance(value, bool) != (kind is bool):
+        raise ValueError(value)
+    if kind is int and not float(value).is_integer():
+        raise ValueError(value)
+    return kind(value)
+
+
+def coerce(name: str, value):
+    """Check `value` for field `name` and turn it into the field's type (strings come from TC_ or flags)."""
+    if name not in FIELDS:
+        raise UserError(f"unknown setting {name!r}; known settings: {', '.join(FIELDS)}")
+    kind = TYPES[name]
+    try:
+        value = _parse(kind, value)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"setting {name}={value!r} is not a valid {kind.__name__}") from None
+    _check_range(name, value)
+    return value
+
+
+def _check_range(name: str, value) -> None:
+    """Raise `UserError` when `value` is outside what field `name` allows."""
+    meta = FIELDS[name].metadata
+    if "choices" in meta and value not in meta["choices"]:
+        raise UserError(f"setting {name}={value!r} is not allowed; choose one of {', '.join(meta['choices'])}")
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and (value < low if meta.get("closed_low") else value <= low):
+        op = ">=" if meta.get("closed_low") else ">"
+        raise UserError(f"setting {name}={value!r} is out of range; it must be {op} {low}")
+    if high is not None and value >= high:
+        raise UserError(f"setting {name}={value!r} is out of range; it must be < {high}")
+
+
+def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
+    """The settings named by `TC_*` environment variables (`TC_EPOCHS=1` sets `epochs`)."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in FIELDS:
+            known = ", ".join(ENV_PREFIX + n.upper() for n in FIELDS)
+            raise UserError(f"unknown environment variable {key}; known ones: {known}")
+        found[name] = value
+    return found
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """True when `url` answers within `timeout` seconds."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+        return True
+    except Exception:
+        return False
+
+
+def data_available(settings: Settings) -> bool:
+    """True when the data is a local file, already downloaded, or its URL answers."""
+    from .data import cached_path, is_url  # data builds on settings, never the other way round at import
+
+    if not is_url(settings.data):
+        return Path(settings.data).expanduser().exists()
+    return cached_path(settings).exists() or _reachable(settings.data)
+
+
+def model_available(settings: Settings) -> bool:
+    """True when the model is a local folder, already in the Hugging Face cache, or the hub answers."""
+    if settings.model == TINY_MODEL or Path(settings.model).expanduser().is_dir():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(settings.model, "config.json"), str):
+        return True
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
+        return False
+    return _reachable(f"https://huggingface.co/api/models/{settings.model}")
+
+
+def _has_cuda() -> bool:
+    """True when PyTorch sees a CUDA GPU."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def get_settings(profile: str | None = None, **overrides) -> Settings:
+    """Build the `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides`."""
+    env = env_overrides()
+    profile = coerce("profile", profile or env.pop("profile", None) or "auto")
+    env.pop("profile", None)
+    chosen = {name: coerce(name, value) for name, value in {**env, **overrides}.items()}
+    if profile == "auto":
+        profile = "full" if _has_cuda() else "quick"
+        trial = _build(profile, chosen)
+        missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(trial)]
+        if missing:
+            print(
+                f"!!! {' and '.join(missing)} cannot be reached (no network, nothing cached): "
+                "falling back to the offline 'tiny' profile. Set TC_PROFILE to choose. !!!",
+                flush=True,
+            )
+            profile = "tiny"
+    return _build(profile, chosen)
+
+
+def _build(profile: str, chosen: dict) -> Settings:
+    """The `Settings` of `profile` with the `chosen` values on top."""
+    values = {**PROFILES[profile], **chosen, "profile": profile}
+    settings = Settings(**values)
+    if not settings.output_dir:
+        settings.output_dir = str(ROOT / "results" / profile)
+    if settings.model == TINY_MODEL:
+        settings.model = str(Path(settings.cache_dir) / TINY_MODEL)
+    return settings

@@ -1,0 +1,80 @@
+"""Split the data into train, validation and test rows, and keep the split on disk.
+
+Introduced in notebook 02 (split).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from .data import load_data
+from .settings import Settings, UserError
+
+PARTS = ("train", "validation", "test")
+
+
+def split_data(df: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test rows: the tutorial's `train_test_split(df, random_state=123)` by default."""
+    train, test = _split(df, settings.test_size, settings)
+    return _subset(train, settings.train_rows, settings), _subset(test, settings.test_rows, settings)
+
+
+def split_validation(train: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Set `settings.validation_size` of the train rows aside for validation (None when 0)."""
+    if not settings.validation_size:
+        return train, None
+    return _split(train, settings.validation_size, settings)
+
+
+def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One `train_test_split` of `df`, stratified by label when the settings ask for it."""
+    stratify = df["label"] if settings.stratify else None
+    try:
+        return train_test_split(df, test_size=size, random_state=settings.split_seed, stratify=stratify)
+    except ValueError as error:
+        raise UserError(f"cannot split {len(df)} rows with test/validation size {size}: {error}") from None
+
+
+def _subset(df: pd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:
+    """A random `rows` of `df` (all of it when `rows` is 0 or more than it has)."""
+    return df if not rows or rows >= len(df) else df.sample(n=rows, random_state=settings.split_seed)
+
+
+def split_path(settings: Settings) -> Path:
+    """The file that keeps the split, in the output folder."""
+    return Path(settings.output_dir) / "split.json"
+
+
+def _recipe(settings: Settings) -> dict:
+    """The settings that decide which rows land where."""
+    names = ("data", "text_column", "label_column", "test_size", "validation_size", "stratify", "split_seed",
+             "train_rows", "test_rows")
+    return {name: getattr(settings, name) for name in names}
+
+
+def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Path:
+    """Write each part's original row indices, so later notebooks use the very same rows."""
+    path = split_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = {"recipe": _recipe(settings)} | {name: part.index.tolist() for name, part in parts.items() if part is not None}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved))
+    tmp.replace(path)
+    return path
+
+
+def load_split(settings: Settings) -> dict[str, pd.DataFrame | None]:
+    """The saved split's parts ("train", "validation", "test"), made and saved first if missing or stale."""
+    df = load_data(settings)
+    path = split_path(settings)
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if saved.get("recipe") != _recipe(settings):
+        train, test = split_data(df, settings)
+        train, validation = split_validation(train, settings)
+        save_split({"train": train, "validation": validation, "test": test}, settings)
+        saved = json.loads(path.read_text())
+    return {name: df.loc[saved[name]] if name in saved else None for name in PARTS}

@@ -1,0 +1,78 @@
+"""Turn headlines into token ids once, and pad them per batch.
+
+Introduced in notebook 03 (tokenize).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
+
+from .settings import Settings, UserError
+from .tiny import ensure_tiny_model
+
+
+def from_pretrained(auto_class, name: str, **kwargs):
+    """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line."""
+    try:
+        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False, **kwargs)
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"cannot load model {name!r} ({first}); set TC_MODEL (or --model) to a hub name you can reach "
+            "or a local model folder, or use TC_PROFILE=tiny offline"
+        ) from None
+
+
+def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
+    """The fast tokenizer that belongs to `settings.model`."""
+    return from_pretrained(AutoTokenizer, settings.model)
+
+
+class HeadlineDataset(torch.utils.data.Dataset):
+    """Headlines tokenized once, in one batch call; items are unpadded (the collator pads each batch)."""
+
+    def __init__(self, texts: list[str], labels: list[int], tokenizer: PreTrainedTokenizerBase, max_length: int):
+        self.encodings = tokenizer(texts, truncation=True, max_length=max_length)
+        self.labels = list(labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {key: values[i] for key, values in self.encodings.items()}
+        item["labels"] = self.labels[i]
+        return item
+
+
+class TutorialDataset(torch.utils.data.Dataset):
+    """The tutorial's dataset, kept for comparison: it tokenizes again on every item and pads to 512."""
+
+    def __init__(self, texts: list[str], labels: list[int], tokenizer: PreTrainedTokenizerBase):
+        self.texts, self.labels, self.tokenizer = list(texts), list(labels), tokenizer
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        item = self.tokenizer(self.texts[i], truncation=True, padding="max_length", return_tensors="pt")
+        item = {key: values.squeeze(0) for key, values in item.items()}
+        item["labels"] = torch.tensor(self.labels[i])
+        return item
+
+
+def tokenize(df: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, settings: Settings) -> HeadlineDataset:
+    """A `HeadlineDataset` of the rows of `df` (columns `sentence` and `label`)."""
+    return HeadlineDataset(df["sentence"].tolist(), df["label"].tolist(), tokenizer, settings.max_length)
+
+
+def collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
+    """Pads each batch to its own longest headline, not to a fixed length."""
+    return DataCollatorWithPadding(tokenizer)
+
+
+def token_lengths(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> np.ndarray:
+    """The number of tokens of each text, [CLS] and [SEP] included, without truncation."""
+    return np.array([len(ids) for ids in tokenizer(list(texts))["input_ids"]])
