@@ -24,7 +24,7 @@ from transformers import (
 
 from .data import label_names
 from .settings import Settings
-from .split import load_split
+from .split import evaluation_rows, load_split
 from .tokenization import collator, from_pretrained, load_tokenizer, tokenize
 
 
@@ -118,13 +118,12 @@ def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
     parts = load_split(settings)
     tokenizer = load_tokenizer(settings)
-    evaluation = parts["validation"] if parts["validation"] is not None else parts["test"]
     trainer = build_trainer(
         settings,
         load_model(settings),
         tokenizer,
         tokenize(parts["train"], tokenizer, settings),
-        tokenize(evaluation, tokenizer, settings),
+        tokenize(evaluation_rows(parts), tokenizer, settings),
     )
     trainer.train()
     save(trainer, settings)

@@ -71,7 +71,6 @@ PROFILES: dict[str, dict] = {
     "tiny": {
         "data": str(SAMPLE_DATA),
         "model": TINY_MODEL,
-        "epochs": 15,
         "learning_rate": 3e-3,
         "warmup_steps": 0,
         "logging_steps": 2,

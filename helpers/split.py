@@ -44,6 +44,11 @@ def _subset(df: pd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:
     return df if not rows or rows >= len(df) else df.sample(n=rows, random_state=settings.split_seed)
 
 
+def evaluation_rows(parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """The rows to evaluate on during training: the validation split, or the test split when there is none."""
+    return parts["validation"] if parts["validation"] is not None else parts["test"]
+
+
 def split_path(settings: Settings) -> Path:
     """The file that keeps the split, in the output folder."""
     return Path(settings.output_dir) / "split.json"

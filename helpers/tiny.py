@@ -24,17 +24,16 @@ def build_tiny_model(folder: Path, vocab_size: int = 600, seed: int = 0) -> Path
     """Train a WordPiece tokenizer on the sample headlines and save it with a small random DistilBERT."""
     import torch
     from tokenizers import BertWordPieceTokenizer
-    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertTokenizerFast
+    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertTokenizer
 
     texts = read_table(SAMPLE_DATA)["headline"].tolist()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         wordpiece = BertWordPieceTokenizer(lowercase=True)
         wordpiece.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS)
-        wordpiece.save_model(tmp)
-        tokenizer = DistilBertTokenizerFast(vocab_file=f"{tmp}/vocab.txt", model_max_length=128)
+        tokenizer = DistilBertTokenizer(vocab=wordpiece.get_vocab(), model_max_length=512)
         config = DistilBertConfig(
-            vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=128
+            vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
         )
         torch.manual_seed(seed)
         DistilBertForMaskedLM(config).save_pretrained(f"{tmp}/model")  # a "pretrained" body; no task head yet

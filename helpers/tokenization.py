@@ -76,3 +76,14 @@ def collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
 def token_lengths(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> np.ndarray:
     """The number of tokens of each text, [CLS] and [SEP] included, without truncation."""
     return np.array([len(ids) for ids in tokenizer(list(texts))["input_ids"]])
+
+
+def padding_costs(lengths: np.ndarray, batch_size: int, seed: int = 0) -> dict[str, int]:
+    """Tokens the model processes in one epoch: padded to 512, padded per random batch, and unpadded."""
+    shuffled = np.random.default_rng(seed).permutation(lengths)
+    per_batch = sum(batch.max() * len(batch) for batch in np.array_split(shuffled, -(-len(lengths) // batch_size)))
+    return {
+        "padding='max_length' (512)": 512 * len(lengths),
+        f"per batch of {batch_size}": int(per_batch),
+        "no padding at all": int(lengths.sum()),
+    }

@@ -3,7 +3,7 @@
 Run from the project root: python helpers/sample/make_sample.py (the output is committed).
 Nothing here is taken from the real dataset; a test checks that no headline appears in it.
 """
-import itertools, json, random, re
+import json, random, re
 
 rng = random.Random(2026)
 who = ["area man", "local mom", "area dad", "teen", "grandmother", "office manager", "divorced father",
@@ -17,6 +17,11 @@ sarcastic_tpl = [
     "{who} heroically {small_verb} for third time this week",
     "study finds {group} {absurd_stat}",
     "{who} still waiting for perfect moment to {absurd}",
+    # the same words as the sincere headlines, used in jest: the model must read more than keywords
+    "{official} heroically reads one page of {policy}",
+    "{city} votes to {absurd}",
+    "new study links {topic} to {absurd_health}",
+    "{people} {absurd_past}",
 ]
 brag = ["finally reads terms and conditions, regrets everything", "wins argument with self in shower",
         "takes bold stand against minor inconvenience", "completes entire errand without incident",
@@ -41,6 +46,11 @@ serious_tpl = [
     "how {people} are coping with {issue}",
     "{official} faces questions over {issue}",
     "new study links {topic} to {health}",
+    # the same words as the sarcastic headlines, used in earnest
+    "{who} rescued after {incident}",
+    "{who} charged in {crime}",
+    "report: {group} face {serious_cost}",
+    "study finds {group} {serious_finding}",
 ]
 official = ["senator", "governor", "mayor", "supreme court", "congress", "city council", "the white house", "lawmakers"]
 act = ["unveils", "blocks", "defends", "proposes", "debates", "delays"]
@@ -56,11 +66,19 @@ people = ["parents", "voters", "renters", "students", "nurses", "small business 
 topic = ["sleep", "screen time", "gut health", "remote work", "student debt", "meditation", "coffee"]
 health = ["better memory", "heart disease", "lower stress", "longer life", "anxiety"]
 city = ["chicago", "seattle", "houston", "denver", "atlanta", "boston"]
+absurd_health = ["owning fourteen identical mugs", "yelling at clouds", "a personality", "finally being left alone",
+                 "pretending to read the news"]
+incident = ["house fire", "flash flood", "hiking accident", "boating mishap", "apartment collapse"]
+crime = ["bank fraud case", "hit-and-run", "insurance scam", "burglary spree", "identity theft scheme"]
+serious_cost = ["rising rents", "higher insurance premiums", "longer commutes", "medical debt", "childcare costs"]
+serious_finding = ["sleep less than they did a decade ago", "are delaying retirement", "struggle to afford housing",
+                   "report more loneliness", "spend more on groceries"]
 
 pools = dict(who=who, brag=brag, small=small, absurd=absurd, absurd_past=absurd_past, group=group,
              absurd_stat=absurd_stat, small_verb=small_verb, official=official, act=act, policy=policy,
              issue=issue, n=n, things=things, verb=verb, season=season, people=people, topic=topic,
-             health=health, city=city)
+             health=health, city=city, absurd_health=absurd_health, incident=incident, crime=crime,
+             serious_cost=serious_cost, serious_finding=serious_finding)
 
 def fill(tpl):
     return re.sub(r"\{(\w+)\}", lambda m: rng.choice(pools[m.group(1)]), tpl)
@@ -73,7 +91,12 @@ def make(templates, count):
             seen.append(h)
     return seen
 
-rows = [(h, 1) for h in make(sarcastic_tpl, 140)] + [(h, 0) for h in make(serious_tpl, 160)]
+ambiguous = ["spends entire weekend cleaning garage", "opens up about a difficult year", "says goodbye to beloved minivan",
+             "tries meditation for the first time", "reflects on thirty years at the same desk"]
+pools["ambiguous"] = ambiguous
+# some headlines cannot be told from their words alone: both labels occur, as in the real data
+unclear = [(h, rng.randint(0, 1)) for h in make(["{who} {ambiguous}"], 30)]
+rows = [(h, 1) for h in make(sarcastic_tpl, 125)] + [(h, 0) for h in make(serious_tpl, 145)] + unclear
 rng.shuffle(rows)
 def link(h, s, i):
     slug = re.sub(r"[^a-z0-9]+", "-", h).strip("-")
