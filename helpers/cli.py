@@ -52,10 +52,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test split, save the model and write metrics.json."""
+    settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
     from .finetune import train
     from .predict import evaluate_test
 
-    settings = settings_from(args)
     trainer = train(settings)
     metrics = evaluate_test(trainer, settings)
     path = Path(settings.output_dir) / "metrics.json"

@@ -57,10 +57,13 @@ def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> P
 
 
 def _permanent(error: Exception) -> bool:
-    """True for failures a retry cannot mend: no such host, not found, forbidden."""
+    """True for failures a retry cannot mend: no such host or file, not found, forbidden."""
     if isinstance(error, urllib.error.HTTPError):
         return error.code < 500
-    return "Name or service not known" in str(error) or "nodename nor servname" in str(error)
+    reason = getattr(error, "reason", error)
+    return isinstance(reason, FileNotFoundError) or any(
+        text in str(reason) for text in ("Name or service not known", "nodename nor servname", "No such file")
+    )
 
 
 def _reason(error: Exception) -> str:

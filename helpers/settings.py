@@ -58,7 +58,7 @@ class Settings:
     train_batch_size: int = _knob(16, "batch size for training", low=0)
     eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", low=0)
     learning_rate: float = _knob(5e-5, "peak learning rate", low=0.0)
-    warmup_steps: float = _knob(500, "warmup steps (a number below 1 is a fraction of all steps)", low=0.0, closed_low=True)
+    warmup_steps: float = _knob(500.0, "warmup steps (a number below 1 is a fraction of all steps)", low=0.0, closed_low=True)
     weight_decay: float = _knob(0.01, "AdamW weight decay", low=0.0, closed_low=True)
     logging_steps: int = _knob(200, "log the training loss every this many steps", low=0)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
@@ -161,16 +161,26 @@ def data_available(settings: Settings) -> bool:
 
 
 def model_available(settings: Settings) -> bool:
-    """True when the model is a local folder, already in the Hugging Face cache, or the hub answers."""
-    if settings.model == TINY_MODEL or Path(settings.model).expanduser().is_dir():
+    """True when the model is the tiny one, a local folder, already in the Hugging Face cache, or the hub answers."""
+    if Path(settings.model).name == TINY_MODEL or Path(settings.model).expanduser().is_dir():
         return True
+    if looks_like_path(settings.model):
+        return False
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(settings.model, "config.json"), str):
-        return True
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
+    try:
+        if isinstance(try_to_load_from_cache(settings.model, "config.json"), str):
+            return True
+    except ValueError:  # not a valid hub name
+        return False
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
         return False
     return _reachable(f"https://huggingface.co/api/models/{settings.model}")
+
+
+def looks_like_path(name: str) -> bool:
+    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
 
 
 def _has_cuda() -> bool:
@@ -202,8 +212,8 @@ def get_settings(profile: str | None = None, **overrides) -> Settings:
 
 def _build(profile: str, chosen: dict) -> Settings:
     """The `Settings` of `profile` with the `chosen` values on top."""
-    values = {**PROFILES[profile], **chosen, "profile": profile}
-    settings = Settings(**values)
+    values = {name: coerce(name, value) for name, value in {**PROFILES[profile], **chosen}.items()}
+    settings = Settings(**values, profile=profile)
     if not settings.output_dir:
         settings.output_dir = str(ROOT / "results" / profile)
     if settings.model == TINY_MODEL:

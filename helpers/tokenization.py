@@ -5,17 +5,21 @@ Introduced in notebook 03 (tokenize).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from transformers import AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
 
-from .settings import Settings, UserError
-from .tiny import ensure_tiny_model
+from .settings import Settings, UserError, looks_like_path
+from .tiny import ensure_tiny_model, is_tiny
 
 
 def from_pretrained(auto_class, name: str, **kwargs):
     """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line."""
+    if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
+        raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
     try:
         return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False, **kwargs)
     except (OSError, ValueError) as error:

@@ -1,0 +1,192 @@
+"""Shared fixtures and small helpers for the unit tests of the `helpers` package.
+
+Every test runs with no `TC_*` variable set, so a user's shell cannot change results. The tiny model is
+built once per session into a temporary cache folder and reused by every test that needs a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import helpers
+from helpers.settings import ENV_PREFIX, TINY_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sarcasm_headlines.csv"
+needs_real_data = pytest.mark.skipif(
+    not REAL_DATA.is_file(), reason=f"the real dataset copy {REAL_DATA} is not on this machine"
+)
+
+
+# ---------------------------------------------------------------------------------------------- environment
+
+
+def remove_tc_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Delete every `TC_*` environment variable for the duration of `monkeypatch`."""
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+
+
+def clean_env() -> dict[str, str]:
+    """A copy of the environment without `TC_*` variables, for subprocesses (one torch thread, as in the tests)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
+    return env | {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Run torch on one thread: the tiny model gains nothing from more, and on a busy machine two threads
+    spinning against another process make each training step many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _no_tc_env(monkeypatch):
+    """No test sees the user's `TC_*` variables."""
+    remove_tc_env(monkeypatch)
+
+
+# ---------------------------------------------------------------------------------------------- tiny model
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    """A cache folder holding the tiny model, built once for the whole session."""
+    from helpers.tiny import build_tiny_model
+
+    cache = tmp_path_factory.mktemp("cache")
+    build_tiny_model(cache / TINY_MODEL)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_cache) -> Path:
+    """The folder of the session's tiny model."""
+    return tiny_cache / TINY_MODEL
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model):
+    """The tiny model's tokenizer, loaded once."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def tiny_settings_for(output_dir: Path, cache_dir: Path, **overrides) -> helpers.Settings:
+    """`get_settings("tiny")` writing into `output_dir`, with the tiny model found in `cache_dir`."""
+    return helpers.get_settings("tiny", output_dir=str(output_dir), cache_dir=str(cache_dir), **overrides)
+
+
+@pytest.fixture
+def tiny_settings(tmp_path, tiny_cache) -> helpers.Settings:
+    """The tiny profile's settings, writing into this test's tmp folder, using the session's tiny model."""
+    return tiny_settings_for(tmp_path / "out", tiny_cache)
+
+
+@pytest.fixture
+def make_settings(tmp_path, tiny_cache):
+    """A factory: tiny settings with the given overrides (same output and cache folders as `tiny_settings`)."""
+
+    def make(**overrides) -> helpers.Settings:
+        return tiny_settings_for(tmp_path / "out", overrides.pop("cache_dir", tiny_cache), **overrides)
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------- data files
+
+
+def headline_records(n: int = 12) -> list[dict]:
+    """`n` rows in the real file's schema, labels alternating 0, 1, with headlines of varied length."""
+    return [
+        {
+            "article_link": f"https://example.com/story-{i}",
+            "headline": f"headline number {i} " + "about things " * (i % 4),
+            "is_sarcastic": i % 2,
+        }
+        for i in range(n)
+    ]
+
+
+def write_table(path: Path, records: list[dict], columns: dict[str, str] | None = None) -> Path:
+    """Write `records` as .json (array), .jsonl or .csv according to `path`'s suffix; rename keys by `columns`."""
+    columns = columns or {}
+    rows = [{columns.get(key, key): value for key, value in record.items()} for record in records]
+    if path.suffix == ".json":
+        path.write_text(json.dumps(rows))
+    elif path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif path.suffix == ".csv":
+        pd.DataFrame(rows).to_csv(path, index=False)
+    else:
+        raise ValueError(path)
+    return path
+
+
+def labelled_frame(n: int = 1000, positives: float = 0.3, seed: int = 0) -> pd.DataFrame:
+    """A `sentence`/`label` frame of `n` rows, exactly `positives` of them labelled 1, in random order."""
+    labels = np.zeros(n, dtype=int)
+    labels[: int(round(n * positives))] = 1
+    labels = np.random.default_rng(seed).permutation(labels)
+    return pd.DataFrame({"sentence": [f"text {i}" for i in range(n)], "label": labels})
+
+
+# ---------------------------------------------------------------------------------------------- command line
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    """Start `python -m helpers ARGS` from the project root, without `TC_*` variables."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "helpers", *args], cwd=ROOT, env=clean_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Wait for a process from `start_cli` (killing it if it overruns `timeout`); its exit status and output."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def finish_all(processes: dict[str, subprocess.Popen]) -> dict[str, subprocess.CompletedProcess]:
+    """Wait for several processes started together; none is left running, whatever happens."""
+    try:
+        return {name: finish(process) for name, process in processes.items()}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run `python -m helpers ARGS` to completion."""
+    return finish(start_cli(*args))
+
+
+def assert_one_line_error(stderr: str) -> None:
+    """A user's mistake is reported as exactly one non-empty line starting with `error:`, never a traceback."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error:") and lines[0][len("error:"):].strip(), stderr

@@ -1,0 +1,129 @@
+"""The command line: `python -m helpers train|predict`, its metrics file, and one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+
+from helpers import cli
+from helpers.data import read_table
+from helpers.settings import SAMPLE_DATA
+
+from conftest import assert_one_line_error, finish_all, run_cli, start_cli
+
+LABEL_NAMES = {"sarcastic", "not sarcastic"}
+USER_ERRORS = {
+    "epochs 0": ["train", "--profile", "tiny", "--epochs", "0"],
+    "epochs abc": ["train", "--profile", "tiny", "--epochs", "abc"],
+    "missing data": ["train", "--profile", "tiny", "--data", "/nonexistent.csv"],
+    "missing model": ["predict", "--model", "/nonexistent", "a headline"],
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_cache):
+    """One tiny training run and every user-error run, started together and finished: name -> (result, output)."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    started = {"train": start_cli("train", "--profile", "tiny", "--max-steps", "10",
+                                  "--output-dir", str(out), "--cache-dir", str(tiny_cache))}
+    started |= {name: start_cli(*args) for name, args in USER_ERRORS.items()}
+    return finish_all(started), out
+
+
+@pytest.fixture(scope="module")
+def trained_dir(runs):
+    """The output folder of the successful training run."""
+    results, out = runs
+    assert results["train"].returncode == 0, results["train"].stderr[-3000:]
+    return out
+
+
+def test_train_writes_sensible_metrics(trained_dir):
+    """`train` writes metrics.json with accuracy, F1, loss, the split sizes and speeds, all in range."""
+    metrics = json.loads((trained_dir / "metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["f1"] <= 1
+    assert math.isfinite(metrics["eval_loss"]) and metrics["eval_loss"] > 0
+    rows = len(read_table(SAMPLE_DATA))
+    assert metrics["train_rows"] + metrics["test_rows"] == rows
+    assert metrics["test_rows"] == math.ceil(0.25 * rows)
+    assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
+    assert (trained_dir / "model" / "config.json").is_file() and (trained_dir / "split.json").is_file()
+
+
+def test_train_prints_the_metrics(runs, trained_dir):
+    """`train` prints the same metrics it saves, and where it saved them."""
+    results, _ = runs
+    stdout = results["train"].stdout
+    saved = json.loads((trained_dir / "metrics.json").read_text())
+    lines = stdout.splitlines()
+    start = len(lines) - 1 - lines[::-1].index("{")  # the metrics are printed last, as indented JSON
+    end = lines.index("}", start)
+    printed = json.loads("\n".join(lines[start:end + 1]))
+    assert printed == saved
+    assert str(trained_dir / "model") in stdout
+
+
+def test_predict_labels_each_text(trained_dir):
+    """`predict` prints one line per text: a label name, its probability (at least 0.5) and the text."""
+    texts = ["area man finally reads terms and conditions", "senator proposes housing proposal"]
+    result = run_cli("predict", "--model", str(trained_dir / "model"), *texts)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(texts)
+    for line, text in zip(lines, texts):
+        label, probability, echoed = line.split("\t")
+        assert label in LABEL_NAMES
+        assert 0.5 <= float(probability) <= 1
+        assert echoed == text
+
+
+@pytest.mark.parametrize("name", list(USER_ERRORS))
+def test_user_errors_are_one_line(name, runs):
+    """A user's mistake exits non-zero with exactly one `error:` line on stderr and no traceback."""
+    results, _ = runs
+    assert results[name].returncode != 0
+    assert_one_line_error(results[name].stderr)
+
+
+def test_main_in_process_user_error(capsys):
+    """main() returns 1 and prints one `error:` line naming the setting when a value is out of range."""
+    assert cli.main(["train", "--profile", "tiny", "--epochs", "0"]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err)
+    assert "epochs" in err
+
+
+def test_main_in_process_missing_model(tmp_path, capsys):
+    """predict with a folder holding no model returns 1 with one `error:` line."""
+    assert cli.main(["predict", "--model", str(tmp_path), "a headline"]) == 1
+    assert_one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs"], ["train", "--no-such-flag", "1"], ["fly"], []])
+def test_bad_command_lines_are_one_line(argv, capsys):
+    """A malformed command line exits with status 2 and one `error:` line, as argparse errors do here."""
+    with pytest.raises(SystemExit) as caught:
+        cli.main(argv)
+    assert caught.value.code == 2
+    assert_one_line_error(capsys.readouterr().err)
+
+
+def test_flags_reach_the_settings():
+    """Every flag given sets its setting (strings coerced); flags not given leave the profile's values."""
+    args = cli.build_parser().parse_args(["train", "--profile", "tiny", "--epochs", "2", "--stratify",
+                                          "--text-column", "text", "--cache-dir", "/tmp/somewhere"])
+    settings = cli.settings_from(args)
+    assert settings.profile == "tiny" and settings.epochs == 2.0 and settings.stratify is True
+    assert settings.text_column == "text" and settings.learning_rate == 3e-3
+
+
+def test_predict_reads_stdin(trained_dir, monkeypatch, capsys):
+    """With no text arguments, predict labels each non-empty stdin line."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("area man wins argument\n\nsenator delays tax overhaul\n"))
+    assert cli.main(["predict", "--model", str(trained_dir / "model")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[2] for line in lines] == ["area man wins argument", "senator delays tax overhaul"]
+    assert all(line.split("\t")[0] in LABEL_NAMES for line in lines)

@@ -1,0 +1,197 @@
+"""Fine-tuning: metrics from logits, the tutorial's accuracy mistake, the tiny model, a short real training run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, EvalPrediction
+from transformers.trainer_utils import PredictionOutput
+
+from helpers.finetune import compute_metrics, load_model, loss_curves, model_dir, train, training_arguments
+from helpers.predict import (
+    evaluate_test,
+    load_trained,
+    predicted_labels,
+    prediction_trainer,
+    probabilities,
+    tutorial_accuracy,
+    with_predictions,
+)
+from helpers.split import load_split
+from helpers.tokenization import tokenize
+
+from conftest import remove_tc_env, tiny_settings_for
+
+LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 0])
+PREDICTED = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 0])
+
+
+def logits_for(predicted: np.ndarray, classes: int = 2, seed: int = 0) -> np.ndarray:
+    """Random logits whose argmax is `predicted` in every row."""
+    logits = np.random.default_rng(seed).normal(size=(len(predicted), classes)).astype(np.float32)
+    logits[np.arange(len(predicted)), predicted] = logits.max(axis=1) + 1.0
+    return logits
+
+
+def by_hand(labels, predicted) -> tuple[float, float]:
+    """Accuracy and binary F1 (class 1 positive), counted one row at a time."""
+    right = tp = fp = fn = 0
+    for y, p in zip(labels, predicted):
+        right += y == p
+        tp += y == 1 and p == 1
+        fp += y == 0 and p == 1
+        fn += y == 1 and p == 0
+    return right / len(labels), 2 * tp / (2 * tp + fp + fn)
+
+
+def test_compute_metrics_uses_the_argmax():
+    """Accuracy and F1 are those of the logits' argmax against the labels, as counted by hand."""
+    metrics = compute_metrics(EvalPrediction(predictions=logits_for(PREDICTED), label_ids=LABELS))
+    accuracy, f1 = by_hand(LABELS, PREDICTED)
+    assert metrics["accuracy"] == pytest.approx(accuracy) and metrics["f1"] == pytest.approx(f1)
+    assert accuracy == 0.6 and f1 == pytest.approx(2 * 3 / (2 * 3 + 2 + 2))  # 6 of 10 right; tp 3, fp 2, fn 2
+
+
+def test_compute_metrics_three_classes():
+    """With more than two classes F1 is the macro average over the classes."""
+    labels = np.array([0, 1, 2, 2, 1, 0])
+    predicted = np.array([0, 2, 2, 2, 1, 1])
+    metrics = compute_metrics(EvalPrediction(predictions=logits_for(predicted, classes=3), label_ids=labels))
+    f1s = []
+    for c in range(3):
+        tp = sum(1 for y, p in zip(labels, predicted) if y == p == c)
+        fp = sum(1 for y, p in zip(labels, predicted) if p == c != y)
+        fn = sum(1 for y, p in zip(labels, predicted) if y == c != p)
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["f1"] == pytest.approx(sum(f1s) / 3)
+
+
+def test_tutorial_accuracy_is_always_perfect():
+    """The tutorial's accuracy (labels vs label_ids) is 1.0 even for logits that are all wrong; ours is not."""
+    test = pd.DataFrame({"sentence": [f"t{i}" for i in range(len(LABELS))], "label": LABELS})
+    wrong = logits_for(1 - LABELS)
+    prediction = PredictionOutput(predictions=wrong, label_ids=LABELS, metrics={})
+    assert tutorial_accuracy(test, prediction) == 1.0
+    assert (predicted_labels(prediction) == LABELS).mean() == 0.0
+    assert compute_metrics(prediction)["accuracy"] == 0.0
+    half = PredictionOutput(predictions=logits_for(PREDICTED), label_ids=LABELS, metrics={})
+    accuracy = (predicted_labels(half) == LABELS).mean()
+    assert accuracy == pytest.approx(by_hand(LABELS, PREDICTED)[0]) and accuracy < 1
+    assert tutorial_accuracy(test, half) == 1.0
+
+
+def test_probabilities_and_predictions_table():
+    """Probabilities are a softmax (rows sum to 1, argmax kept); the table marks right and wrong rows."""
+    prediction = PredictionOutput(predictions=logits_for(PREDICTED) * 30, label_ids=LABELS, metrics={})
+    probs = probabilities(prediction)
+    assert np.allclose(probs.sum(axis=1), 1) and (probs.argmax(axis=1) == PREDICTED).all()
+    test = pd.DataFrame({"sentence": [f"t{i}" for i in range(len(LABELS))], "label": LABELS})
+    rows = with_predictions(test, prediction, ["not sarcastic", "sarcastic"])
+    assert rows["correct"].tolist() == (PREDICTED == LABELS).tolist()
+    assert rows["predicted_name"].tolist() == [["not sarcastic", "sarcastic"][p] for p in PREDICTED]
+    assert ((rows["confidence"] >= 0.5) & (rows["confidence"] <= 1)).all()
+
+
+def test_tiny_model_loads_and_is_small(tiny_model):
+    """The built tiny model loads with the Auto classes and has fewer than 200k parameters."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=2)
+    assert tokenizer.is_fast and tokenizer("area man")["input_ids"][0] == tokenizer.cls_token_id
+    assert sum(p.numel() for p in model.parameters()) < 200_000
+    assert sum(f.stat().st_size for f in tiny_model.iterdir()) < 2_000_000
+    assert model.config.vocab_size == tokenizer.vocab_size
+
+
+def test_training_arguments(tiny_settings):
+    """Training evaluates and saves each epoch and ends with the best checkpoint by accuracy."""
+    args = training_arguments(tiny_settings)
+    assert args.eval_strategy == "epoch" and args.save_strategy == "epoch"
+    assert args.load_best_model_at_end and args.metric_for_best_model == "accuracy"
+    assert args.num_train_epochs == tiny_settings.epochs
+    assert args.per_device_train_batch_size == tiny_settings.train_batch_size
+    assert args.learning_rate == tiny_settings.learning_rate
+    assert args.weight_decay == tiny_settings.weight_decay and args.seed == tiny_settings.seed
+    assert args.output_dir == tiny_settings.output_dir
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_cache):
+    """The tiny model trained for 10 steps, once for this module: (settings, trainer)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        remove_tc_env(monkeypatch)
+        settings = tiny_settings_for(tmp_path_factory.mktemp("trained"), tiny_cache, max_steps=10)
+        return settings, train(settings)
+
+
+def test_training_changes_the_weights(trained):
+    """After training the weights differ from the same seeded starting model, and the loss was logged."""
+    settings, trainer = trained
+    start = load_model(settings).state_dict()
+    end = trainer.model.state_dict()
+    assert start.keys() == end.keys()
+    changed = [name for name in start if not torch.equal(start[name], end[name].to(start[name].device))]
+    assert changed, "no weight changed during training"
+    assert any("classifier" in name for name in changed)
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) >= 2 and all(math.isfinite(loss) and loss > 0 for loss in losses)
+    assert trainer.state.global_step == settings.max_steps
+
+
+def test_training_evaluates(trained):
+    """The run evaluates accuracy and F1 (every epoch, and at the end) and the loss curves have both splits."""
+    _, trainer = trained
+    evals = [entry for entry in trainer.state.log_history if "eval_accuracy" in entry]
+    assert evals and all(0 <= entry["eval_accuracy"] <= 1 and 0 <= entry["eval_f1"] <= 1 for entry in evals)
+    curves = loss_curves(trainer.state.log_history)
+    assert set(curves["split"]) == {"train", "eval"} and curves["loss"].notna().all()
+
+
+def test_saved_model_folder(trained):
+    """The saved folder has safetensors weights, the label names, the tokenizer and the training log."""
+    settings, _ = trained
+    folder = model_dir(settings)
+    assert (folder / "model.safetensors").is_file()
+    config = json.loads((folder / "config.json").read_text())
+    assert config["id2label"] == {"0": "not sarcastic", "1": "sarcastic"}
+    assert config["label2id"] == {"not sarcastic": 0, "sarcastic": 1}
+    assert (folder / "tokenizer_config.json").is_file()
+    assert (folder / "tokenizer.json").is_file() or (folder / "vocab.txt").is_file()
+    assert json.loads((folder / "log_history.json").read_text())
+
+
+def test_reloaded_model_predicts_the_same(trained):
+    """The model reloaded from disk gives the in-memory model's logits on the test split."""
+    settings, trainer = trained
+    model, tokenizer = load_trained(model_dir(settings))
+    test = tokenize(load_split(settings)["test"], tokenizer, settings)
+    reloaded = prediction_trainer(model, tokenizer, settings).predict(test).predictions
+    in_memory = trainer.predict(test).predictions
+    assert reloaded.shape == (len(test), 2)
+    assert np.allclose(reloaded, in_memory, atol=1e-5)
+
+
+def test_evaluate_test(trained):
+    """evaluate_test reports accuracy and F1 of the argmax on the whole test split, with sizes and speeds."""
+    settings, trainer = trained
+    metrics = evaluate_test(trainer, settings)
+    parts = load_split(settings)
+    prediction = trainer.predict(tokenize(parts["test"], trainer.processing_class, settings))
+    accuracy = float((predicted_labels(prediction) == parts["test"]["label"].to_numpy()).mean())
+    assert metrics["accuracy"] == pytest.approx(accuracy)
+    assert (metrics["train_rows"], metrics["test_rows"]) == (len(parts["train"]), len(parts["test"]))
+    assert metrics["eval_loss"] > 0
+    assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
+
+
+def test_load_trained_without_a_model(tmp_path):
+    """Loading from a folder with no trained model is a UserError telling to train first."""
+    from helpers import UserError
+
+    with pytest.raises(UserError, match="train"):
+        load_trained(tmp_path)

@@ -1,0 +1,243 @@
+"""Settings: the tutorial's defaults, profiles, `TC_*` overrides, validation and the `auto` profile."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import pytest
+
+import helpers
+import helpers.settings as hs
+from helpers import Settings, UserError, get_settings
+
+
+def one_line_error(call, *args, **kwargs) -> str:
+    """Call `call` expecting a `UserError`; return its message after checking it is one line."""
+    with pytest.raises(UserError) as caught:
+        call(*args, **kwargs)
+    message = str(caught.value)
+    assert message and "\n" not in message
+    return message
+
+
+def test_defaults_are_the_tutorials(tmp_path):
+    """With no profile changes, every knob equals the tutorial's TrainingArguments and split."""
+    for settings in (Settings(), get_settings("full", cache_dir=str(tmp_path))):
+        assert settings.epochs == 3
+        assert settings.train_batch_size == 16
+        assert settings.eval_batch_size == 64
+        assert settings.warmup_steps == 500
+        assert settings.weight_decay == 0.01
+        assert settings.logging_steps == 200
+        assert settings.learning_rate == 5e-5
+        assert settings.test_size == 0.25
+        assert settings.split_seed == 123
+        assert settings.model == "distilbert-base-uncased"
+        assert settings.data == hs.DATA_URL
+        assert settings.validation_size == 0 and settings.train_rows == 0 and settings.test_rows == 0
+
+
+def test_full_profile_changes_nothing(tmp_path):
+    """The full profile is exactly the defaults (apart from the profile name and output folder)."""
+    full = get_settings("full", cache_dir=str(tmp_path), output_dir=str(tmp_path / "o"))
+    default = Settings(cache_dir=str(tmp_path), output_dir=str(tmp_path / "o"))
+    assert dataclasses.replace(full, profile="auto") == default
+
+
+@pytest.mark.parametrize("profile", ["full", "quick", "tiny"])
+def test_profiles_give_their_values(profile, tmp_path):
+    """Each profile sets exactly the values its PROFILES entry lists; every other setting keeps its default."""
+    settings = get_settings(profile, cache_dir=str(tmp_path), output_dir=str(tmp_path / "o"))
+    changes = hs.PROFILES[profile]
+    for f in dataclasses.fields(Settings):
+        if f.name in {"profile", "cache_dir", "output_dir", "model"}:
+            continue
+        assert getattr(settings, f.name) == changes.get(f.name, f.default), f.name
+    assert settings.profile == profile
+
+
+def test_quick_profile_is_a_small_real_run(tmp_path):
+    """The quick profile trains the real model on the real data, on fewer rows and epochs than full."""
+    quick, full = (get_settings(p, cache_dir=str(tmp_path)) for p in ("quick", "full"))
+    assert quick.model == full.model == "distilbert-base-uncased" and quick.data == full.data == hs.DATA_URL
+    assert 0 < quick.train_rows and 0 < quick.test_rows and quick.epochs < full.epochs
+    assert quick.warmup_steps < 1  # a fraction of its few steps, not the full run's 500
+
+
+def test_tiny_profile_is_offline(tmp_path):
+    """The tiny profile uses the shipped sample and the tiny model inside the cache folder: nothing to download."""
+    tiny = get_settings("tiny", cache_dir=str(tmp_path))
+    assert Path(tiny.data) == hs.SAMPLE_DATA and Path(tiny.data).is_file()
+    assert Path(tiny.model) == tmp_path / hs.TINY_MODEL
+    assert hs.data_available(tiny)
+
+
+def test_unbuilt_tiny_model_counts_as_available(tmp_path, monkeypatch):
+    """The tiny model is available offline even before its first build (load_tokenizer builds it on demand)."""
+    monkeypatch.setattr(hs, "_reachable", lambda url, timeout=3.0: False)
+    tiny = get_settings("tiny", cache_dir=str(tmp_path / "empty-cache"))
+    assert not Path(tiny.model).exists()
+    assert hs.model_available(tiny)
+
+
+@pytest.mark.parametrize("profile", ["full", "quick", "tiny"])
+def test_default_output_dir_is_per_profile(profile, tmp_path):
+    """Without --output-dir, each profile writes into results/PROFILE of the project."""
+    assert Path(get_settings(profile, cache_dir=str(tmp_path)).output_dir) == hs.ROOT / "results" / profile
+
+
+def test_settings_have_their_declared_types(tmp_path):
+    """Every setting of every profile has its annotated type, as TC_ values and keywords get (1 -> 1.0 for a float)."""
+    hints = typing.get_type_hints(Settings)
+    wrong = {}
+    for profile in ("full", "quick", "tiny"):
+        settings = get_settings(profile, cache_dir=str(tmp_path))
+        for f in dataclasses.fields(settings):
+            value = getattr(settings, f.name)
+            if type(value) is not hints[f.name]:
+                wrong[f"{profile}.{f.name}"] = f"{value!r} is not a {hints[f.name].__name__}"
+    assert not wrong, f"settings not of their declared type: {wrong}"
+
+
+def test_env_overrides_are_parsed(monkeypatch, tmp_path):
+    """TC_EPOCHS=2 gives the float 2.0 and TC_STRATIFY=yes gives True."""
+    monkeypatch.setenv("TC_EPOCHS", "2")
+    monkeypatch.setenv("TC_STRATIFY", "yes")
+    settings = get_settings("full", cache_dir=str(tmp_path))
+    assert settings.epochs == 2.0 and type(settings.epochs) is float
+    assert settings.stratify is True
+
+
+@pytest.mark.parametrize("word, value", [("1", True), ("true", True), ("ON", True), ("no", False), ("off", False)])
+def test_env_booleans(word, value, monkeypatch, tmp_path):
+    """Boolean TC_ variables accept the usual words, case-insensitively."""
+    monkeypatch.setenv("TC_STRATIFY", word)
+    assert get_settings("full", cache_dir=str(tmp_path)).stratify is value
+
+
+def test_env_int_and_profile(monkeypatch, tmp_path):
+    """TC_TRAIN_BATCH_SIZE=8 gives the int 8, and TC_PROFILE chooses the profile."""
+    monkeypatch.setenv("TC_TRAIN_BATCH_SIZE", "8")
+    monkeypatch.setenv("TC_PROFILE", "tiny")
+    settings = get_settings(cache_dir=str(tmp_path))
+    assert settings.train_batch_size == 8 and type(settings.train_batch_size) is int
+    assert settings.profile == "tiny"
+
+
+def test_env_beats_profile(monkeypatch, tmp_path):
+    """A TC_ variable overrides the profile's own value."""
+    monkeypatch.setenv("TC_EPOCHS", "2")
+    assert get_settings("tiny", cache_dir=str(tmp_path)).epochs == 2.0
+
+
+def test_keyword_beats_env(monkeypatch, tmp_path):
+    """An explicit keyword (a notebook's or a flag's) overrides the TC_ variable."""
+    monkeypatch.setenv("TC_EPOCHS", "2")
+    monkeypatch.setenv("TC_PROFILE", "quick")
+    settings = get_settings("tiny", epochs=5, cache_dir=str(tmp_path))
+    assert settings.epochs == 5.0 and settings.profile == "tiny"
+
+
+def test_unknown_env_variable(monkeypatch):
+    """A misspelt TC_ variable is an error that names it, not silently ignored."""
+    monkeypatch.setenv("TC_EPOCH", "1")
+    assert "TC_EPOCH" in one_line_error(get_settings, "tiny")
+
+
+def test_unknown_keyword():
+    """An unknown keyword is an error that names it."""
+    assert "'epoch'" in one_line_error(get_settings, "tiny", epoch=1)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("epochs", "abc"), ("epochs", "1x"), ("train_batch_size", 2.5), ("train_batch_size", "16.5"),
+     ("stratify", "maybe"), ("stratify", 1), ("split_seed", True)],
+)
+def test_wrong_type(name, value):
+    """A value that is not of the setting's type is an error naming the setting."""
+    assert name in one_line_error(get_settings, "tiny", **{name: value})
+
+
+def test_wrong_type_from_env(monkeypatch):
+    """TC_EPOCHS=abc is an error naming epochs."""
+    monkeypatch.setenv("TC_EPOCHS", "abc")
+    assert "epochs" in one_line_error(get_settings, "tiny")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("epochs", 0), ("train_batch_size", 0), ("eval_batch_size", -1), ("learning_rate", -1), ("test_size", 1.5),
+     ("test_size", 0), ("validation_size", 1), ("warmup_steps", -1), ("train_rows", -5), ("max_length", 0)],
+)
+def test_out_of_range(name, value):
+    """A value outside the setting's range is an error naming the setting."""
+    assert name in one_line_error(get_settings, "tiny", **{name: value})
+
+
+def test_unknown_profile():
+    """An unknown profile is an error naming the setting and the choices."""
+    message = one_line_error(get_settings, "huge")
+    assert "profile" in message and "tiny" in message
+
+
+def test_string_values_are_coerced(tmp_path):
+    """Strings (as flags and TC_ give them) become numbers of the right type."""
+    settings = get_settings("tiny", epochs="1.5", train_batch_size="8", test_size="0.2", cache_dir=str(tmp_path))
+    assert (settings.epochs, settings.train_batch_size, settings.test_size) == (1.5, 8, 0.2)
+    assert type(settings.train_batch_size) is int
+
+
+def auto_settings(monkeypatch, tmp_path, *, reachable: bool, cuda: bool = False) -> Settings:
+    """`get_settings()` with the auto profile, an empty cache, the network and GPU as given."""
+    monkeypatch.setattr(hs, "_reachable", lambda url, timeout=3.0: reachable)
+    monkeypatch.setattr(hs, "_has_cuda", lambda: cuda)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return get_settings(cache_dir=str(tmp_path / "empty-cache"), output_dir=str(tmp_path / "out"))
+
+
+def test_auto_without_network_falls_back_to_tiny(monkeypatch, tmp_path, capsys):
+    """Offline with nothing cached, auto chooses tiny and says so loudly on one line."""
+    settings = auto_settings(monkeypatch, tmp_path, reachable=False)
+    assert settings.profile == "tiny"
+    assert Path(settings.data) == hs.SAMPLE_DATA
+    assert Path(settings.model) == tmp_path / "empty-cache" / hs.TINY_MODEL
+    loud = [line for line in capsys.readouterr().out.splitlines() if "!!!" in line]
+    assert len(loud) == 1 and "tiny" in loud[0]
+
+
+def test_auto_with_network_chooses_quick(monkeypatch, tmp_path, capsys):
+    """Online without a GPU, auto chooses quick and prints no warning."""
+    settings = auto_settings(monkeypatch, tmp_path, reachable=True)
+    assert settings.profile == "quick" and settings.train_rows == 2000
+    assert "!!!" not in capsys.readouterr().out
+
+
+def test_auto_with_gpu_chooses_full(monkeypatch, tmp_path):
+    """Online with a GPU, auto chooses full."""
+    assert auto_settings(monkeypatch, tmp_path, reachable=True, cuda=True).profile == "full"
+
+
+def test_auto_with_a_missing_model_folder(monkeypatch, tmp_path):
+    """A model folder that does not exist makes auto fall back or fail with a UserError, never a traceback."""
+    monkeypatch.setenv("TC_MODEL", str(tmp_path / "no-such-model"))
+    try:
+        settings = auto_settings(monkeypatch, tmp_path, reachable=False)
+    except UserError:
+        return
+    assert settings.profile == "tiny"
+
+
+def test_auto_keeps_explicit_values(monkeypatch, tmp_path):
+    """Falling back to tiny keeps the values the user chose."""
+    monkeypatch.setenv("TC_EPOCHS", "2")
+    settings = auto_settings(monkeypatch, tmp_path, reachable=False)
+    assert settings.profile == "tiny" and settings.epochs == 2.0
+
+
+def test_helpers_exports():
+    """The package exposes the names the notebooks import."""
+    assert {"Settings", "UserError", "get_settings", "load_data", "split_data"} <= set(helpers.__all__)
+    assert issubclass(UserError, ValueError)

@@ -1,0 +1,107 @@
+"""Tokenization: unpadded items, padding per batch, the tutorial's fixed padding, lengths, truncation, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from helpers import UserError
+from helpers.tokenization import (
+    HeadlineDataset,
+    TutorialDataset,
+    collator,
+    load_tokenizer,
+    token_lengths,
+    tokenize,
+)
+
+TEXTS = [
+    "area man wins argument with self in shower",
+    "senator delays climate bill",
+    "what voters need to know about remote work, sleep and coffee this holiday season",
+]
+LABELS = [1, 0, 0]
+LONG = " ".join(["nation's dads declare brunch a human right"] * 100)  # longer than any model takes
+
+
+def test_load_tokenizer_gives_the_tiny_tokenizer(tiny_settings, tiny_tokenizer):
+    """load_tokenizer on the tiny profile loads the session's tiny model's fast tokenizer."""
+    tokenizer = load_tokenizer(tiny_settings)
+    assert tokenizer.is_fast
+    assert tokenizer.get_vocab() == tiny_tokenizer.get_vocab()
+
+
+def test_items_are_unpadded(tiny_tokenizer):
+    """HeadlineDataset items are plain lists, each as long as its own text, with no padding tokens."""
+    dataset = HeadlineDataset(TEXTS, LABELS, tiny_tokenizer, max_length=128)
+    items = [dataset[i] for i in range(len(dataset))]
+    lengths = [len(item["input_ids"]) for item in items]
+    assert all(isinstance(item["input_ids"], list) for item in items)
+    assert len(set(lengths)) == len(lengths)
+    assert lengths == token_lengths(TEXTS, tiny_tokenizer).tolist()
+    assert all(tiny_tokenizer.pad_token_id not in item["input_ids"] for item in items)
+    assert all(sum(item["attention_mask"]) == len(item["input_ids"]) for item in items)
+    assert [item["labels"] for item in items] == LABELS and len(dataset) == 3
+
+
+def test_collator_pads_to_the_longest_in_the_batch(tiny_tokenizer):
+    """The collator pads a batch to its own longest item (not 512), with mask 0 and [PAD] on the padding."""
+    dataset = HeadlineDataset(TEXTS, LABELS, tiny_tokenizer, max_length=128)
+    items = [dataset[i] for i in range(len(dataset))]
+    lengths = [len(item["input_ids"]) for item in items]
+    batch = collator(tiny_tokenizer)(items)
+    assert tuple(batch["input_ids"].shape) == (3, max(lengths))
+    assert max(lengths) < 512 and max(lengths) < tiny_tokenizer.model_max_length
+    for row, n in enumerate(lengths):
+        assert batch["attention_mask"][row, :n].tolist() == [1] * n
+        assert batch["attention_mask"][row, n:].tolist() == [0] * (max(lengths) - n)
+        assert batch["input_ids"][row, :n].tolist() == items[row]["input_ids"]
+        assert set(batch["input_ids"][row, n:].tolist()) <= {tiny_tokenizer.pad_token_id}
+    assert batch["labels"].tolist() == LABELS
+
+
+def test_tutorial_dataset_pads_to_model_max_length(tiny_tokenizer):
+    """The tutorial's dataset pads every item to the tokenizer's model_max_length, whatever the text."""
+    dataset = TutorialDataset(TEXTS, LABELS, tiny_tokenizer)
+    for i, text in enumerate(TEXTS):
+        item = dataset[i]
+        assert tuple(item["input_ids"].shape) == (tiny_tokenizer.model_max_length,)
+        n = token_lengths([text], tiny_tokenizer)[0]
+        assert int(item["attention_mask"].sum()) == n
+        assert int(item["labels"]) == LABELS[i]
+
+
+def test_token_lengths_count_special_tokens(tiny_tokenizer):
+    """token_lengths counts [CLS] and [SEP] besides the word pieces, and does not truncate."""
+    lengths = token_lengths(TEXTS + [LONG], tiny_tokenizer)
+    assert lengths.tolist() == [len(tiny_tokenizer.tokenize(t)) + 2 for t in TEXTS + [LONG]]
+    assert lengths[-1] > tiny_tokenizer.model_max_length
+    ids = tiny_tokenizer(TEXTS[0])["input_ids"]
+    assert ids[0] == tiny_tokenizer.cls_token_id and ids[-1] == tiny_tokenizer.sep_token_id
+
+
+def test_truncation_at_max_length(tiny_tokenizer, make_settings):
+    """tokenize cuts texts to settings.max_length tokens, keeping [SEP] at the end; short texts are untouched."""
+    settings = make_settings(max_length=8)
+    df = pd.DataFrame({"sentence": [LONG, "senator"], "label": [1, 0]})
+    dataset = tokenize(df, tiny_tokenizer, settings)
+    long_ids, short_ids = dataset[0]["input_ids"], dataset[1]["input_ids"]
+    assert len(long_ids) == 8 and long_ids[-1] == tiny_tokenizer.sep_token_id
+    assert len(short_ids) == token_lengths(["senator"], tiny_tokenizer)[0] < 8
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "empty folder", "hub name"])
+def test_load_tokenizer_errors_are_user_errors(kind, tiny_settings, tmp_path, monkeypatch):
+    """A model that cannot be loaded is a one-line UserError naming it, not an OSError."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no minute of retries offline
+    (tmp_path / "empty").mkdir()
+    model = {"missing folder": str(tmp_path / "no-such-model"), "empty folder": str(tmp_path / "empty"),
+             "hub name": "no-such-org-xyz/no-such-model-xyz"}[kind]
+    with pytest.raises(Exception) as caught:
+        load_tokenizer(dataclasses.replace(tiny_settings, model=model))
+    assert isinstance(caught.value, UserError) and not isinstance(caught.value, OSError)
+    assert model in str(caught.value) and "\n" not in str(caught.value)
