@@ -107,9 +107,10 @@ def save(trainer: Trainer, settings: Settings) -> Path:
 def loss_curves(log_history: list[dict]) -> pd.DataFrame:
     """Training and evaluation loss by epoch, from a `Trainer`'s log history."""
     rows = [
-        {"epoch": entry["epoch"], "split": "train" if "loss" in entry else "eval", "loss": entry.get("loss", entry.get("eval_loss"))}
+        {"epoch": entry["epoch"], "split": split, "loss": entry[key]}
         for entry in log_history
-        if "loss" in entry or "eval_loss" in entry
+        for split, key in (("train", "loss"), ("eval", "eval_loss"))
+        if key in entry
     ]
     return pd.DataFrame(rows, columns=["epoch", "split", "loss"])
 

@@ -23,16 +23,25 @@ class UserError(ValueError):
     """A mistake a user can make; its message is one line: what, which value, what to do."""
 
 
-def _knob(default, help: str, **meta):
-    """A dataclass field with help text (shown by `python -m helpers train --help`)."""
-    return field(default=default, metadata={"help": help, **meta})
+def _knob(default, help: str, allowed: tuple | None = None):
+    """A dataclass field with help text (shown by `--help`) and, optionally, (a check, what it allows)."""
+    return field(default=default, metadata={"help": help, "allowed": allowed})
+
+
+POSITIVE = (lambda v: v > 0, "> 0")
+NOT_NEGATIVE = (lambda v: v >= 0, ">= 0")
+FRACTION = (lambda v: 0 < v < 1, "between 0 and 1, exclusive")
+FRACTION_OR_ZERO = (lambda v: 0 <= v < 1, "0 (none) or a fraction below 1")
+STEPS = (lambda v: v == -1 or v > 0, "-1 (all epochs) or > 0")
+PROFILE_NAMES = ("auto", "full", "quick", "tiny")
+A_PROFILE = (lambda v: v in PROFILE_NAMES, "one of " + ", ".join(PROFILE_NAMES))
 
 
 @dataclass
 class Settings:
     """Every knob of the series; build it with `get_settings()`."""
 
-    profile: str = _knob("auto", "auto, full, quick or tiny", choices=("auto", "full", "quick", "tiny"))
+    profile: str = _knob("auto", "auto, full, quick or tiny", A_PROFILE)
     # data (notebook 01)
     data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file")
     text_column: str = _knob("headline", "column holding the text")
@@ -40,27 +49,25 @@ class Settings:
     label_names: str = _knob("not sarcastic,sarcastic", "comma-separated names of labels 0, 1, ...")
     cache_dir: str = _knob(str(ROOT / "cache"), "folder for downloads and the tiny model")
     # split (notebook 02)
-    test_size: float = _knob(0.25, "fraction of rows held out for the test split", low=0.0, high=1.0)
-    validation_size: float = _knob(
-        0.0, "fraction of the train rows set aside for validation (0: none)", low=0.0, high=1.0, closed_low=True
-    )
+    test_size: float = _knob(0.25, "fraction of rows held out for the test split", FRACTION)
+    validation_size: float = _knob(0.0, "fraction of the train rows set aside for validation", FRACTION_OR_ZERO)
     stratify: bool = _knob(False, "keep the class balance in every split")
     split_seed: int = _knob(123, "random_state of the split (123 is the tutorial's)")
-    train_rows: int = _knob(0, "use only this many train rows (0: all)", low=0, closed_low=True)
-    test_rows: int = _knob(0, "use only this many test rows (0: all)", low=0, closed_low=True)
+    train_rows: int = _knob(0, "use only this many train rows (0: all)", NOT_NEGATIVE)
+    test_rows: int = _knob(0, "use only this many test rows (0: all)", NOT_NEGATIVE)
     # tokenize (notebook 03)
     model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder")
-    max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", low=0)
+    max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE)
     # fine-tune (notebook 04): the tutorial's TrainingArguments
     output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE)")
-    epochs: float = _knob(3.0, "number of training epochs", low=0.0)
-    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)")
-    train_batch_size: int = _knob(16, "batch size for training", low=0)
-    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", low=0)
-    learning_rate: float = _knob(5e-5, "peak learning rate", low=0.0)
-    warmup_steps: float = _knob(500.0, "warmup steps (a number below 1 is a fraction of all steps)", low=0.0, closed_low=True)
-    weight_decay: float = _knob(0.01, "AdamW weight decay", low=0.0, closed_low=True)
-    logging_steps: int = _knob(200, "log the training loss every this many steps", low=0)
+    epochs: float = _knob(3.0, "number of training epochs", POSITIVE)
+    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS)
+    train_batch_size: int = _knob(16, "batch size for training", POSITIVE)
+    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", POSITIVE)
+    learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE)
+    warmup_steps: float = _knob(500.0, "warmup steps (below 1: a fraction of all steps)", NOT_NEGATIVE)
+    weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE)
+    logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
 
 
@@ -116,15 +123,9 @@ def coerce(name: str, value):
 
 def _check_range(name: str, value) -> None:
     """Raise `UserError` when `value` is outside what field `name` allows."""
-    meta = FIELDS[name].metadata
-    if "choices" in meta and value not in meta["choices"]:
-        raise UserError(f"setting {name}={value!r} is not allowed; choose one of {', '.join(meta['choices'])}")
-    low, high = meta.get("low"), meta.get("high")
-    if low is not None and (value < low if meta.get("closed_low") else value <= low):
-        op = ">=" if meta.get("closed_low") else ">"
-        raise UserError(f"setting {name}={value!r} is out of range; it must be {op} {low}")
-    if high is not None and value >= high:
-        raise UserError(f"setting {name}={value!r} is out of range; it must be < {high}")
+    allowed = FIELDS[name].metadata["allowed"]
+    if allowed and not allowed[0](value):
+        raise UserError(f"setting {name}={value!r} is out of range; it must be {allowed[1]}")
 
 
 def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
