@@ -65,7 +65,8 @@ def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Pat
     """Write each part's original row indices, so later notebooks use the very same rows."""
     path = split_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    saved = {"recipe": _recipe(settings)} | {name: part.index.tolist() for name, part in parts.items() if part is not None}
+    saved = {"recipe": _recipe(settings)}
+    saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(saved))
     tmp.replace(path)
