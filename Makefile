@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: install run test lab clean
+.PHONY: install run test lab bench clean
 
 install: $(VENV)/.installed
 
@@ -28,3 +28,8 @@ lab: install
 
 clean:
 	rm -rf build results cache
+
+# Speed: the tutorial's pipeline against this project's. Point it at real data and a real model, e.g.
+# TC_DATA=../shared/data/sarcasm_headlines.csv TC_TEXT_COLUMN=text TC_LABEL_COLUMN=type TC_MODEL=DIR make bench
+bench: install
+	$(BIN)/python -m helpers bench $(BENCH_ARGS)

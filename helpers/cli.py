@@ -37,6 +37,11 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="fine-tune, evaluate on the test split, save model and metrics")
     add_settings_flags(train)
     train.set_defaults(run=run_train)
+    bench = commands.add_parser("bench", help="time the tutorial's pipeline against this project's, same rows")
+    add_settings_flags(bench)
+    bench.add_argument("--steps", type=int, default=20, help="training batches per pipeline (default: 20)")
+    bench.add_argument("--predict-rows", type=int, default=640, help="test rows to predict (default: 640)")
+    bench.set_defaults(run=run_bench)
     predict = commands.add_parser("predict", help="label texts with a saved model (one per argument or stdin line)")
     predict.add_argument("--model", required=True, help="folder of a saved model (OUTPUT_DIR/model)")
     predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
@@ -62,6 +67,23 @@ def run_train(args: argparse.Namespace) -> int:
     path.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
     print(f"model saved in {Path(settings.output_dir) / 'model'}, metrics in {path}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Time the three pipelines on the same rows; print a table, write bench.json and bench.png."""
+    settings = settings_from(args)
+    if args.predict_rows <= 0:
+        raise UserError(f"--predict-rows {args.predict_rows} must be > 0")
+    from transformers.utils import logging
+
+    from .bench import bench, table, write
+
+    logging.set_verbosity_error()  # three fresh heads: the same "newly initialized" report three times
+    report = bench(settings, args.steps, args.predict_rows)
+    print(table(report))
+    paths = write(report, Path(settings.output_dir))
+    print(f"{report['train_rows']} train rows, {report['predict_rows']} predicted rows; wrote", *paths)
     return 0
 
 

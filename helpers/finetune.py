@@ -23,7 +23,7 @@ from transformers import (
 )
 
 from .data import label_names
-from .settings import Settings
+from .settings import Settings, UserError
 from .split import evaluation_rows, load_split
 from .tokenization import collator, from_pretrained, load_tokenizer, tokenize
 
@@ -49,9 +49,30 @@ def load_model(settings: Settings) -> PreTrainedModel:
     )
 
 
-def training_arguments(settings: Settings) -> TrainingArguments:
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as read from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision(settings: Settings) -> str:
+    """`settings.precision`, or for "auto": bf16 on a GPU or CPU that has it, fp16 on older GPUs, else fp32."""
+    if settings.precision == "fp16" and not torch.cuda.is_available():
+        raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU")
+    if settings.precision != "auto":
+        return settings.precision
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The tutorial's `TrainingArguments`, plus evaluation and a checkpoint each epoch, keeping the best."""
-    return TrainingArguments(
+    chosen = precision(settings)
+    values = dict(
         output_dir=settings.output_dir,
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps,
@@ -69,7 +90,12 @@ def training_arguments(settings: Settings) -> TrainingArguments:
         seed=settings.seed,
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),
+        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
+        fp16=chosen == "fp16",
+        use_cpu=chosen == "bf16" and not torch.cuda.is_available(),  # bf16 on a CPU must be asked for
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
     )
+    return TrainingArguments(**values | changes)
 
 
 def build_trainer(

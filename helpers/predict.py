@@ -16,15 +16,14 @@ from transformers import (
     Pipeline,
     PreTrainedModel,
     Trainer,
-    TrainingArguments,
     pipeline,
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import compute_metrics
+from .finetune import compute_metrics, training_arguments
 from .settings import Settings, UserError
 from .split import load_split
-from .tokenization import collator, from_pretrained, tokenize
+from .tokenization import HeadlineDataset, collator, from_pretrained, tokenize
 
 
 def load_trained(folder: str | Path) -> tuple[PreTrainedModel, object]:
@@ -34,13 +33,23 @@ def load_trained(folder: str | Path) -> tuple[PreTrainedModel, object]:
     return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
 
 
+NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+
+
 def prediction_trainer(model: PreTrainedModel, tokenizer, settings: Settings) -> Trainer:
-    """A `Trainer` used only to predict: batches of `eval_batch_size`, padded per batch."""
-    args = TrainingArguments(
-        output_dir=settings.output_dir, per_device_eval_batch_size=settings.eval_batch_size, report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
+    """A `Trainer` used only to predict: batches of `eval_batch_size`, padded per batch, same precision."""
+    args = training_arguments(settings, **NO_EVALUATION)
     return Trainer(model=model, args=args, data_collator=collator(tokenizer), processing_class=tokenizer)
+
+
+def predict(trainer: Trainer, dataset: HeadlineDataset, settings: Settings) -> PredictionOutput:
+    """`trainer.predict(dataset)`, in batches sorted by length when `settings.sort_predictions` (less padding)."""
+    if not settings.sort_predictions:
+        return trainer.predict(dataset)
+    order = np.argsort([len(ids) for ids in dataset.encodings["input_ids"]], kind="stable")
+    result = trainer.predict(torch.utils.data.Subset(dataset, order))
+    back = np.argsort(order)  # position of each original row in the sorted order
+    return PredictionOutput(result.predictions[back], result.label_ids[back], result.metrics)
 
 
 def predicted_labels(prediction: PredictionOutput) -> np.ndarray:
@@ -80,7 +89,7 @@ def confident_mistakes(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
     """Predict the test split with `trainer`'s model: accuracy, F1, loss, sizes and speeds."""
     parts = load_split(settings)
-    prediction = trainer.predict(tokenize(parts["test"], trainer.processing_class, settings))
+    prediction = predict(trainer, tokenize(parts["test"], trainer.processing_class, settings), settings)
     trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
     return {
         **compute_metrics(prediction),

@@ -35,6 +35,8 @@ FRACTION_OR_ZERO = (lambda v: 0 <= v < 1, "0 (none) or a fraction below 1")
 STEPS = (lambda v: v == -1 or v > 0, "-1 (all epochs) or > 0")
 PROFILE_NAMES = ("auto", "full", "quick", "tiny")
 A_PROFILE = (lambda v: v in PROFILE_NAMES, "one of " + ", ".join(PROFILE_NAMES))
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+A_PRECISION = (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS))
 
 
 @dataclass
@@ -69,6 +71,10 @@ class Settings:
     weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE)
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
+    # speed (notebooks 03 and 04): each lever can be turned off
+    precision: str = _knob("auto", "auto (bf16 where the CPU or GPU has it), fp32, bf16 or fp16", A_PRECISION)
+    group_by_length: bool = _knob(True, "train on batches of similar length (less padding)")
+    sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order")
 
 
 # What each profile changes from the defaults above.

@@ -1,0 +1,173 @@
+"""The tutorial's pipeline against this project's, side by side: `python -m helpers bench`.
+
+Introduced in notebook 04 (why the defaults are fast) and the README's Speed section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from transformers import Trainer, TrainerCallback, default_data_collator
+
+from .finetune import load_model, precision, training_arguments
+from .predict import NO_EVALUATION, predict
+from .settings import Settings, UserError
+from .split import load_split
+from .tokenization import TutorialDataset, collator, load_tokenizer, tokenize
+
+# Each pipeline is the settings' speed levers and how the rows become batches.
+PIPELINES = {
+    "tutorial": {"levers": dict(precision="fp32", group_by_length=False, sort_predictions=False), "tutorial": True},
+    "per-batch padding": {"levers": dict(precision="fp32", group_by_length=False, sort_predictions=False)},
+    "this project": {"levers": {}},
+}
+
+
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MB."""
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+@contextmanager
+def peak_memory() -> Iterator[dict]:
+    """The most memory this process takes on inside the block (Linux: VmHWM, reset on entry); else None."""
+    result = {"peak_mb": None}
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets the high-water mark to the current size
+        start = _status_mb("VmRSS")
+    except OSError:
+        yield result
+        return
+    yield result
+    result["peak_mb"] = _status_mb("VmHWM") - start
+
+
+class StepClock(TrainerCallback):
+    """Times training from the end of step `skip` on, leaving out one-off start-up costs."""
+
+    def __init__(self, skip: int):
+        self.skip, self.start, self.end = skip, 0.0, 0.0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.skip:
+            self.start = time.perf_counter()
+        self.end = time.perf_counter()
+
+
+def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, skip: int = 2) -> dict:
+    """Train one epoch on `train_rows` and predict `test_rows` the way pipeline `name` does; its figures.
+
+    Training is timed after its first `skip` steps; prediction runs twice and the second pass is timed,
+    so that every pipeline is measured warm.
+    """
+    spec = PIPELINES[name]
+    settings = dataclasses.replace(settings, **spec["levers"])
+    if spec.get("tutorial"):  # tokenized again on every item, padded to 512, stacked as they come
+        train_data = TutorialDataset(train_rows["sentence"], train_rows["label"], tokenizer)
+        test_data = TutorialDataset(test_rows["sentence"], test_rows["label"], tokenizer)
+        collate = default_data_collator
+    else:
+        train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
+        collate = collator(tokenizer)
+    args = training_arguments(
+        settings, num_train_epochs=1, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
+    )
+    clock = StepClock(skip)
+    with peak_memory() as memory:
+        trainer = Trainer(model=load_model(settings), args=args, train_dataset=train_data, data_collator=collate,
+                          callbacks=[clock])
+        trainer.train()
+        run = trainer.predict if spec.get("tutorial") else lambda data: predict(trainer, data, settings)
+        run(test_data)
+        started = time.perf_counter()
+        run(test_data)
+        predicted = time.perf_counter()
+    del trainer
+    gc.collect()
+    timed_rows = (len(train_rows) // settings.train_batch_size - skip) * settings.train_batch_size
+    return {
+        "train_samples_per_second": timed_rows / (clock.end - clock.start),
+        "predict_samples_per_second": len(test_rows) / (predicted - started),
+        "peak_memory_mb": memory["peak_mb"],
+        "precision": precision(settings),
+        "group_by_length": settings.group_by_length,
+        "sort_predictions": settings.sort_predictions,
+    }
+
+
+def bench(settings: Settings, steps: int = 20, predict_rows: int = 640) -> dict:
+    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows."""
+    if steps < 3:
+        raise UserError(f"--steps {steps} is too few: the first 2 steps are not timed; use 3 or more")
+    parts = load_split(settings)
+    train_rows = parts["train"].head(steps * settings.train_batch_size)
+    test_rows = parts["test"].head(predict_rows)
+    tokenizer = load_tokenizer(settings)
+    order = ["per-batch padding", "this project", "tutorial"]  # the tutorial last: its 512-token batches
+    results = {name: run_pipeline(name, settings, train_rows, test_rows, tokenizer) for name in order}
+    tutorial = results["tutorial"]
+    for figures in results.values():
+        figures["train_speedup"] = figures["train_samples_per_second"] / tutorial["train_samples_per_second"]
+        figures["predict_speedup"] = figures["predict_samples_per_second"] / tutorial["predict_samples_per_second"]
+    return {
+        "model": settings.model,
+        "data": settings.data,
+        "train_rows": len(train_rows),
+        "predict_rows": len(test_rows),
+        "train_batch_size": settings.train_batch_size,
+        "eval_batch_size": settings.eval_batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "pipelines": {name: results[name] for name in PIPELINES},
+    }
+
+
+def chart(report: dict, path: Path) -> Path:
+    """Save a bar chart of train and predict samples per second for each pipeline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["pipelines"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for ax, key, title in zip(axes, ("train", "predict"), ("Training", "Prediction")):
+        values = [report["pipelines"][name][f"{key}_samples_per_second"] for name in names]
+        bars = ax.barh(names, values, color=["tab:gray", "tab:blue", "tab:orange"])
+        ax.bar_label(bars, labels=[f"{v:,.1f}/s" for v in values], padding=3)
+        ax.set(title=f"{title}: headlines per second", xscale="log", xlim=(min(values) / 2, max(values) * 8))
+        ax.invert_yaxis()
+    fig.suptitle(f"{Path(report['model']).name}, {report['torch_threads']} CPU threads", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def table(report: dict) -> str:
+    """The figures as a Markdown table."""
+    lines = [
+        "| pipeline | train samples/s | predict samples/s | peak memory, MB | train × tutorial | predict × tutorial |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, f in report["pipelines"].items():
+        lines.append(
+            f"| {name} | {f['train_samples_per_second']:.1f} | {f['predict_samples_per_second']:.1f} | "
+            f"{f['peak_memory_mb'] or float('nan'):,.0f} | {f['train_speedup']:.1f} | {f['predict_speedup']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def write(report: dict, folder: Path) -> tuple[Path, Path]:
+    """Write bench.json and bench.png into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path, chart(report, folder / "bench.png")

@@ -1,0 +1,112 @@
+"""The fast paths give the plain path's answers: per-batch padding, length-sorted prediction, bf16, grouping."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from transformers import default_data_collator
+
+from helpers import finetune
+from helpers.bench import bench, chart, table
+from helpers.predict import predict, prediction_trainer
+from helpers.split import load_split
+from helpers.tokenization import TutorialDataset, load_tokenizer, tokenize
+
+
+@pytest.fixture
+def setup(make_settings):
+    """Tiny settings in fp32 without levers, the seeded tiny model, its tokenizer and the test rows."""
+    settings = make_settings(precision="fp32", group_by_length=False, sort_predictions=False)
+    tokenizer = load_tokenizer(settings)
+    return settings, finetune.load_model(settings).eval(), tokenizer, load_split(settings)["test"]
+
+
+def logits(settings, model, tokenizer, data, collate=None):
+    """The logits of `data` predicted with `settings`' levers (optionally another collator)."""
+    trainer = prediction_trainer(model, tokenizer, settings)
+    if collate is not None:
+        trainer.data_collator = collate
+    return predict(trainer, data, settings).predictions
+
+
+def test_per_batch_padding_matches_padding_to_512(setup):
+    """Padding each batch to its longest row gives the logits of padding every row to 512 (the tutorial)."""
+    settings, model, tokenizer, test = setup
+    ours = logits(settings, model, tokenizer, tokenize(test, tokenizer, settings))
+    tutorial = logits(settings, model, tokenizer, TutorialDataset(test["sentence"], test["label"], tokenizer),
+                      collate=default_data_collator)
+    assert ours.shape == tutorial.shape == (len(test), 2)
+    assert np.allclose(ours, tutorial, atol=1e-5)
+
+
+def test_length_sorted_prediction_keeps_the_order(setup):
+    """Predicting in length order returns each row's own logits, in the original order."""
+    settings, model, tokenizer, test = setup
+    data = tokenize(test, tokenizer, settings)
+    plain = logits(settings, model, tokenizer, data)
+    sorted_ = logits(dataclasses.replace(settings, sort_predictions=True), model, tokenizer, data)
+    lengths = [len(ids) for ids in data.encodings["input_ids"]]
+    assert sorted(lengths) != lengths, "the test rows should not already be in length order"
+    assert np.allclose(plain, sorted_, atol=1e-5)
+
+
+def test_bf16_predictions_match_fp32(setup):
+    """bfloat16 autocast gives logits within bfloat16's precision of float32 and the same classes."""
+    settings, model, tokenizer, test = setup
+    data = tokenize(test, tokenizer, settings)
+    fp32 = logits(settings, model, tokenizer, data)
+    bf16 = logits(dataclasses.replace(settings, precision="bf16"), model, tokenizer, data)
+    assert np.allclose(fp32, bf16, atol=0.05)
+    margin = np.abs(fp32[:, 1] - fp32[:, 0]) > 0.1  # rows not on the decision boundary
+    assert (fp32.argmax(1) == bf16.argmax(1))[margin].all()
+
+
+def test_precision_choice(make_settings, monkeypatch):
+    """auto picks bf16 on a CPU that has it and fp32 on one that has not; fp16 without a GPU is an error."""
+    from helpers import UserError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(finetune, "cpu_has_bf16", lambda: True)
+    assert finetune.precision(make_settings()) == "bf16"
+    assert finetune.training_arguments(make_settings()).bf16
+    monkeypatch.setattr(finetune, "cpu_has_bf16", lambda: False)
+    assert finetune.precision(make_settings()) == "fp32"
+    assert finetune.precision(make_settings(precision="bf16")) == "bf16"
+    with pytest.raises(UserError, match="fp16"):
+        finetune.precision(make_settings(precision="fp16"))
+
+
+def test_group_by_length_batches_similar_lengths(make_settings):
+    """With group_by_length every row is still seen once an epoch, and batches hold similar lengths."""
+    settings = make_settings(group_by_length=True)
+    tokenizer = load_tokenizer(settings)
+    train = tokenize(load_split(settings)["train"], tokenizer, settings)
+    trainer = finetune.build_trainer(settings, finetune.load_model(settings), tokenizer, train, train)
+    order = list(trainer._get_train_sampler(train))
+    assert sorted(order) == list(range(len(train)))
+    lengths = np.array([len(ids) for ids in train.encodings["input_ids"]])
+    size = settings.train_batch_size
+
+    def padding(indices):
+        batches = [lengths[indices[i:i + size]] for i in range(0, len(indices), size)]
+        return sum(b.max() * len(b) - b.sum() for b in batches)
+
+    shuffled = np.random.default_rng(0).permutation(len(train))
+    assert padding(order) < padding(shuffled)
+
+
+def test_bench_reports_every_pipeline(make_settings, tmp_path):
+    """The benchmark times the three pipelines on the same rows and writes a table and a chart."""
+    report = bench(make_settings(), steps=3, predict_rows=32)
+    assert list(report["pipelines"]) == ["tutorial", "per-batch padding", "this project"]
+    assert report["train_rows"] == 3 * report["train_batch_size"] and report["predict_rows"] == 32
+    for figures in report["pipelines"].values():
+        assert figures["train_samples_per_second"] > 0 and figures["predict_samples_per_second"] > 0
+        assert figures["peak_memory_mb"] > 0
+    assert report["pipelines"]["tutorial"]["train_speedup"] == 1.0
+    assert report["pipelines"]["tutorial"]["precision"] == "fp32"
+    assert table(report).count("\n") == 4
+    assert chart(report, tmp_path / "bench.png").stat().st_size > 1000
