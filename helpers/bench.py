@@ -5,6 +5,7 @@ Introduced in notebook 04 (why the defaults are fast) and the README's Speed sec
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import json
@@ -17,7 +18,7 @@ import torch
 from transformers import Trainer, TrainerCallback, default_data_collator
 
 from .finetune import load_model, precision, training_arguments
-from .predict import NO_EVALUATION, predict
+from .predict import predict
 from .settings import Settings, UserError
 from .split import load_split
 from .tokenization import TutorialDataset, collator, load_tokenizer, tokenize
@@ -50,6 +51,15 @@ def peak_memory() -> Iterator[dict]:
     result["peak_mb"] = _status_mb("VmHWM") - start
 
 
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the system, so the next pipeline starts clean."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class StepClock(TrainerCallback):
     """Times training from the end of step `skip` on, leaving out one-off start-up costs."""
 
@@ -78,20 +88,22 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
         train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
         collate = collator(tokenizer)
     args = training_arguments(
-        settings, num_train_epochs=1, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
+        settings, num_train_epochs=1, max_steps=-1, logging_strategy="no", disable_tqdm=True,
+        eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
     )
     clock = StepClock(skip)
     with peak_memory() as memory:
         trainer = Trainer(model=load_model(settings), args=args, train_dataset=train_data, data_collator=collate,
                           callbacks=[clock])
         trainer.train()
-        run = trainer.predict if spec.get("tutorial") else lambda data: predict(trainer, data, settings)
+        model = trainer.model
+        run = trainer.predict if spec.get("tutorial") else lambda data: predict(model, tokenizer, data, settings)
         run(test_data)
         started = time.perf_counter()
         run(test_data)
         predicted = time.perf_counter()
-    del trainer
-    gc.collect()
+    del trainer, model
+    release_memory()
     timed_rows = (len(train_rows) // settings.train_batch_size - skip) * settings.train_batch_size
     return {
         "train_samples_per_second": timed_rows / (clock.end - clock.start),
@@ -112,6 +124,7 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640) -> dict:
     test_rows = parts["test"].head(predict_rows)
     tokenizer = load_tokenizer(settings)
     order = ["per-batch padding", "this project", "tutorial"]  # the tutorial last: its 512-token batches
+    release_memory()
     results = {name: run_pipeline(name, settings, train_rows, test_rows, tokenizer) for name in order}
     tutorial = results["tutorial"]
     for figures in results.values():
@@ -137,14 +150,16 @@ def chart(report: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     names = list(report["pipelines"])
+    labels = [f"{name}\n({report['pipelines'][name]['precision']})" for name in names]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     for ax, key, title in zip(axes, ("train", "predict"), ("Training", "Prediction")):
         values = [report["pipelines"][name][f"{key}_samples_per_second"] for name in names]
-        bars = ax.barh(names, values, color=["tab:gray", "tab:blue", "tab:orange"])
+        bars = ax.barh(labels, values, color=["tab:gray", "tab:blue", "tab:orange"])
         ax.bar_label(bars, labels=[f"{v:,.1f}/s" for v in values], padding=3)
         ax.set(title=f"{title}: headlines per second", xscale="log", xlim=(min(values) / 2, max(values) * 8))
         ax.invert_yaxis()
-    fig.suptitle(f"{Path(report['model']).name}, {report['torch_threads']} CPU threads", fontsize=9)
+    model = "/".join(Path(report["model"]).parts[-2:])
+    fig.suptitle(f"{model}, batch {report['train_batch_size']}, {report['torch_threads']} threads", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -33,22 +33,26 @@ def load_trained(folder: str | Path) -> tuple[PreTrainedModel, object]:
     return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
 
 
-NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+# Predicting only: no evaluation or checkpoints, and rows in the order given (grouping by length would shuffle them).
+PREDICT_ONLY = dict(
+    eval_strategy="no", save_strategy="no", load_best_model_at_end=False, train_sampling_strategy="sequential"
+)
 
 
 def prediction_trainer(model: PreTrainedModel, tokenizer, settings: Settings) -> Trainer:
     """A `Trainer` used only to predict: batches of `eval_batch_size`, padded per batch, same precision."""
-    args = training_arguments(settings, **NO_EVALUATION)
+    args = training_arguments(settings, **PREDICT_ONLY)
     return Trainer(model=model, args=args, data_collator=collator(tokenizer), processing_class=tokenizer)
 
 
-def predict(trainer: Trainer, dataset: HeadlineDataset, settings: Settings) -> PredictionOutput:
-    """`trainer.predict(dataset)`, in batches sorted by length when `settings.sort_predictions` (less padding)."""
+def predict(model: PreTrainedModel, tokenizer, dataset: HeadlineDataset, settings: Settings) -> PredictionOutput:
+    """`Trainer.predict` on `dataset`, in batches sorted by length when `settings.sort_predictions`."""
+    trainer = prediction_trainer(model, tokenizer, settings)
     if not settings.sort_predictions:
         return trainer.predict(dataset)
     order = np.argsort([len(ids) for ids in dataset.encodings["input_ids"]], kind="stable")
     result = trainer.predict(torch.utils.data.Subset(dataset, order))
-    back = np.argsort(order)  # position of each original row in the sorted order
+    back = np.argsort(order)  # where each original row sits in the sorted order
     return PredictionOutput(result.predictions[back], result.label_ids[back], result.metrics)
 
 
@@ -89,7 +93,8 @@ def confident_mistakes(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
     """Predict the test split with `trainer`'s model: accuracy, F1, loss, sizes and speeds."""
     parts = load_split(settings)
-    prediction = predict(trainer, tokenize(parts["test"], trainer.processing_class, settings), settings)
+    tokenizer = trainer.processing_class
+    prediction = predict(trainer.model, tokenizer, tokenize(parts["test"], tokenizer, settings), settings)
     trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
     return {
         **compute_metrics(prediction),

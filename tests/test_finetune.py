@@ -16,8 +16,8 @@ from helpers.finetune import compute_metrics, load_model, loss_curves, model_dir
 from helpers.predict import (
     evaluate_test,
     load_trained,
+    predict,
     predicted_labels,
-    prediction_trainer,
     probabilities,
     tutorial_accuracy,
     with_predictions,
@@ -170,8 +170,8 @@ def test_reloaded_model_predicts_the_same(trained):
     settings, trainer = trained
     model, tokenizer = load_trained(model_dir(settings))
     test = tokenize(load_split(settings)["test"], tokenizer, settings)
-    reloaded = prediction_trainer(model, tokenizer, settings).predict(test).predictions
-    in_memory = trainer.predict(test).predictions
+    reloaded = predict(model, tokenizer, test, settings).predictions
+    in_memory = predict(trainer.model, trainer.processing_class, test, settings).predictions
     assert reloaded.shape == (len(test), 2)
     assert np.allclose(reloaded, in_memory, atol=1e-5)
 
@@ -181,7 +181,8 @@ def test_evaluate_test(trained):
     settings, trainer = trained
     metrics = evaluate_test(trainer, settings)
     parts = load_split(settings)
-    prediction = trainer.predict(tokenize(parts["test"], trainer.processing_class, settings))
+    tokenizer = trainer.processing_class
+    prediction = predict(trainer.model, tokenizer, tokenize(parts["test"], tokenizer, settings), settings)
     accuracy = float((predicted_labels(prediction) == parts["test"]["label"].to_numpy()).mean())
     assert metrics["accuracy"] == pytest.approx(accuracy)
     assert (metrics["train_rows"], metrics["test_rows"]) == (len(parts["train"]), len(parts["test"]))

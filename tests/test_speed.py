@@ -24,33 +24,38 @@ def setup(make_settings):
     return settings, finetune.load_model(settings).eval(), tokenizer, load_split(settings)["test"]
 
 
-def logits(settings, model, tokenizer, data, collate=None):
-    """The logits of `data` predicted with `settings`' levers (optionally another collator)."""
-    trainer = prediction_trainer(model, tokenizer, settings)
-    if collate is not None:
-        trainer.data_collator = collate
-    return predict(trainer, data, settings).predictions
+def logits(settings, model, tokenizer, data):
+    """The logits of `data` predicted with `settings`' levers."""
+    return predict(model, tokenizer, data, settings).predictions
 
 
 def test_per_batch_padding_matches_padding_to_512(setup):
     """Padding each batch to its longest row gives the logits of padding every row to 512 (the tutorial)."""
     settings, model, tokenizer, test = setup
     ours = logits(settings, model, tokenizer, tokenize(test, tokenizer, settings))
-    tutorial = logits(settings, model, tokenizer, TutorialDataset(test["sentence"], test["label"], tokenizer),
-                      collate=default_data_collator)
+    trainer = prediction_trainer(model, tokenizer, settings)
+    trainer.data_collator = default_data_collator  # the tutorial's: items already padded to 512
+    tutorial = trainer.predict(TutorialDataset(test["sentence"], test["label"], tokenizer)).predictions
     assert ours.shape == tutorial.shape == (len(test), 2)
     assert np.allclose(ours, tutorial, atol=1e-5)
 
 
-def test_length_sorted_prediction_keeps_the_order(setup):
-    """Predicting in length order returns each row's own logits, in the original order."""
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_length_sorted_prediction_keeps_the_order(setup, group_by_length):
+    """Predicting in length order returns each row's own logits, in the original order, whatever the sampler."""
     settings, model, tokenizer, test = setup
     data = tokenize(test, tokenizer, settings)
-    plain = logits(settings, model, tokenizer, data)
-    sorted_ = logits(dataclasses.replace(settings, sort_predictions=True), model, tokenizer, data)
     lengths = [len(ids) for ids in data.encodings["input_ids"]]
     assert sorted(lengths) != lengths, "the test rows should not already be in length order"
-    assert np.allclose(plain, sorted_, atol=1e-5)
+    levers = dataclasses.replace(settings, sort_predictions=True, group_by_length=group_by_length)
+    predicted = logits(levers, model, tokenizer, data)
+    with torch.no_grad():  # one row at a time: no padding, no batching, no reordering
+        one_by_one = np.concatenate(
+            [model(**{k: torch.tensor([v]) for k, v in tokenizer(text).items()}).logits.numpy()
+             for text in test["sentence"]]
+        )
+    assert np.allclose(predicted, one_by_one, atol=1e-5)
+    assert (predict(model, tokenizer, data, levers).label_ids == test["label"].to_numpy()).all()
 
 
 def test_bf16_predictions_match_fp32(setup):
