@@ -18,6 +18,7 @@ def class_balance(labels: pd.Series, names: list[str], title: str = "Headlines p
     bars = ax.bar(names, counts.to_numpy(), color=["tab:blue", "tab:orange", "tab:green", "tab:red"][: len(names)])
     ax.bar_label(bars, labels=[f"{n:,} ({n / counts.sum():.0%})" for n in counts])
     ax.set(title=title, ylabel="rows")
+    ax.margins(y=0.15)  # room for the labels above the bars
     return ax
 
 
