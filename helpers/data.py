@@ -10,13 +10,12 @@ import os
 import tempfile
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pandas as pd
 
-from .settings import Settings, UserError
+from .settings import Settings, UserError, cached_path, is_url
 
 READERS = {
     ".json": lambda path: pd.read_json(path, orient="records", dtype=False),
@@ -24,17 +23,6 @@ READERS = {
     ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]),
 }
 OFFLINE_HINT = "work offline with TC_PROFILE=tiny, or point TC_DATA at a local file"
-
-
-def is_url(source: str) -> bool:
-    """True when `source` is an http(s) or file URL rather than a path."""
-    return urllib.parse.urlparse(source).scheme in {"http", "https", "file"}
-
-
-def cached_path(settings: Settings) -> Path:
-    """Where the download of `settings.data` is (or will be) kept."""
-    name = Path(urllib.parse.urlparse(settings.data).path).name or "data.json"
-    return Path(settings.cache_dir).expanduser() / name
 
 
 def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,10 +159,19 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def is_url(source: str) -> bool:
+    """True when `source` is an http(s) or file URL rather than a path."""
+    return urllib.parse.urlparse(source).scheme in {"http", "https", "file"}
+
+
+def cached_path(settings: Settings) -> Path:
+    """Where the download of `settings.data` is (or will be) kept."""
+    name = Path(urllib.parse.urlparse(settings.data).path).name or "data.json"
+    return Path(settings.cache_dir).expanduser() / name
+
+
 def data_available(settings: Settings) -> bool:
     """True when the data is a local file, already downloaded, or its URL answers."""
-    from .data import cached_path, is_url  # data builds on settings, never the other way round at import
-
     if not is_url(settings.data):
         return Path(settings.data).expanduser().exists()
     return cached_path(settings).exists() or _reachable(settings.data)
