@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .settings import Settings, UserError, cached_path, is_url
+from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn
 
 READERS = {
     ".json": lambda path: pd.read_json(path, orient="records", dtype=False),
     ".jsonl": lambda path: pd.read_json(path, lines=True, dtype=False),
     ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]),
 }
+EXPECTED_ROWS = 26_709  # records in the published sarcasm.json
 OFFLINE_HINT = "work offline with TC_PROFILE=tiny, or point TC_DATA at a local file"
 
 
@@ -29,13 +30,17 @@ def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> P
     """Fetch `url` into `dest` atomically: a temporary file, renamed only once complete."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, retries + 1):
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=f".part{dest.suffix}")
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
+            read_table(Path(tmp))  # a file that does not parse never enters the cache
             os.replace(tmp, dest)
             return dest
+        except UserError:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         except (urllib.error.URLError, OSError) as error:
             Path(tmp).unlink(missing_ok=True)
             if attempt == retries or _permanent(error):
@@ -95,6 +100,23 @@ def load_data(settings: Settings) -> pd.DataFrame:
         columns={settings.text_column: "sentence", settings.label_column: "label"}
     )
     df["label"] = _label_ids(df["label"], label_names(settings))
+    return _checked(df, settings, path)
+
+
+def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
+    """Drop rows without text and warn about what a user should know; fail when no classifier can be trained."""
+    if settings.data == DATA_URL and len(df) != EXPECTED_ROWS:
+        warn(f"{path.name} has {len(df):,} rows, not the {EXPECTED_ROWS:,} of the published dataset")
+    empty = df["sentence"].isna() | df["sentence"].astype(str).str.strip().eq("")
+    if empty.any():
+        warn(f"dropped {empty.sum():,} rows of {path.name} with an empty or missing text")
+        df = df[~empty]
+    df = df.assign(sentence=df["sentence"].astype(str))
+    duplicates = df.duplicated().sum()
+    if duplicates:
+        warn(f"{path.name} has {duplicates:,} duplicate rows (same text and label); they are kept")
+    if df["label"].nunique() < 2:
+        raise UserError(f"{path.name} has {len(df):,} usable rows but only one class; a classifier needs two or more")
     return df
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import typing
 import urllib.parse
 import urllib.request
@@ -22,6 +23,11 @@ ENV_PREFIX = "TC_"
 
 class UserError(ValueError):
     """A mistake a user can make; its message is one line: what, which value, what to do."""
+
+
+def warn(message: str) -> None:
+    """Tell the user something they should know, in one line on stderr, without stopping."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _knob(default, help: str, allowed: tuple | None = None):

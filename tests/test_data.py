@@ -180,3 +180,38 @@ def test_sample_is_not_taken_from_the_real_data():
     real = {text.strip().lower() for text in pd.read_csv(REAL_DATA, keep_default_na=False)["text"]}
     sample = {row["headline"].strip().lower() for row in json.loads(SAMPLE_DATA.read_text())}
     assert not sample & real
+
+
+def test_rows_without_text_are_dropped_and_counted(make_settings, tmp_path, capsys):
+    """Empty, blank and missing texts are dropped, with one warning that counts them."""
+    records = headline_records(8)
+    records[1]["headline"], records[4]["headline"], records[6]["headline"] = "", "   ", None
+    path = write_table(tmp_path / "gaps.json", records)
+    df = load_data(make_settings(data=str(path)))
+    assert sorted(df.index) == [0, 2, 3, 5, 7]
+    assert "dropped 3 rows" in capsys.readouterr().err
+
+
+def test_duplicates_are_counted(make_settings, tmp_path, capsys):
+    """Duplicate rows are kept, and a warning says how many there are."""
+    records = headline_records(6)
+    records += [dict(records[0]), dict(records[2])]
+    load_data(make_settings(data=str(write_table(tmp_path / "dupes.jsonl", records))))
+    assert "2 duplicate rows" in capsys.readouterr().err
+
+
+def test_one_class_is_an_error(make_settings, tmp_path):
+    """Data with a single class cannot train a classifier: a UserError says so."""
+    records = [dict(r, is_sarcastic=1) for r in headline_records(6)]
+    with pytest.raises(UserError, match="only one class"):
+        load_data(make_settings(data=str(write_table(tmp_path / "one.csv", records))))
+
+
+def test_a_download_that_does_not_parse_is_not_cached(tmp_path):
+    """A downloaded file that is not valid JSON raises a UserError and leaves nothing in the cache."""
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"headline": "half a rec')
+    cache = tmp_path / "cache"
+    with pytest.raises(UserError, match="cannot read"):
+        hd.download(broken.as_uri(), cache / "sarcasm.json")
+    assert list(cache.iterdir()) == []
