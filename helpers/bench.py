@@ -17,16 +17,17 @@ from typing import Iterator
 import torch
 from transformers import Trainer, TrainerCallback, default_data_collator
 
-from .finetune import load_model, precision, training_arguments
+from .finetune import NO_EVALUATION, load_model, precision, training_arguments
 from .predict import predict
 from .settings import Settings, UserError
 from .split import load_split
 from .tokenization import TutorialDataset, collator, load_tokenizer, tokenize
 
 # Each pipeline is the settings' speed levers and how the rows become batches.
+LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False)
 PIPELINES = {
-    "tutorial": {"levers": dict(precision="fp32", group_by_length=False, sort_predictions=False), "tutorial": True},
-    "per-batch padding": {"levers": dict(precision="fp32", group_by_length=False, sort_predictions=False)},
+    "tutorial": {"levers": LEVERS_OFF, "tutorial": True},
+    "per-batch padding": {"levers": LEVERS_OFF},
     "this project": {"levers": {}},
 }
 
@@ -88,8 +89,7 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
         train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
         collate = collator(tokenizer)
     args = training_arguments(
-        settings, num_train_epochs=1, max_steps=-1, logging_strategy="no", disable_tqdm=True,
-        eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+        settings, num_train_epochs=1, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
     )
     clock = StepClock(skip)
     with peak_memory() as memory:

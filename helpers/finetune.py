@@ -69,6 +69,10 @@ def precision(settings: Settings) -> str:
     return "bf16" if cpu_has_bf16() else "fp32"
 
 
+# For runs that only train or only predict: no evaluation, no checkpoints.
+NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+
+
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The tutorial's `TrainingArguments`, plus evaluation and a checkpoint each epoch, keeping the best."""
     chosen = precision(settings)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import softmax
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -20,7 +21,7 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import compute_metrics, training_arguments
+from .finetune import NO_EVALUATION, compute_metrics, training_arguments
 from .settings import Settings, UserError
 from .split import load_split
 from .tokenization import HeadlineDataset, collator, from_pretrained, tokenize
@@ -34,9 +35,7 @@ def load_trained(folder: str | Path) -> tuple[PreTrainedModel, object]:
 
 
 # Predicting only: no evaluation or checkpoints, and rows in the order given (grouping by length would shuffle them).
-PREDICT_ONLY = dict(
-    eval_strategy="no", save_strategy="no", load_best_model_at_end=False, train_sampling_strategy="sequential"
-)
+PREDICT_ONLY = NO_EVALUATION | dict(train_sampling_strategy="sequential")
 
 
 def prediction_trainer(model: PreTrainedModel, tokenizer, settings: Settings) -> Trainer:
@@ -63,9 +62,7 @@ def predicted_labels(prediction: PredictionOutput) -> np.ndarray:
 
 def probabilities(prediction: PredictionOutput) -> np.ndarray:
     """Softmax of the logits: one row of class probabilities per text."""
-    logits = prediction.predictions - prediction.predictions.max(axis=-1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    return softmax(prediction.predictions, axis=-1)
 
 
 def tutorial_accuracy(test: pd.DataFrame, prediction: PredictionOutput) -> float:
