@@ -17,6 +17,7 @@ from typing import Iterator
 import torch
 from transformers import Trainer, TrainerCallback, default_data_collator
 
+from .data import label_names
 from .finetune import NO_EVALUATION, load_model, precision, training_arguments
 from .predict import predict
 from .settings import Settings, UserError
@@ -93,7 +94,7 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
     )
     clock = StepClock(skip)
     with peak_memory() as memory:
-        trainer = Trainer(model=load_model(settings), args=args, train_dataset=train_data, data_collator=collate,
+        trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data, data_collator=collate,
                           callbacks=[clock])
         trainer.train()
         model = trainer.model

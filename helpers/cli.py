@@ -108,5 +108,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        resume = " (to continue a training from its last checkpoint: the same command with --resume)"
+        print("interrupted" + (resume if args.command == "train" else ""), file=sys.stderr)
         return 130

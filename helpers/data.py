@@ -82,7 +82,12 @@ def read_table(path: Path) -> pd.DataFrame:
         raise UserError(f"cannot read {path}: use a .json, .jsonl or .csv file")
     try:
         return READERS[suffix](path)
-    except (ValueError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position {error.start:,}); "
+            "save it with UTF-8 encoding"
+        ) from None
+    except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as error:
         raise UserError(f"cannot read {path} as {suffix[1:]}: {str(error).splitlines()[0]}") from None
 
 
@@ -99,8 +104,10 @@ def load_data(settings: Settings) -> pd.DataFrame:
     df = raw[[settings.text_column, settings.label_column]].rename(
         columns={settings.text_column: "sentence", settings.label_column: "label"}
     )
-    df["label"] = _label_ids(df["label"], label_names(settings))
-    return _checked(df, settings, path)
+    df["label"], names = _label_ids(df["label"], settings)
+    df = _checked(df, settings, path)
+    df.attrs["label_names"] = names  # travels with every part of the split
+    return df
 
 
 def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
@@ -120,18 +127,34 @@ def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
     return df
 
 
-def label_names(settings: Settings) -> list[str]:
-    """The names of labels 0, 1, ... (`id2label` of the saved model)."""
-    return [name.strip() for name in settings.label_names.split(",")]
+def label_names(df: pd.DataFrame) -> list[str]:
+    """The names of labels 0, 1, ... of rows from `load_data` (the saved model's `id2label`)."""
+    return list(df.attrs["label_names"])
 
 
-def _label_ids(labels: pd.Series, names: list[str]) -> pd.Series:
-    """Labels as integer ids in range(len(names)), or a clear error."""
+def _label_ids(labels: pd.Series, settings: Settings) -> tuple[pd.Series, list[str]]:
+    """Labels as integer ids 0..n-1 and the names of those ids, or a clear error.
+
+    Numbers are ids, named by `settings.label_names`; text labels are mapped to ids, named by themselves
+    (in the order of `settings.label_names` when it lists them all, else sorted).
+    """
+    named = [name.strip() for name in settings.label_names.split(",")]
+    missing = labels.isna()
+    if missing.any():
+        raise UserError(f"row {labels.index[missing][0]} has no label; every row needs one in TC_LABEL_COLUMN")
     numeric = pd.to_numeric(labels, errors="coerce")
-    bad = labels[numeric.isna() | (numeric % 1 != 0) | (numeric < 0) | (numeric >= len(names))]
+    if numeric.isna().all():  # text labels: their names are the labels themselves
+        texts = labels.astype(str).str.strip()
+        names = named if set(texts) <= set(named) else sorted(set(texts))
+        return texts.map({name: i for i, name in enumerate(names)}).astype(int), names
+    if numeric.isna().any():
+        row = labels.index[numeric.isna()][0]
+        raise UserError(f"label {labels[row]!r} (row {row}) is text while other labels are numbers; use one kind")
+    bad = labels[(numeric % 1 != 0) | (numeric < 0) | (numeric >= len(named))]
     if len(bad):
         raise UserError(
-            f"label {bad.iloc[0]!r} (row {bad.index[0]}) is not one of the ids 0..{len(names) - 1}; "
-            "check TC_LABEL_COLUMN and TC_LABEL_NAMES"
+            f"label {bad.iloc[0]!r} (row {bad.index[0]}) is not one of the ids 0..{len(named) - 1}; "
+            "check TC_LABEL_COLUMN, and name every class in TC_LABEL_NAMES (comma-separated)"
         )
-    return numeric.astype(int)
+    return numeric.astype(int), named
+

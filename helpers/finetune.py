@@ -6,6 +6,7 @@ Introduced in notebook 04 (fine-tune).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     EvalPrediction,
     PreTrainedModel,
@@ -21,6 +23,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 from .data import label_names
 from .settings import Settings, UserError
@@ -36,9 +39,9 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     return {"accuracy": accuracy_score(labels, predicted), "f1": f1_score(labels, predicted, average=average)}
 
 
-def load_model(settings: Settings) -> PreTrainedModel:
-    """The pretrained body with a fresh classification head, seeded, its labels named."""
-    names = label_names(settings)
+def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
+    """The pretrained body with a fresh classification head for the classes `names`, seeded."""
+    check_classifier(settings.model, names)
     set_seed(settings.seed)  # the new head's weights depend on it
     return from_pretrained(
         AutoModelForSequenceClassification,
@@ -47,6 +50,23 @@ def load_model(settings: Settings) -> PreTrainedModel:
         id2label=dict(enumerate(names)),
         label2id={name: i for i, name in enumerate(names)},
     )
+
+
+def check_classifier(model: str, names: list[str]) -> None:
+    """Fail in one line unless `model` can classify texts, and a fine-tuned `model` knows exactly `names`."""
+    config = from_pretrained(AutoConfig, model)
+    if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        raise UserError(
+            f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
+            "set TC_MODEL (or --model) to a text encoder such as distilbert-base-uncased"
+        )
+    fine_tuned = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
+    saved = [config.id2label[i] for i in sorted(config.id2label)]
+    if fine_tuned and saved != list(names):
+        raise UserError(
+            f"model {model!r} was fine-tuned for the labels {saved}, but the data has {list(names)}; "
+            "use a model trained on this data, or a pretrained one to fine-tune"
+        )
 
 
 def cpu_has_bf16() -> bool:
@@ -126,6 +146,44 @@ def model_dir(settings: Settings) -> Path:
     return Path(settings.output_dir) / "model"
 
 
+def checkpoints(settings: Settings) -> list[Path]:
+    """The complete checkpoints in the output folder, oldest first (the Trainer writes trainer_state.json last)."""
+    found = Path(settings.output_dir).glob("checkpoint-*")
+    complete = [path for path in found if (path / "trainer_state.json").exists()]
+    return sorted(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]))
+
+
+def prepare_output(settings: Settings) -> str | None:
+    """Make the output folder ready for a run; the checkpoint to resume from, if the settings ask to resume.
+
+    A trained model or an unfinished run already there is an error, unless `overwrite` (start again) or
+    `resume` (continue) says what to do with it.
+    """
+    out = Path(settings.output_dir)
+    started = sorted(out.glob("checkpoint-*"))
+    if settings.resume:
+        if not checkpoints(settings):
+            raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without --resume")
+        last = checkpoints(settings)[-1]
+        for partial in set(started) - set(checkpoints(settings)):  # cut short while being written
+            shutil.rmtree(partial)
+        return str(last)
+    if settings.overwrite:
+        for old in [*started, model_dir(settings)]:
+            shutil.rmtree(old, ignore_errors=True)
+    elif (model_dir(settings) / "config.json").exists():
+        raise UserError(
+            f"{model_dir(settings)} already holds a trained model; pass --overwrite (TC_OVERWRITE=1) to replace "
+            "it, or choose another --output-dir (TC_OUTPUT_DIR)"
+        )
+    elif started:
+        raise UserError(
+            f"{out} holds the checkpoints of an unfinished run; pass --resume (TC_RESUME=1) to continue it, "
+            "or --overwrite (TC_OVERWRITE=1) to start again"
+        )
+    return None
+
+
 def save(trainer: Trainer, settings: Settings) -> Path:
     """Save the (best) model, its tokenizer and the training log into `model_dir(settings)`."""
     folder = model_dir(settings)
@@ -147,16 +205,17 @@ def loss_curves(log_history: list[dict]) -> pd.DataFrame:
 
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
+    resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
     parts = load_split(settings)
     tokenizer = load_tokenizer(settings)
     trainer = build_trainer(
         settings,
-        load_model(settings),
+        load_model(settings, label_names(parts["train"])),
         tokenizer,
         tokenize(parts["train"], tokenizer, settings),
         tokenize(evaluation_rows(parts), tokenizer, settings),
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     save(trainer, settings)
     return trainer
 

@@ -21,16 +21,18 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import NO_EVALUATION, compute_metrics, training_arguments
+from .finetune import NO_EVALUATION, check_classifier, compute_metrics, training_arguments
 from .settings import Settings, UserError
 from .split import load_split
 from .tokenization import HeadlineDataset, collator, from_pretrained, tokenize
 
 
-def load_trained(folder: str | Path) -> tuple[PreTrainedModel, object]:
-    """The saved model and its tokenizer from `folder`."""
+def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
+    """The saved model and its tokenizer from `folder`; with `names`, it must have been trained on those labels."""
     if not (Path(folder) / "config.json").is_file():
         raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
+    if names is not None:
+        check_classifier(str(folder), names)
     return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
 
 

@@ -55,7 +55,9 @@ class Settings:
     data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file")
     text_column: str = _knob("headline", "column holding the text")
     label_column: str = _knob("is_sarcastic", "column holding the label")
-    label_names: str = _knob("not sarcastic,sarcastic", "comma-separated names of labels 0, 1, ...")
+    label_names: str = _knob(
+        "not sarcastic,sarcastic", "comma-separated names of label ids 0, 1, ... (text labels name themselves)"
+    )
     cache_dir: str = _knob(str(ROOT / "cache"), "folder for downloads and the tiny model")
     # split (notebook 02)
     test_size: float = _knob(0.25, "fraction of rows held out for the test split", FRACTION)
@@ -69,6 +71,8 @@ class Settings:
     max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE)
     # fine-tune (notebook 04): the tutorial's TrainingArguments
     output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE)")
+    resume: bool = _knob(False, "continue the unfinished run in output_dir from its last checkpoint")
+    overwrite: bool = _knob(False, "replace a trained model (and checkpoints) already in output_dir")
     epochs: float = _knob(3.0, "number of training epochs", POSITIVE)
     max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS)
     train_batch_size: int = _knob(16, "batch size for training", POSITIVE)

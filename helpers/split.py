@@ -6,6 +6,7 @@ Introduced in notebook 02 (split).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -32,11 +33,20 @@ def split_validation(train: pd.DataFrame, settings: Settings) -> tuple[pd.DataFr
 
 def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One `train_test_split` of `df`, stratified by label when the settings ask for it."""
+    held = math.ceil(size * len(df))
+    if held < 1 or held >= len(df):
+        raise UserError(
+            f"too few rows to split: {len(df)} rows with a {size} split leave {len(df) - held} to train on and "
+            f"{held} held out; use more data, or change TC_TEST_SIZE / TC_VALIDATION_SIZE"
+        )
     stratify = df["label"] if settings.stratify else None
     try:
         return train_test_split(df, test_size=size, random_state=settings.split_seed, stratify=stratify)
-    except ValueError as error:
-        raise UserError(f"cannot split {len(df)} rows with test/validation size {size}: {error}") from None
+    except ValueError as error:  # stratifying: a class too small for both sides
+        raise UserError(
+            f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
+            "add rows of the rarest class, or turn off TC_STRATIFY"
+        ) from None
 
 
 def _subset(df: pd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:

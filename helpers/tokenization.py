@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from transformers import AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
 
-from .settings import Settings, UserError, looks_like_path
+from .settings import Settings, UserError, looks_like_path, warn
 from .tiny import ensure_tiny_model, is_tiny
 
 
@@ -68,8 +68,22 @@ class TutorialDataset(torch.utils.data.Dataset):
 
 
 def tokenize(df: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, settings: Settings) -> HeadlineDataset:
-    """A `HeadlineDataset` of the rows of `df` (columns `sentence` and `label`)."""
-    return HeadlineDataset(df["sentence"].tolist(), df["label"].tolist(), tokenizer, settings.max_length)
+    """A `HeadlineDataset` of the rows of `df` (columns `sentence` and `label`); texts cut to fit are counted."""
+    texts, limit = df["sentence"].tolist(), max_length(tokenizer, settings)
+    dataset = HeadlineDataset(texts, df["label"].tolist(), tokenizer, limit)
+    full = [text for text, ids in zip(texts, dataset.encodings["input_ids"]) if len(ids) == limit]
+    cut = sum(len(ids) > limit for ids in tokenizer(full, verbose=False)["input_ids"]) if full else 0
+    if cut:
+        warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens and were truncated (max_length)")
+    return dataset
+
+
+def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:
+    """`settings.max_length`, or the model's own limit when that is lower (with a warning)."""
+    if settings.max_length > tokenizer.model_max_length:
+        warn(f"max_length {settings.max_length} is more than model {settings.model!r} takes; "
+             f"using {tokenizer.model_max_length}")
+    return min(settings.max_length, tokenizer.model_max_length)
 
 
 def collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:

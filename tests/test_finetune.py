@@ -132,7 +132,7 @@ def trained(tmp_path_factory, tiny_cache):
 def test_training_changes_the_weights(trained):
     """After training the weights differ from the same seeded starting model, and the loss was logged."""
     settings, trainer = trained
-    start = load_model(settings).state_dict()
+    start = load_model(settings, list(trainer.model.config.id2label.values())).state_dict()
     end = trainer.model.state_dict()
     assert start.keys() == end.keys()
     changed = [name for name in start if not torch.equal(start[name], end[name].to(start[name].device))]

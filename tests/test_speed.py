@@ -12,6 +12,7 @@ from transformers import default_data_collator
 from helpers import finetune
 from helpers.bench import bench, chart, table
 from helpers.predict import predict, prediction_trainer
+from helpers.data import label_names
 from helpers.split import load_split
 from helpers.tokenization import TutorialDataset, load_tokenizer, tokenize
 
@@ -20,8 +21,8 @@ from helpers.tokenization import TutorialDataset, load_tokenizer, tokenize
 def setup(make_settings):
     """Tiny settings in fp32 without levers, the seeded tiny model, its tokenizer and the test rows."""
     settings = make_settings(precision="fp32", group_by_length=False, sort_predictions=False)
-    tokenizer = load_tokenizer(settings)
-    return settings, finetune.load_model(settings).eval(), tokenizer, load_split(settings)["test"]
+    tokenizer, test = load_tokenizer(settings), load_split(settings)["test"]
+    return settings, finetune.load_model(settings, label_names(test)).eval(), tokenizer, test
 
 
 def logits(settings, model, tokenizer, data):
@@ -88,8 +89,9 @@ def test_group_by_length_batches_similar_lengths(make_settings):
     """With group_by_length every row is still seen once an epoch, and batches hold similar lengths."""
     settings = make_settings(group_by_length=True)
     tokenizer = load_tokenizer(settings)
-    train = tokenize(load_split(settings)["train"], tokenizer, settings)
-    trainer = finetune.build_trainer(settings, finetune.load_model(settings), tokenizer, train, train)
+    rows = load_split(settings)["train"]
+    train = tokenize(rows, tokenizer, settings)
+    trainer = finetune.build_trainer(settings, finetune.load_model(settings, label_names(rows)), tokenizer, train, train)
     order = list(trainer._get_train_sampler(train))
     assert sorted(order) == list(range(len(train)))
     lengths = np.array([len(ids) for ids in train.encodings["input_ids"]])
