@@ -62,7 +62,9 @@ def run_train(args: argparse.Namespace) -> int:
     from .predict import evaluate_test
 
     trainer = train(settings)
-    metrics = evaluate_test(trainer, settings)
+    metrics = evaluate_test(trainer, settings)  # every process predicts its share; under torchrun, process 0 writes
+    if not trainer.is_world_process_zero():
+        return 0
     path = Path(settings.output_dir) / "metrics.json"
     path.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))

@@ -187,8 +187,9 @@ def prepare_output(settings: Settings) -> str | None:
 def save(trainer: Trainer, settings: Settings) -> Path:
     """Save the (best) model, its tokenizer and the training log into `model_dir(settings)`."""
     folder = model_dir(settings)
-    trainer.save_model(str(folder))  # safetensors weights, config with id2label, tokenizer files
-    (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+    trainer.save_model(str(folder))  # safetensors weights, config with id2label, tokenizer files; process 0 only
+    if trainer.is_world_process_zero():
+        (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     return folder
 
 
