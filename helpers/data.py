@@ -11,6 +11,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -20,8 +21,10 @@ from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn
 READERS = {
     ".json": lambda path: pd.read_json(path, orient="records", dtype=False),
     ".jsonl": lambda path: pd.read_json(path, lines=True, dtype=False),
-    ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]),
+    ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=False),
 }
+SHAPES = {".json": "an array of objects, one per row", ".jsonl": "one JSON object per line",
+          ".csv": "a header line, then one row per line"}
 EXPECTED_ROWS = 26_709  # records in the published sarcasm.json
 OFFLINE_HINT = "work offline with TC_PROFILE=tiny, or point TC_DATA at a local file"
 
@@ -80,21 +83,29 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in READERS:
         raise UserError(f"cannot read {path}: use a .json, .jsonl or .csv file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path} is empty; point TC_DATA (or --data) at a file with rows")
     try:
-        return READERS[suffix](path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: not guessed at
+            return READERS[suffix](path)
     except UnicodeDecodeError as error:
         raise UserError(
             f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position {error.start:,}); "
             "save it with UTF-8 encoding"
         ) from None
-    except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as error:
-        raise UserError(f"cannot read {path} as {suffix[1:]}: {str(error).splitlines()[0]}") from None
+    except (ValueError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
+        raise UserError(
+            f"cannot read {path} as {suffix[1:]} ({str(error).splitlines()[0]}); it should hold {SHAPES[suffix]}"
+        ) from None
 
 
 def load_data(settings: Settings) -> pd.DataFrame:
     """Load the data as columns `sentence` and `label`, keeping the original row index."""
     path = fetch(settings)
     raw = read_table(path)
+    if raw.empty:
+        raise UserError(f"{path.name} has no rows; point TC_DATA (or --data) at a file with rows")
     missing = [c for c in (settings.text_column, settings.label_column) if c not in raw.columns]
     if missing:
         raise UserError(
@@ -118,6 +129,8 @@ def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
     if empty.any():
         warn(f"dropped {empty.sum():,} rows of {path.name} with an empty or missing text")
         df = df[~empty]
+    if df.empty:
+        raise UserError(f"{path.name} has no rows with text; point TC_DATA (or --data) at a file with rows")
     df = df.assign(sentence=df["sentence"].astype(str))
     duplicates = df.duplicated().sum()
     if duplicates:
@@ -149,12 +162,16 @@ def _label_ids(labels: pd.Series, settings: Settings) -> tuple[pd.Series, list[s
         return texts.map({name: i for i, name in enumerate(names)}).astype(int), names
     if numeric.isna().any():
         row = labels.index[numeric.isna()][0]
-        raise UserError(f"label {labels[row]!r} (row {row}) is text while other labels are numbers; use one kind")
+        raise UserError(f"label {_shown(labels[row])} (row {row}) is text while other labels are numbers; use one kind")
     bad = labels[(numeric % 1 != 0) | (numeric < 0) | (numeric >= len(named))]
     if len(bad):
         raise UserError(
-            f"label {bad.iloc[0]!r} (row {bad.index[0]}) is not one of the ids 0..{len(named) - 1}; "
+            f"label {_shown(bad.iloc[0])} (row {bad.index[0]}) is not one of the ids 0..{len(named) - 1}; "
             "check TC_LABEL_COLUMN, and name every class in TC_LABEL_NAMES (comma-separated)"
         )
     return numeric.astype(int), named
 
+
+def _shown(value) -> str:
+    """A label as the user wrote it: 0.5, -1 or 'yes' (not np.float64(0.5))."""
+    return repr(value.item() if hasattr(value, "item") else value)
