@@ -5,14 +5,17 @@ Introduced in notebook 04 (fine-tune).
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, f1_score
+from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -26,7 +29,7 @@ from transformers import (
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 from .data import label_names
-from .settings import Settings, UserError
+from .settings import Settings, UserError, warn
 from .split import evaluation_rows, load_split
 from .tokenization import collator, from_pretrained, load_tokenizer, tokenize
 
@@ -80,8 +83,6 @@ def cpu_has_bf16() -> bool:
 
 def precision(settings: Settings) -> str:
     """`settings.precision`, or for "auto": bf16 on a GPU or CPU that has it, fp16 on older GPUs, else fp32."""
-    if settings.precision == "fp16" and not torch.cuda.is_available():
-        raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU")
     if settings.precision != "auto":
         return settings.precision
     if torch.cuda.is_available():
@@ -116,20 +117,69 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         dataloader_pin_memory=torch.cuda.is_available(),
         bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
         fp16=chosen == "fp16",
-        use_cpu=chosen == "bf16" and not torch.cuda.is_available(),  # bf16 on a CPU must be asked for
+        # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
+        # the evaluation loss by the number of processes (transformers issue #35078)
+        average_tokens_across_devices=False,
+        use_cpu=not torch.cuda.is_available(),  # on a CPU: bf16 autocast, and torchrun's processes, need it said
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
     )
     return TrainingArguments(**values | changes)
 
 
+def class_weights(labels: Sequence[int], num_labels: int) -> torch.Tensor:
+    """sklearn's "balanced" weights, rows / (classes * rows of the class): a rare class weighs more (absent: 1)."""
+    labels = np.asarray(labels)
+    present = np.unique(labels)
+    weights = np.ones(num_labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    if len(present) < num_labels:
+        absent = sorted(set(range(num_labels)) - set(present.tolist()))
+        warn(f"classes {absent} have no train rows; their loss weight is 1 (stratify the split to avoid this)")
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def weighted_cross_entropy(
+    outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None, *, weights: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy with each row weighted by its class: summed, then divided by the rows of the whole batch.
+
+    The `Trainer` calls it as `compute_loss_func` and hands it `num_items_in_batch` (the rows of all
+    accumulated batches), so gradient accumulation gives the loss of one large batch; with equal weights it is
+    the model's own (mean) cross-entropy.
+    """
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    per_row = torch.nn.functional.cross_entropy(
+        logits.float(), labels, weight=weights.to(logits.device), reduction="none"
+    )
+    return per_row.sum() / (num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum())
+
+
+def loss_function(settings: Settings, num_labels: Callable[[], int], train_dataset) -> Callable | None:
+    """The `Trainer`'s `compute_loss_func`: None (the model's own loss), or weighted if `settings.class_weights`."""
+    if not settings.class_weights:
+        return None
+    weights = class_weights(train_dataset.labels, num_labels())
+    return functools.partial(weighted_cross_entropy, weights=weights)
+
+
 def build_trainer(
     settings: Settings,
-    model: PreTrainedModel,
+    model: PreTrainedModel | None,
     tokenizer: PreTrainedTokenizerBase,
     train_dataset,
     eval_dataset,
+    **options,
 ) -> Trainer:
-    """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation."""
+    """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
+
+    With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
+    `options` go to the `Trainer` as they are: notebook 06 gives `model_init` (a fresh model per trial) and no model.
+    """
+
+    def num_labels() -> int:
+        """The classes the model predicts (asked only for class weights)."""
+        return (model if model is not None else options["model_init"]()).config.num_labels
+
     return Trainer(
         model=model,
         args=training_arguments(settings),
@@ -138,6 +188,8 @@ def build_trainer(
         data_collator=collator(tokenizer),
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
+        compute_loss_func=loss_function(settings, num_labels, train_dataset),
+        **options,
     )
 
 
@@ -208,10 +260,11 @@ def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
     parts = load_split(settings)
+    model = load_model(settings, label_names(parts["train"]))
     tokenizer = load_tokenizer(settings)
     trainer = build_trainer(
         settings,
-        load_model(settings, label_names(parts["train"])),
+        model,
         tokenizer,
         tokenize(parts["train"], tokenizer, settings),
         tokenize(evaluation_rows(parts), tokenizer, settings),

@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_URL = "https://storage.googleapis.com/download.tensorflow.org/data/sarcasm.json"
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample" / "sarcasm_sample.json"
+TOPICS_SAMPLE = Path(__file__).resolve().parent / "sample" / "news_topics.jsonl"  # notebook 07: four topics
 TINY_MODEL = "tiny-distilbert"
 ENV_PREFIX = "TC_"
 
@@ -80,6 +81,7 @@ class Settings:
     learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE)
     warmup_steps: float = _knob(500.0, "warmup steps (below 1: a fraction of all steps)", NOT_NEGATIVE)
     weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE)
+    class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data")
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
     # speed (notebooks 03 and 04): each lever can be turned off
@@ -245,4 +247,6 @@ def _build(profile: str, chosen: dict) -> Settings:
         settings.output_dir = str(ROOT / "results" / profile)
     if settings.model == TINY_MODEL:
         settings.model = str(Path(settings.cache_dir) / TINY_MODEL)
+    if settings.precision == "fp16" and not _has_cuda():
+        raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU")
     return settings

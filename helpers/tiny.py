@@ -5,14 +5,19 @@ Introduced in notebook 03 (tokenize): with the `tiny` profile, `load_tokenizer` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from .data import read_table
-from .settings import SAMPLE_DATA, TINY_MODEL
+from .settings import SAMPLE_DATA, TINY_MODEL, TOPICS_SAMPLE
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+SAMPLES = {SAMPLE_DATA: "headline", TOPICS_SAMPLE: "title"}  # the shipped samples and their text columns
+BUILT_FROM = "built_from.txt"  # in the model folder: the fingerprint of what it was built from
+VOCAB_SIZE, SEED = 1000, 0  # room for English, Korean and emoji; the seed of the random body
 
 
 def is_tiny(model: str) -> bool:
@@ -20,13 +25,24 @@ def is_tiny(model: str) -> bool:
     return Path(model).name == TINY_MODEL
 
 
-def build_tiny_model(folder: Path, vocab_size: int = 600, seed: int = 0) -> Path:
-    """Train a WordPiece tokenizer on the sample headlines and save it with a small random DistilBERT."""
+def sample_texts() -> list[str]:
+    """The headlines of both shipped samples (sarcasm in English; news topics in English and Korean)."""
+    return [text for path, column in SAMPLES.items() for text in read_table(path)[column].astype(str)]
+
+
+def fingerprint(texts: list[str], vocab_size: int, seed: int) -> str:
+    """A short hash of what a tiny model is built from: texts, vocabulary size and seed."""
+    recipe = json.dumps([vocab_size, seed, texts], ensure_ascii=False)
+    return hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:16]
+
+
+def build_tiny_model(folder: Path, vocab_size: int = VOCAB_SIZE, seed: int = SEED) -> Path:
+    """Train a WordPiece tokenizer on both samples' headlines and save it with a small random DistilBERT."""
     import torch
     from tokenizers import BertWordPieceTokenizer
     from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertTokenizer
 
-    texts = read_table(SAMPLE_DATA)["headline"].tolist()
+    texts = sample_texts()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         wordpiece = BertWordPieceTokenizer(lowercase=True)
@@ -38,13 +54,22 @@ def build_tiny_model(folder: Path, vocab_size: int = 600, seed: int = 0) -> Path
         torch.manual_seed(seed)
         DistilBertForMaskedLM(config).save_pretrained(f"{tmp}/model")  # a "pretrained" body; no task head yet
         tokenizer.save_pretrained(f"{tmp}/model")
+        Path(f"{tmp}/model/{BUILT_FROM}").write_text(fingerprint(texts, vocab_size, seed) + "\n")
         shutil.rmtree(folder, ignore_errors=True)
         Path(f"{tmp}/model").rename(folder)
     return folder
 
 
+def is_current(folder: Path) -> bool:
+    """True when the tiny model in `folder` is built, from the samples shipped now (not an older cache)."""
+    stamp = folder / BUILT_FROM
+    if not (folder / "config.json").is_file() or not stamp.is_file():
+        return False
+    return stamp.read_text().strip() == fingerprint(sample_texts(), VOCAB_SIZE, SEED)
+
+
 def ensure_tiny_model(model: str) -> str:
-    """Build the tiny model into `model` unless it is already there; return `model`."""
-    if is_tiny(model) and not (Path(model) / "config.json").exists():
+    """Build the tiny model into `model` unless it is already there, built from the current samples; return `model`."""
+    if is_tiny(model) and not is_current(Path(model)):
         build_tiny_model(Path(model))
     return model

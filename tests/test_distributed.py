@@ -1,0 +1,42 @@
+"""`python -m helpers train` under `torchrun`: two processes on the CPU (gloo) train one model together, and only
+the first writes the model, the log and the metrics, which match a one-process run of the same global batch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, clean_env, run_cli
+
+SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
+
+
+def metrics(out) -> dict:
+    """metrics.json of a finished run, without its speeds."""
+    return {k: v for k, v in json.loads((out / "metrics.json").read_text()).items() if k not in SPEEDS}
+
+
+def test_two_processes_train_like_one(tmp_path, tiny_cache):
+    """Two processes of batch 8 finish, write the metrics once, and match one process of batch 16 within tolerance."""
+    common = ["--profile", "tiny", "--cache-dir", str(tiny_cache)]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    two = subprocess.run(
+        [*launch, "-m", "helpers", "train", *common, "--train-batch-size", "8", "--output-dir", str(tmp_path / "two")],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = run_cli("train", *common, "--train-batch-size", "16", "--output-dir", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-3000:]
+
+    assert two.stdout.count("model saved in") == 1, "only process 0 writes and reports"
+    history = json.loads((tmp_path / "two" / "model" / "log_history.json").read_text())
+    steps = max(entry["step"] for entry in history)
+    assert steps == 3 * 15, "225 rows in global batches of 16 (2 x 8): 15 steps an epoch, 3 epochs"
+
+    parallel, single = metrics(tmp_path / "two"), metrics(tmp_path / "one")
+    assert parallel["train_rows"] == single["train_rows"] and parallel["test_rows"] == single["test_rows"]
+    assert parallel["accuracy"] == pytest.approx(single["accuracy"], abs=0.05)
+    assert parallel["eval_loss"] == pytest.approx(single["eval_loss"], abs=0.05)  # not 2x: transformers #35078
