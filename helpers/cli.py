@@ -14,7 +14,10 @@ from .settings import FIELDS, TYPES, Settings, UserError, get_settings
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr."""
+    """An argument parser whose errors are one line on stderr, and which takes no abbreviated flags."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)  # --epoch must not quietly mean --epochs
 
     def error(self, message: str):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
@@ -46,7 +49,23 @@ def build_parser() -> Parser:
     predict.add_argument("--model", required=True, help="folder of a saved model (OUTPUT_DIR/model)")
     predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
     predict.set_defaults(run=run_predict)
+    sweep = commands.add_parser("sweep", help="train one model per hyperparameter point, log the runs, show the best")
+    add_settings_flags(sweep)
+    sweep.add_argument("--trials", type=int, default=4, help="points of the search space to train (default: 4)")
+    sweep.add_argument("--space", action="append", metavar="KNOB=V1,V2,...", type=space_entry, default=[],
+                       help="values to try for one setting, repeatable (default: the space in helpers/sweep.py)")
+    sweep.add_argument("--search", choices=["random", "optuna"], default="random",
+                       help="random points, or optuna choosing from the scores so far (pip install optuna)")
+    sweep.set_defaults(run=run_sweep)
     return parser
+
+
+def space_entry(text: str) -> tuple[str, list[str]]:
+    """`learning_rate=2e-5,5e-5` as ("learning_rate", ["2e-5", "5e-5"]); the sweep checks the values."""
+    name, _, values = text.partition("=")
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KNOB=V1,V2,... (for example learning_rate=2e-5,5e-5)")
+    return name.strip().replace("-", "_"), [value.strip() for value in values.split(",")]
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -98,6 +117,24 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UserError("no text to label; pass texts as arguments or one per line on stdin")
     for text, result in zip(texts, classifier(args.model)(texts)):
         print(f"{result['label']}\t{result['score']:.3f}\t{text}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Train the points not in the runs log yet; print every run best first, the best settings and the log's path."""
+    settings = settings_from(args)
+    if args.trials <= 0:
+        raise UserError(f"--trials {args.trials} must be > 0")
+    from transformers.utils import logging
+
+    from .sweep import best_call, optuna_search, runs_path, search, table
+
+    logging.set_verbosity_error()  # a fresh head per trial: the same "newly initialized" report each time
+    space = dict(args.space) or None
+    runs = (optuna_search if args.search == "optuna" else search)(settings, space, trials=args.trials)
+    print(table(runs))
+    print("best settings:", best_call(runs))
+    print("runs log:", runs_path(settings))
     return 0
 
 

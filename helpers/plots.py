@@ -57,3 +57,27 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names: list[str]
     ConfusionMatrixDisplay.from_predictions(labels, predicted, display_labels=names, ax=ax, colorbar=False)
     ax.set_title("Test split: true vs predicted")
     return ax
+
+
+def metric_by_learning_rate(runs: pd.DataFrame, metric: str = "val_accuracy") -> plt.Axes:
+    """One dot per run: a validation metric against the learning rate (log scale), the best marked (notebook 06)."""
+    ax = plt.figure(figsize=(6, 3)).gca()
+    ax.scatter(runs["learning_rate"], runs[metric], color="tab:blue", label="a run")
+    ax.scatter(runs["learning_rate"].iloc[:1], runs[metric].iloc[:1], color="tab:orange", marker="*", s=200,
+               label="best (first in the table)")
+    ax.set(title=f"{metric} by learning rate", xlabel="learning rate (log scale)", ylabel=metric, xscale="log")
+    ax.legend()
+    return ax
+
+
+def runs_loss_curves(curves: dict[str, pd.DataFrame]) -> plt.Axes:
+    """Loss against epoch for several runs, one colour each: validation solid, training dashed (notebook 06)."""
+    ax = plt.figure(figsize=(7, 3.5)).gca()
+    for i, (name, rows) in enumerate(curves.items()):
+        train, evaluation = rows[rows["split"] == "train"], rows[rows["split"] == "eval"]
+        ax.plot(train["epoch"], train["loss"], color=f"C{i % 10}", linestyle="--", alpha=0.5)
+        ax.plot(evaluation["epoch"], evaluation["loss"], color=f"C{i % 10}", marker="o", label=name)
+    ax.set(title="Loss of several runs: validation (solid), training (dashed)", xlabel="epoch",
+           ylabel="cross-entropy loss")
+    ax.legend(fontsize="small")
+    return ax
