@@ -1,4 +1,4 @@
-"""The series headless: `python -m helpers train|predict ...`, one flag for every `Settings` field.
+"""The series headless: `python -m helpers train|predict|bench|sweep ...`, one flag for every `Settings` field.
 
 Introduced in the README; the notebooks call the same functions.
 """
