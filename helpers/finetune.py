@@ -212,14 +212,13 @@ def prepare_output(settings: Settings) -> str | None:
     `resume` (continue) says what to do with it.
     """
     out = Path(settings.output_dir)
-    started = sorted(out.glob("checkpoint-*"))
+    started, complete = sorted(out.glob("checkpoint-*")), checkpoints(settings)
     if settings.resume:
-        if not checkpoints(settings):
+        if not complete:
             raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without --resume")
-        last = checkpoints(settings)[-1]
-        for partial in set(started) - set(checkpoints(settings)):  # cut short while being written
+        for partial in set(started) - set(complete):  # cut short while being written
             shutil.rmtree(partial)
-        return str(last)
+        return str(complete[-1])
     if settings.overwrite:
         for old in [*started, model_dir(settings)]:
             shutil.rmtree(old, ignore_errors=True)
