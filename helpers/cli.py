@@ -148,5 +148,5 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         resume = " (to continue a training from its last checkpoint: the same command with --resume)"
-        print("interrupted" + (resume if args.command == "train" else ""), file=sys.stderr)
+        print("\ninterrupted" + (resume if args.command == "train" else ""), file=sys.stderr)  # below any progress bar
         return 130

@@ -85,7 +85,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path,
     out = tmp_path / "out"
     stopped = stop_after_first_checkpoint(out, tiny_cache, signal.SIGINT)
     assert stopped.returncode == 130, stopped.stderr
-    said = [line for line in stopped.stderr.splitlines() if line.startswith("interrupted")]
+    said = [line for line in stopped.stderr.replace("\r", "\n").splitlines() if line.startswith("interrupted")]
     assert len(said) == 1 and "--resume" in said[0], stopped.stderr
     assert "Traceback" not in stopped.stderr
     resumed = run_cli(*train_args(out, tiny_cache, "--resume"))
