@@ -18,14 +18,14 @@ import torch
 from transformers import Trainer, TrainerCallback, default_data_collator
 
 from .data import label_names
-from .finetune import NO_EVALUATION, load_model, precision, training_arguments
+from .finetune import NO_EVALUATION, load_model, precision, reuse_memory, training_arguments
 from .predict import predict
 from .settings import Settings, UserError
 from .split import load_split
 from .tokenization import TutorialDataset, collator, load_tokenizer, tokenize
 
 # Each pipeline is the settings' speed levers and how the rows become batches.
-LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False)
+LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False, reuse_memory=False)
 PIPELINES = {
     "tutorial": {"levers": LEVERS_OFF, "tutorial": True},
     "per-batch padding": {"levers": LEVERS_OFF},
@@ -74,11 +74,11 @@ class StepClock(TrainerCallback):
         self.end = time.perf_counter()
 
 
-def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, skip: int = 2) -> dict:
-    """Train one epoch on `train_rows` and predict `test_rows` the way pipeline `name` does; its figures.
+def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1, skip: int = 2) -> dict:
+    """Train on `train_rows` and predict `test_rows` the way pipeline `name` does, `repeat` times each; its figures.
 
-    Training is timed after its first `skip` steps; prediction runs twice and the second pass is timed,
-    so that every pipeline is measured warm.
+    Training runs `repeat` epochs over the rows and is timed after its first `skip` steps; prediction runs
+    `repeat` + 1 times and all but the first pass are timed, so that every pipeline is measured warm.
     """
     spec = PIPELINES[name]
     settings = dataclasses.replace(settings, **spec["levers"])
@@ -90,43 +90,55 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
         train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
         collate = collator(tokenizer)
     args = training_arguments(
-        settings, num_train_epochs=1, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
+        settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
     )
     clock = StepClock(skip)
+    reuse_memory(settings.reuse_memory)
     with peak_memory() as memory:
-        trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data, data_collator=collate,
-                          callbacks=[clock])
+        trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data,
+                          data_collator=collate, callbacks=[clock])
         trainer.train()
         model = trainer.model
         run = trainer.predict if spec.get("tutorial") else lambda data: predict(model, tokenizer, data, settings)
         run(test_data)
         started = time.perf_counter()
-        run(test_data)
+        for _ in range(repeat):
+            run(test_data)
         predicted = time.perf_counter()
     del trainer, model
     release_memory()
-    timed_rows = (len(train_rows) // settings.train_batch_size - skip) * settings.train_batch_size
+    timed_rows = (repeat * (len(train_rows) // settings.train_batch_size) - skip) * settings.train_batch_size
     return {
         "train_samples_per_second": timed_rows / (clock.end - clock.start),
-        "predict_samples_per_second": len(test_rows) / (predicted - started),
+        "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
         "peak_memory_mb": memory["peak_mb"],
+        "repeat": repeat,
         "precision": precision(settings),
         "group_by_length": settings.group_by_length,
         "sort_predictions": settings.sort_predictions,
+        "reuse_memory": settings.reuse_memory,
     }
 
 
-def bench(settings: Settings, steps: int = 20, predict_rows: int = 640) -> dict:
-    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows."""
+def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: int = 5) -> dict:
+    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows.
+
+    The tutorial's pipeline goes through them once; the fast ones `repeat` times, for a steadier clock.
+    """
     if steps < 3:
         raise UserError(f"--steps {steps} is too few: the first 2 steps are not timed; use 3 or more")
+    if repeat < 1 or predict_rows < 1:
+        raise UserError(f"--repeat {repeat} and --predict-rows {predict_rows} must both be 1 or more")
     parts = load_split(settings)
     train_rows = parts["train"].head(steps * settings.train_batch_size)
     test_rows = parts["test"].head(predict_rows)
     tokenizer = load_tokenizer(settings)
     order = ["per-batch padding", "this project", "tutorial"]  # the tutorial last: its 512-token batches
     release_memory()
-    results = {name: run_pipeline(name, settings, train_rows, test_rows, tokenizer) for name in order}
+    results = {
+        name: run_pipeline(name, settings, train_rows, test_rows, tokenizer, 1 if name == "tutorial" else repeat)
+        for name in order
+    }
     tutorial = results["tutorial"]
     for figures in results.values():
         figures["train_speedup"] = figures["train_samples_per_second"] / tutorial["train_samples_per_second"]

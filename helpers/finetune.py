@@ -5,6 +5,7 @@ Introduced in notebook 04 (fine-tune).
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import shutil
@@ -88,6 +89,25 @@ def precision(settings: Settings) -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if cpu_has_bf16() else "fp32"
+
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+GLIBC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
+KEEP_FREED = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}  # never hand memory back; never map a block of its own
+
+
+def reuse_memory(on: bool) -> bool:
+    """Have glibc keep freed memory for the next training step (on), or hand it back as it does by default (off).
+
+    By default glibc maps each large block (a gradient, an activation) fresh from the kernel and unmaps it when
+    freed, so every step pays a page fault for each 4 KB it touches; kept, the next step reuses the same pages.
+    The setting is process-wide. Returns False where there is no glibc (macOS, musl), and nothing changes.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(param, value) == 1 for param, value in (KEEP_FREED if on else GLIBC_DEFAULTS).items())
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
@@ -180,6 +200,7 @@ def build_trainer(
         """The classes the model predicts (asked only for class weights)."""
         return (model if model is not None else options["model_init"]()).config.num_labels
 
+    reuse_memory(settings.reuse_memory)
     return Trainer(
         model=model,
         args=training_arguments(settings),

@@ -88,6 +88,7 @@ class Settings:
     precision: str = _knob("auto", "auto (bf16 where the CPU or GPU has it), fp32, bf16 or fp16", A_PRECISION)
     group_by_length: bool = _knob(True, "train on batches of similar length (less padding)")
     sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order")
+    reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time")
 
 
 # What each profile changes from the defaults above.

@@ -252,6 +252,20 @@ def test_command_line_mistakes(argv, capsys):
     assert status == 2 and one_line(err).startswith("error: ")
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("--steps", "2", "--steps 2 is too few"),
+    ("--repeat", "0", "--repeat 0 and --predict-rows 640 must both be 1 or more"),
+    ("--predict-rows", "0", "--predict-rows 0 must both be 1 or more"),
+])
+def test_bench_sizes_out_of_range(flag, value, message, tmp_path, tiny_cache, capsys):
+    """A benchmark too small to time is refused in one line before anything is loaded, and writes nothing."""
+    out = tmp_path / "out"
+    status, err = cli("bench", "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out),
+                      flag, value, capsys=capsys)
+    assert status == 1 and message in one_line(err)
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------------------------------- bad models
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import resource
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from helpers.predict import predict, prediction_trainer
 from helpers.data import label_names
 from helpers.split import load_split
 from helpers.tokenization import TutorialDataset, load_tokenizer, tokenize
+
+from conftest import tiny_settings_for
 
 
 @pytest.fixture
@@ -107,8 +110,9 @@ def test_group_by_length_batches_similar_lengths(make_settings):
 
 def test_bench_reports_every_pipeline(make_settings, tmp_path):
     """The benchmark times the three pipelines on the same rows and writes a table and a chart."""
-    report = bench(make_settings(), steps=3, predict_rows=32)
+    report = bench(make_settings(), steps=3, predict_rows=32, repeat=2)
     assert list(report["pipelines"]) == ["tutorial", "per-batch padding", "this project"]
+    assert [figures["repeat"] for figures in report["pipelines"].values()] == [1, 2, 2]  # the tutorial's: once
     assert report["train_rows"] == 3 * report["train_batch_size"] and report["predict_rows"] == 32
     for figures in report["pipelines"].values():
         assert figures["train_samples_per_second"] > 0 and figures["predict_samples_per_second"] > 0
@@ -117,3 +121,35 @@ def test_bench_reports_every_pipeline(make_settings, tmp_path):
     assert report["pipelines"]["tutorial"]["precision"] == "fp32"
     assert table(report).count("\n") == 4
     assert chart(report, tmp_path / "bench.png").stat().st_size > 1000
+
+
+def page_faults_allocating(megabytes: int = 64, times: int = 8) -> int:
+    """Minor page faults this process takes while it allocates, fills and frees a tensor `times` times."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(times):
+        torch.ones(megabytes * 2**18)  # float32: `megabytes` MB, every page written
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif(not finetune.reuse_memory(False), reason="reuse_memory tunes glibc's malloc; this is not glibc")
+def test_reused_memory_is_not_faulted_in_again():
+    """With reuse_memory, blocks freed and allocated again mostly skip page faults; glibc's default faults each."""
+    default = page_faults_allocating()
+    try:
+        assert finetune.reuse_memory(True)
+        page_faults_allocating(times=4)  # the first blocks come from the kernel
+        reused = page_faults_allocating()
+    finally:
+        finetune.reuse_memory(False)
+    assert default > 8 * 64 * 256 * 0.9  # every 4 KB page of every block, every time
+    assert reused < default / 4
+
+
+def test_reused_memory_changes_no_result(tmp_path, tiny_cache):
+    """Training with and without reuse_memory gives the same weights, byte for byte."""
+    weights = {}
+    for reuse in (False, True):
+        settings = tiny_settings_for(tmp_path / f"reuse-{reuse}", tiny_cache, reuse_memory=reuse, epochs=1)
+        finetune.train(settings)
+        weights[reuse] = (finetune.model_dir(settings) / "model.safetensors").read_bytes()
+    assert weights[True] == weights[False]
