@@ -121,19 +121,23 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Train the points not in the runs log yet; print every run best first, the best settings and the log's path."""
+    """Train the points not in the runs log yet; print every run best first (then per setting), the best, the log."""
     settings = settings_from(args)
     if args.trials <= 0:
         raise UserError(f"--trials {args.trials} must be > 0")
     from transformers.utils import logging
 
-    from .sweep import best_call, optuna_search, runs_path, search, table
+    from .sweep import best_call, by_setting, optuna_search, runs_path, search, table
 
     logging.set_verbosity_error()  # a fresh head per trial: the same "newly initialized" report each time
     space = dict(args.space) or None
     runs = (optuna_search if args.search == "optuna" else search)(settings, space, trials=args.trials)
     print(table(runs))
-    print("best settings:", best_call(runs))
+    settings_table = by_setting(runs)
+    if len(settings_table) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
+        print("\nmean over seeds, best first:")
+        print(table(settings_table))
+    print("best settings:", best_call(settings_table))
     print("runs log:", runs_path(settings))
     return 0
 

@@ -243,6 +243,31 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.drop(columns=[name for name in ("log_history", "model", "data", "profile") if name in runs])
 
 
+def _setting_columns(runs: pd.DataFrame) -> list[str]:
+    """The columns that make a setting: every recorded knob but the seed."""
+    return [name for name in runs.columns if name not in ("id", "search", "seed", "log_history", *METRICS)]
+
+
+def runs_of(runs: pd.DataFrame, setting: pd.Series) -> pd.DataFrame:
+    """The runs of one row of `by_setting`: those with its values in every setting column (NaN matching NaN)."""
+    same = pd.Series(True, index=runs.index)
+    for name in _setting_columns(runs):
+        same &= (runs[name] == setting[name]) | (runs[name].isna() & pd.isna(setting[name]))
+    return runs[same]
+
+
+def by_setting(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting (runs differing only in seed): seeds, mean and range of validation accuracy, best first."""
+    if runs.empty:
+        return runs
+    keys = _setting_columns(runs)
+    accuracy = runs.groupby(keys, dropna=False, sort=False)["val_accuracy"]
+    scores = accuracy.agg(seeds="size", val_accuracy="mean", val_accuracy_min="min", val_accuracy_max="max")
+    scores["val_loss"] = runs.groupby(keys, dropna=False, sort=False)["val_loss"].mean()
+    order = scores.reset_index().sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")
+    return order.reset_index(drop=True)
+
+
 def table(runs: pd.DataFrame) -> str:
     """The summary as text, 4 significant digits."""
     return summary(runs).to_string(index=False, float_format=lambda value: f"{value:.4g}")

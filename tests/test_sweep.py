@@ -268,6 +268,55 @@ def test_best_call_names_what_the_profile_does_not_give():
     assert "data" not in kwargs and kwargs["learning_rate"] == 1e-3
 
 
+# ---------------------------------------------------------------------------------------------- seeds
+
+
+def seeded_runs() -> pd.DataFrame:
+    """A log's table: lr 1e-3 with three seeds (one lucky), lr 3e-3 with two, and lr 1e-3 with weight decay once."""
+    runs = [fake_run("a42", 0.9, 0.3, seed=42), fake_run("a43", 0.6, 0.5, seed=43), fake_run("a44", 0.6, 0.4, seed=44),
+            fake_run("b42", 0.8, 0.4, seed=42, learning_rate=3e-3),
+            fake_run("b43", 0.8, 0.2, seed=43, learning_rate=3e-3),
+            fake_run("c42", 0.5, 0.6, seed=42, weight_decay=0.0)]
+    return pd.DataFrame(runs).sort_values("val_accuracy", ascending=False).reset_index(drop=True)
+
+
+def test_by_setting_ranks_settings_on_their_mean_over_seeds():
+    """Runs that differ only in seed make one row; the steadier setting beats the one with a single lucky seed."""
+    runs = seeded_runs()
+    table = sweep.by_setting(runs)
+    assert runs.iloc[0]["id"] == "a42" and table.iloc[0]["learning_rate"] == 3e-3
+    assert list(table["seeds"]) == [2, 3, 1] and table["seeds"].sum() == len(runs)
+    assert table["val_accuracy"].tolist() == pytest.approx([0.8, 0.7, 0.5])
+    assert (table.iloc[1]["val_accuracy_min"], table.iloc[1]["val_accuracy_max"]) == (0.6, 0.9)
+    assert table.iloc[1]["val_loss"] == pytest.approx(0.4)
+    _, kwargs = parse_call(sweep.best_call(table))
+    assert kwargs["learning_rate"] == 3e-3 and "seed" not in kwargs
+
+
+def test_runs_of_a_setting_are_its_seeds_only():
+    """A knob one run set and the others did not (NaN) keeps that run apart from theirs."""
+    runs = seeded_runs()
+    table = sweep.by_setting(runs)
+    assert [sorted(sweep.runs_of(runs, row)["id"]) for _, row in table.iterrows()] == [
+        ["b42", "b43"], ["a42", "a43", "a44"], ["c42"]]
+
+
+def test_more_seeds_for_the_best_point(make_settings):
+    """The notebook's check: the best point trained again with two more seeds, one row of three in `by_setting`."""
+    base = make_settings(validation_size=0.1)
+    runs = sweep.search(base, {"learning_rate": [1e-3, 3e-3], "epochs": [1]}, trials=2)
+    top = runs.iloc[0]
+    seeds = [int(top["seed"]) + offset for offset in range(3)]
+    runs = sweep.search(base, {"learning_rate": [top["learning_rate"]], "epochs": [top["epochs"]], "seed": seeds},
+                        trials=3)
+    assert len(runs) == 4 and len(log_lines(base)) == 4, "the best run's own seed was not trained again"
+    table = sweep.by_setting(runs)
+    row = table[table["seeds"] == 3].iloc[0]
+    assert row["learning_rate"] == top["learning_rate"]
+    assert set(sweep.runs_of(runs, row)["seed"]) == set(seeds)
+    assert row["val_accuracy"] == pytest.approx(sweep.runs_of(runs, row)["val_accuracy"].mean())
+
+
 # ---------------------------------------------------------------------------------------------- command line
 
 
@@ -284,6 +333,21 @@ def test_cli_sweep_end_to_end(tmp_path, tiny_cache):
     best = sweep.load_runs(path).iloc[0]
     _, kwargs = parse_call(result.stdout.split("best settings: ")[1].splitlines()[0])
     assert kwargs["learning_rate"] == best["learning_rate"] and kwargs["epochs"] == best["epochs"]
+    assert "mean over seeds" not in result.stdout, "one seed per setting: no second table"
+
+
+def test_cli_sweep_with_seeds_prints_the_mean_over_seeds(tmp_path, tiny_cache):
+    """With a setting run under several seeds the CLI adds the per-setting table and chooses on its mean."""
+    out = tmp_path / "out"
+    space = ["--space", "learning_rate=1e-3,3e-3", "--space", "epochs=1", "--space", "seed=1,2"]
+    result = run_cli("sweep", "--profile", "tiny", "--trials", "4", "--output-dir", str(out),
+                     "--cache-dir", str(tiny_cache), *space)
+    assert result.returncode == 0, result.stderr[-3000:]
+    per_setting = result.stdout.split("mean over seeds, best first:")[1].split("best settings:")[0]
+    assert len(per_setting.strip().splitlines()) == 1 + 2, "a header and one row per learning rate"
+    best = sweep.by_setting(sweep.load_runs(out / "sweep" / "runs.jsonl")).iloc[0]
+    _, kwargs = parse_call(result.stdout.split("best settings: ")[1].splitlines()[0])
+    assert best["seeds"] == 2 and kwargs["learning_rate"] == best["learning_rate"] and "seed" not in kwargs
 
 
 @pytest.mark.parametrize("argv", [["--trials", "0"], ["--epochs", "0"]])
