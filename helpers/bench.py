@@ -74,7 +74,9 @@ class StepClock(TrainerCallback):
         self.end = time.perf_counter()
 
 
-def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1, skip: int = 2) -> dict:
+def run_pipeline(
+    name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1, skip: int = 2
+) -> dict:
     """Train on `train_rows` and predict `test_rows` the way pipeline `name` does, `repeat` times each; its figures.
 
     Training runs `repeat` epochs over the rows and is timed after its first `skip` steps; prediction runs

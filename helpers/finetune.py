@@ -97,17 +97,20 @@ KEEP_FREED = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}  # never hand memory b
 
 
 def reuse_memory(on: bool) -> bool:
-    """Have glibc keep freed memory for the next training step (on), or hand it back as it does by default (off).
+    """Have glibc keep freed memory for the next training step (on), or hand it back at its default thresholds (off).
 
     By default glibc maps each large block (a gradient, an activation) fresh from the kernel and unmaps it when
     freed, so every step pays a page fault for each 4 KB it touches; kept, the next step reuses the same pages.
-    The setting is process-wide. Returns False where there is no glibc (macOS, musl), and nothing changes.
+    The setting is process-wide. Off sets glibc's default thresholds explicitly, which also fixes them (glibc's
+    own default raises the mmap threshold as a program frees large blocks). Returns False where there is no
+    glibc (macOS, musl), and nothing changes.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    return all(mallopt(param, value) == 1 for param, value in (KEEP_FREED if on else GLIBC_DEFAULTS).items())
+    results = [mallopt(param, value) for param, value in (KEEP_FREED if on else GLIBC_DEFAULTS).items()]
+    return all(result == 1 for result in results)  # every parameter set, even if an earlier one failed
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.

@@ -44,8 +44,8 @@ RUNS_LOG = "runs.jsonl"
 FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "data", "text_column", "label_column",
          "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
 # Settings that do not change what a trial learns, left out of its id.
-NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps", "reuse_memory",
-               "sort_predictions")
+NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
+               "reuse_memory", "sort_predictions")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each run, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 # The knobs optuna can search: `Settings` field -> `TrainingArguments` field.
