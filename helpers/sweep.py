@@ -260,10 +260,13 @@ def by_setting(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per setting (runs differing only in seed): seeds, mean and range of validation accuracy, best first."""
     if runs.empty:
         return runs
-    keys = _setting_columns(runs)
-    accuracy = runs.groupby(keys, dropna=False, sort=False)["val_accuracy"]
-    scores = accuracy.agg(seeds="size", val_accuracy="mean", val_accuracy_min="min", val_accuracy_max="max")
-    scores["val_loss"] = runs.groupby(keys, dropna=False, sort=False)["val_loss"].mean()
+    scores = runs.groupby(_setting_columns(runs), dropna=False, sort=False).agg(
+        seeds=("val_accuracy", "size"),
+        val_accuracy=("val_accuracy", "mean"),
+        val_accuracy_min=("val_accuracy", "min"),
+        val_accuracy_max=("val_accuracy", "max"),
+        val_loss=("val_loss", "mean"),
+    )
     order = scores.reset_index().sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")
     return order.reset_index(drop=True)
 
