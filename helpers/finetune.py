@@ -129,6 +129,8 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         learning_rate=settings.learning_rate,
         warmup_steps=settings.warmup_steps,
         weight_decay=settings.weight_decay,
+        lr_scheduler_type=settings.lr_scheduler,
+        label_smoothing_factor=settings.label_smoothing,
         logging_steps=settings.logging_steps,
         eval_strategy="epoch",
         save_strategy="epoch",
@@ -162,17 +164,22 @@ def class_weights(labels: Sequence[int], num_labels: int) -> torch.Tensor:
 
 
 def weighted_cross_entropy(
-    outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None, *, weights: torch.Tensor
+    outputs,
+    labels: torch.Tensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
+    *,
+    weights: torch.Tensor,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy with each row weighted by its class: summed, then divided by the rows of the whole batch.
 
     The `Trainer` calls it as `compute_loss_func` and hands it `num_items_in_batch` (the rows of all
     accumulated batches), so gradient accumulation gives the loss of one large batch; with equal weights it is
-    the model's own (mean) cross-entropy.
+    the model's own (mean) cross-entropy, or the `Trainer`'s label-smoothed one.
     """
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
     per_row = torch.nn.functional.cross_entropy(
-        logits.float(), labels, weight=weights.to(logits.device), reduction="none"
+        logits.float(), labels, weight=weights.to(logits.device), reduction="none", label_smoothing=label_smoothing
     )
     return per_row.sum() / (num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum())
 
@@ -182,7 +189,7 @@ def loss_function(settings: Settings, num_labels: Callable[[], int], train_datas
     if not settings.class_weights:
         return None
     weights = class_weights(train_dataset.labels, num_labels())
-    return functools.partial(weighted_cross_entropy, weights=weights)
+    return functools.partial(weighted_cross_entropy, weights=weights, label_smoothing=settings.label_smoothing)
 
 
 def build_trainer(

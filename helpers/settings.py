@@ -45,6 +45,8 @@ PROFILE_NAMES = ("auto", "full", "quick", "tiny")
 A_PROFILE = (lambda v: v in PROFILE_NAMES, "one of " + ", ".join(PROFILE_NAMES))
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 A_PRECISION = (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS))
+SCHEDULES = ("linear", "cosine", "constant_with_warmup")  # transformers' names
+A_SCHEDULE = (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES))
 
 
 @dataclass
@@ -81,6 +83,10 @@ class Settings:
     learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE)
     warmup_steps: float = _knob(500.0, "warmup steps (below 1: a fraction of all steps)", NOT_NEGATIVE)
     weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE)
+    lr_scheduler: str = _knob("linear", "how the learning rate falls after warmup: linear (the tutorial's), cosine "
+                              "or constant_with_warmup", A_SCHEDULE)
+    label_smoothing: float = _knob(0.0, "share of each label's probability the loss spreads over all classes "
+                                   "(0: none)", FRACTION_OR_ZERO)
     class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data")
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")

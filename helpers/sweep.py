@@ -46,6 +46,8 @@ FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "data", "t
 # Settings that do not change what a trial learns, left out of its id.
 NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
                "reuse_memory", "sort_predictions")
+# Settings added after runs logs existed: left out of a run's id at their default, so older runs keep their ids.
+ADDED_LATER = ("lr_scheduler", "label_smoothing")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each run, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 # The knobs optuna can search: `Settings` field -> `TrainingArguments` field.
@@ -55,6 +57,7 @@ OPTUNA_KNOBS = {
     "train_batch_size": "per_device_train_batch_size",
     "warmup_steps": "warmup_steps",
     "weight_decay": "weight_decay",
+    "label_smoothing": "label_smoothing_factor",
 }
 
 
@@ -126,7 +129,8 @@ def runs_path(base: Settings) -> Path:
 
 def run_id(settings: Settings) -> str:
     """A stable 10-character name for a trial: a hash of every setting that changes what it learns."""
-    learned = {name: value for name, value in dataclasses.asdict(settings).items() if name not in NOT_LEARNED}
+    learned = {name: value for name, value in dataclasses.asdict(settings).items()
+               if name not in NOT_LEARNED and not (name in ADDED_LATER and value == FIELDS[name].default)}
     return hashlib.sha1(json.dumps(learned, sort_keys=True).encode()).hexdigest()[:10]
 
 

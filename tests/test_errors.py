@@ -68,6 +68,9 @@ BAD_SETTINGS = {
     "test size above 1": ("test_size", "1.5", "test_size=1.5 is out of range"),
     "unknown precision": ("precision", "fp8", "precision='fp8' is out of range"),
     "fp16 without a GPU": ("precision", "fp16", "fp16' needs a CUDA GPU"),
+    "unknown schedule": ("lr_scheduler", "cosine_annealing", "lr_scheduler='cosine_annealing' is out of range; "
+                         "it must be one of linear, cosine"),
+    "label smoothing 1": ("label_smoothing", "1", "label_smoothing=1.0 is out of range; it must be 0 (none)"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -118,6 +119,14 @@ def test_training_arguments(tiny_settings):
     assert args.learning_rate == tiny_settings.learning_rate
     assert args.weight_decay == tiny_settings.weight_decay and args.seed == tiny_settings.seed
     assert args.output_dir == tiny_settings.output_dir
+
+
+def test_schedule_and_label_smoothing_reach_the_trainer(tiny_settings):
+    """The tutorial's linear schedule and no smoothing by default; each setting becomes its training argument."""
+    args = training_arguments(tiny_settings)
+    assert args.lr_scheduler_type == "linear" and args.label_smoothing_factor == 0
+    args = training_arguments(dataclasses.replace(tiny_settings, lr_scheduler="cosine", label_smoothing=0.1))
+    assert args.lr_scheduler_type == "cosine" and args.label_smoothing_factor == 0.1
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from transformers.trainer_pt_utils import LabelSmoother
 
 from helpers import load_data
 from helpers.data import label_names
@@ -186,6 +187,15 @@ def test_weighted_loss_of_accumulated_batches_is_one_batch(topics_run):
     parts = [weighted_cross_entropy({"logits": outputs.logits[half]}, labels[half], len(labels), weights=weights)
              for half in halves]
     assert torch.isclose(sum(parts), weighted_cross_entropy(outputs, labels, weights=weights))
+
+
+def test_weighted_loss_smooths_labels_as_the_trainer_does(topics_run):
+    """With equal weights and label smoothing the weighted loss is the Trainer's label-smoothed loss."""
+    outputs, labels = outputs_for(topics_run[1], IMBALANCED)
+    smoothed = LabelSmoother(epsilon=0.1)(outputs, labels, shift_labels=False)
+    weighted = weighted_cross_entropy(outputs, labels, weights=torch.ones(4), label_smoothing=0.1)
+    assert torch.isclose(weighted, smoothed)
+    assert abs(weighted - weighted_cross_entropy(outputs, labels, weights=torch.ones(4))) > 1e-3
 
 
 def test_build_trainer_weights_the_loss_only_when_asked(make_settings, topics_run):

@@ -12,7 +12,7 @@ import pytest
 
 import helpers
 from helpers import cli, finetune, sweep
-from helpers.settings import UserError
+from helpers.settings import Settings, UserError
 from helpers.split import load_split
 
 from conftest import assert_one_line_error, remove_tc_env, run_cli, tiny_settings_for
@@ -118,6 +118,16 @@ def test_ids_change_with_what_is_learned_only(make_settings):
     assert same != sweep.point_id(dataclasses.replace(base, seed=1), point)
     trial = sweep.trial_settings(base, point)
     assert trial.output_dir.endswith(f"/sweep/{same}") and trial.overwrite and trial.learning_rate == 1e-3
+
+
+def test_settings_added_later_keep_the_ids_of_older_runs():
+    """At their defaults, lr_scheduler and label_smoothing leave a run's id as it was before they existed."""
+    base = Settings()  # ids below were computed by the code of commit e265bfd, before the two settings existed
+    assert sweep.run_id(base) == "5dc4432b55"
+    assert sweep.run_id(dataclasses.replace(base, seed=43, learning_rate=1e-4)) == "a133c20817"
+    changed = {sweep.run_id(dataclasses.replace(base, lr_scheduler="cosine")),
+               sweep.run_id(dataclasses.replace(base, label_smoothing=0.1))}
+    assert len(changed) == 2 and sweep.run_id(base) not in changed
 
 
 def test_a_validation_split_is_added_once(make_settings, capsys):
