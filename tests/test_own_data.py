@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import unicodedata
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,9 @@ from transformers.trainer_pt_utils import LabelSmoother
 
 from helpers import load_data
 from helpers.data import label_names
-from helpers.finetune import build_trainer, class_weights, model_dir, train, weighted_cross_entropy
+from helpers.finetune import (
+    build_trainer, class_weights, loss_function, model_dir, train, weighted_cross_entropy,
+)
 from helpers.predict import classifier, predict, with_predictions
 from helpers.settings import TINY_MODEL, TOPICS_SAMPLE
 from helpers.split import load_split
@@ -196,6 +199,17 @@ def test_weighted_loss_smooths_labels_as_the_trainer_does(topics_run):
     weighted = weighted_cross_entropy(outputs, labels, weights=torch.ones(4), label_smoothing=0.1)
     assert torch.isclose(weighted, smoothed)
     assert abs(weighted - weighted_cross_entropy(outputs, labels, weights=torch.ones(4))) > 1e-3
+
+
+def test_class_weights_keep_label_smoothing(make_settings):
+    """The weighted loss that replaces the Trainer's own still smooths the labels when label_smoothing is set."""
+    labels, logits = torch.tensor([0, 0, 0, 1]), torch.tensor([[2.0, -1.0], [0.5, 0.3], [-1.0, 1.0], [0.0, 3.0]])
+    settings = make_settings(class_weights=True, label_smoothing=0.1)
+    loss = loss_function(settings, lambda: 2, SimpleNamespace(labels=labels))
+    weights = class_weights(labels, 2)
+    smoothed = weighted_cross_entropy({"logits": logits}, labels, weights=weights, label_smoothing=0.1)
+    assert torch.isclose(loss({"logits": logits}, labels), smoothed)
+    assert not torch.isclose(smoothed, weighted_cross_entropy({"logits": logits}, labels, weights=weights))
 
 
 def test_build_trainer_weights_the_loss_only_when_asked(make_settings, topics_run):
