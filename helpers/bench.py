@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from transformers import Trainer, TrainerCallback, default_data_collator
+from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, default_data_collator
 
 from .data import label_names
 from .finetune import NO_EVALUATION, load_model, precision, reuse_memory, training_arguments
 from .predict import predict
 from .settings import Settings, UserError
 from .split import load_split
-from .tokenization import TutorialDataset, collator, load_tokenizer, tokenize
+from .tokenization import TutorialDataset, load_tokenizer, tokenize
 
 # Each pipeline is the settings' speed levers and how the rows become batches.
 LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False, reuse_memory=False)
@@ -90,7 +90,7 @@ def run_pipeline(
         collate = default_data_collator
     else:
         train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
-        collate = collator(tokenizer)
+        collate = DataCollatorWithPadding(tokenizer)
     args = training_arguments(
         settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
+import math
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
+    DataCollatorWithPadding,
     EvalPrediction,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -29,18 +30,17 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
+from .baselines import majority_accuracy, scores
 from .data import label_names
 from .settings import Settings, UserError, warn
 from .split import evaluation_rows, load_split
-from .tokenization import collator, from_pretrained, load_tokenizer, tokenize
+from .tokenization import from_pretrained, load_tokenizer, tokenize
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-    """Accuracy and F1 from the model's logits: the predicted class is their argmax."""
+    """Accuracy and F1 from the model's logits: the predicted class is their argmax (notebook 04 writes its own)."""
     predicted = np.argmax(prediction.predictions, axis=-1)
-    labels = prediction.label_ids
-    average = "binary" if prediction.predictions.shape[-1] == 2 else "macro"
-    return {"accuracy": accuracy_score(labels, predicted), "f1": f1_score(labels, predicted, average=average)}
+    return scores(prediction.label_ids, predicted, prediction.predictions.shape[-1])
 
 
 def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
@@ -117,9 +117,19 @@ def reuse_memory(on: bool) -> bool:
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
 
 
-def training_arguments(settings: Settings, **changes) -> TrainingArguments:
-    """The tutorial's `TrainingArguments`, plus evaluation and a checkpoint each epoch, keeping the best."""
+def device_arguments(settings: Settings) -> dict:
+    """The `TrainingArguments` that depend on the machine: the device and the precision (notebook 04)."""
     chosen = precision(settings)
+    return dict(
+        use_cpu=not torch.cuda.is_available(),  # on a CPU: bf16 autocast, and torchrun's processes, need it said
+        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
+        fp16=chosen == "fp16",
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def training_arguments(settings: Settings, **changes) -> TrainingArguments:
+    """The `TrainingArguments` notebook 04 writes out: the tutorial's, plus evaluation each epoch, keeping the best."""
     values = dict(
         output_dir=settings.output_dir,
         num_train_epochs=settings.epochs,
@@ -139,14 +149,11 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         metric_for_best_model="accuracy",
         seed=settings.seed,
         report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
-        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
-        fp16=chosen == "fp16",
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
         # the evaluation loss by the number of processes (transformers issue #35078)
         average_tokens_across_devices=False,
-        use_cpu=not torch.cuda.is_available(),  # on a CPU: bf16 autocast, and torchrun's processes, need it said
-        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
+        **device_arguments(settings),
     )
     return TrainingArguments(**values | changes)
 
@@ -216,7 +223,7 @@ def build_trainer(
         args=training_arguments(settings),
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=collator(tokenizer),
+        data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
         compute_loss_func=loss_function(settings, num_labels, train_dataset),
@@ -286,6 +293,26 @@ def loss_curves(log_history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "split", "loss"])
 
 
+def check_learned(trainer: Trainer) -> bool:
+    """Warn loudly unless the kept model's evaluation accuracy clearly beats always answering the commonest class.
+
+    "Clearly" is by more than two standard errors of that baseline on the evaluation rows. Introduced in notebook 04.
+    """
+    accuracy, rows = trainer.state.best_metric, trainer.eval_dataset.labels
+    majority = majority_accuracy(trainer.train_dataset.labels, rows)
+    if accuracy is None or accuracy > majority + 2 * math.sqrt(majority * (1 - majority) / len(rows)):
+        return True
+    device = trainer.args.device.type
+    warn(
+        f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
+        f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high "
+        "(TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), too few rows or epochs"
+        + (f", or the {device} device computing wrongly (try --precision fp32, or the CPU)" if device != "cpu" else "")
+        + " !!!"
+    )
+    return False
+
+
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
@@ -301,6 +328,8 @@ def train(settings: Settings) -> Trainer:
     )
     trainer.train(resume_from_checkpoint=resume_from)
     save(trainer, settings)
+    if trainer.is_world_process_zero():  # under torchrun: one warning, not one per process
+        check_learned(trainer)
     return trainer
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
+    DataCollatorWithPadding,
     Pipeline,
     PreTrainedModel,
     Trainer,
@@ -24,7 +25,7 @@ from transformers.trainer_utils import PredictionOutput
 from .finetune import NO_EVALUATION, check_classifier, compute_metrics, reuse_memory, training_arguments
 from .settings import Settings, UserError
 from .split import load_split
-from .tokenization import HeadlineDataset, collator, from_pretrained, tokenize
+from .tokenization import HeadlineDataset, from_pretrained, tokenize
 
 
 def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
@@ -44,7 +45,7 @@ def prediction_trainer(model: PreTrainedModel, tokenizer, settings: Settings) ->
     """A `Trainer` used only to predict: batches of `eval_batch_size`, padded per batch, same precision."""
     args = training_arguments(settings, **PREDICT_ONLY)
     reuse_memory(settings.reuse_memory)
-    return Trainer(model=model, args=args, data_collator=collator(tokenizer), processing_class=tokenizer)
+    return Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
 
 
 def predict(model: PreTrainedModel, tokenizer, dataset: HeadlineDataset, settings: Settings) -> PredictionOutput:
@@ -58,40 +59,38 @@ def predict(model: PreTrainedModel, tokenizer, dataset: HeadlineDataset, setting
     return PredictionOutput(result.predictions[back], result.label_ids[back], result.metrics)
 
 
-def predicted_labels(prediction: PredictionOutput) -> np.ndarray:
-    """The predicted class of each row: the argmax of the model's logits."""
-    return np.argmax(prediction.predictions, axis=-1)
-
-
 def probabilities(prediction: PredictionOutput) -> np.ndarray:
     """Softmax of the logits: one row of class probabilities per text."""
     return softmax(prediction.predictions, axis=-1)
 
 
-def tutorial_accuracy(test: pd.DataFrame, prediction: PredictionOutput) -> float:
-    """The tutorial's mistake: it compares the gold labels with `label_ids`, the gold labels again."""
-    return float((test["label"].to_numpy() == prediction.label_ids).mean())
-
-
 def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: list[str]) -> pd.DataFrame:
-    """The test rows with the predicted label, its name and the model's confidence in it."""
+    """The test rows with the predicted label, its name, the model's confidence in it and each row's loss (notebook 05).
+
+    The loss is the row's cross-entropy, -log of the probability given to the true label: high for a confident
+    mistake, near 0 for a confident right answer.
+    """
     probs = probabilities(prediction)
     predicted = probs.argmax(axis=-1)
+    labels = test["label"].to_numpy()
+    log_probs = log_softmax(prediction.predictions, axis=-1)
     return test.assign(
         predicted=predicted,
         predicted_name=[names[i] for i in predicted],
         confidence=probs.max(axis=-1),
-        correct=predicted == test["label"].to_numpy(),
+        correct=predicted == labels,
+        loss=-log_probs[np.arange(len(labels)), labels],
     )
 
 
 def confident_mistakes(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The `n` wrong predictions the model was surest of."""
+    """The `n` wrong predictions the model was surest of (notebook 05)."""
     return rows[~rows["correct"]].sort_values("confidence", ascending=False).head(n)
 
 
 def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
-    """Predict the test split with `trainer`'s model: accuracy, F1, loss, sizes and speeds."""
+    """Predict the test split with `trainer`'s model: accuracy, F1, loss, the kept epoch's validation accuracy,
+    the sizes of the splits and the speeds."""
     parts = load_split(settings)
     tokenizer = trainer.processing_class
     prediction = predict(trainer.model, tokenizer, tokenize(parts["test"], tokenizer, settings), settings)
@@ -99,7 +98,9 @@ def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
     return {
         **compute_metrics(prediction),
         "eval_loss": prediction.metrics["test_loss"],
+        "validation_accuracy": trainer.state.best_metric,  # None without a validation split (the tutorial's setup)
         "train_rows": len(parts["train"]),
+        "validation_rows": 0 if parts["validation"] is None else len(parts["validation"]),
         "test_rows": len(parts["test"]),
         "train_samples_per_second": trained["train_samples_per_second"],
         "predict_samples_per_second": prediction.metrics["test_samples_per_second"],

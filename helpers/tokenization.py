@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from transformers import AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
 from .settings import Settings, UserError, looks_like_path, warn
 from .tiny import ensure_tiny_model, is_tiny
@@ -30,8 +30,14 @@ def from_pretrained(auto_class, name: str, **kwargs):
         ) from None
 
 
+def ensure_model(settings: Settings) -> str:
+    """`settings.model`, ready for `from_pretrained`: the tiny model built if needed, else one clear line (notebook 03)."""
+    from_pretrained(AutoConfig, settings.model)
+    return settings.model
+
+
 def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
-    """The fast tokenizer that belongs to `settings.model`."""
+    """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`."""
     return from_pretrained(AutoTokenizer, settings.model)
 
 
@@ -84,11 +90,6 @@ def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:
         warn(f"max_length {settings.max_length} is more than model {settings.model!r} takes; "
              f"using {tokenizer.model_max_length}")
     return min(settings.max_length, tokenizer.model_max_length)
-
-
-def collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
-    """Pads each batch to its own longest headline, not to a fixed length."""
-    return DataCollatorWithPadding(tokenizer)
 
 
 def token_lengths(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> np.ndarray:

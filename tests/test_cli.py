@@ -47,7 +47,9 @@ def test_train_writes_sensible_metrics(trained_dir):
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["f1"] <= 1
     assert math.isfinite(metrics["eval_loss"]) and metrics["eval_loss"] > 0
     rows = len(read_table(SAMPLE_DATA))
-    assert metrics["train_rows"] + metrics["test_rows"] == rows
+    assert metrics["train_rows"] + metrics["validation_rows"] + metrics["test_rows"] == rows
+    assert metrics["validation_rows"] == math.ceil(0.1 * (rows - metrics["test_rows"])) and metrics["train_rows"]
+    assert 0 <= metrics["validation_accuracy"] <= 1, "the kept epoch's score on the validation rows"
     assert metrics["test_rows"] == math.ceil(0.25 * rows)
     assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
     assert (trained_dir / "model" / "config.json").is_file() and (trained_dir / "split.json").is_file()

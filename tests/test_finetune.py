@@ -14,15 +14,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Eval
 from transformers.trainer_utils import PredictionOutput
 
 from helpers.finetune import compute_metrics, load_model, loss_curves, model_dir, train, training_arguments
-from helpers.predict import (
-    evaluate_test,
-    load_trained,
-    predict,
-    predicted_labels,
-    probabilities,
-    tutorial_accuracy,
-    with_predictions,
-)
+from helpers.predict import evaluate_test, load_trained, predict, probabilities, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
@@ -74,17 +66,15 @@ def test_compute_metrics_three_classes():
 
 
 def test_tutorial_accuracy_is_always_perfect():
-    """The tutorial's accuracy (labels vs label_ids) is 1.0 even for logits that are all wrong; ours is not."""
+    """The tutorial's line (labels vs label_ids, as notebook 05 writes it) is 1.0 even for logits that are all wrong;
+    the argmax of the logits is not."""
     test = pd.DataFrame({"sentence": [f"t{i}" for i in range(len(LABELS))], "label": LABELS})
-    wrong = logits_for(1 - LABELS)
-    prediction = PredictionOutput(predictions=wrong, label_ids=LABELS, metrics={})
-    assert tutorial_accuracy(test, prediction) == 1.0
-    assert (predicted_labels(prediction) == LABELS).mean() == 0.0
-    assert compute_metrics(prediction)["accuracy"] == 0.0
-    half = PredictionOutput(predictions=logits_for(PREDICTED), label_ids=LABELS, metrics={})
-    accuracy = (predicted_labels(half) == LABELS).mean()
-    assert accuracy == pytest.approx(by_hand(LABELS, PREDICTED)[0]) and accuracy < 1
-    assert tutorial_accuracy(test, half) == 1.0
+    for predicted in (1 - LABELS, PREDICTED):
+        predictions = PredictionOutput(predictions=logits_for(predicted), label_ids=LABELS, metrics={})
+        assert (test["label"] == predictions.label_ids).mean() == 1.0
+        accuracy = (test["label"] == np.argmax(predictions.predictions, axis=-1)).mean()
+        assert accuracy == pytest.approx(by_hand(LABELS, predicted)[0]) == compute_metrics(predictions)["accuracy"]
+        assert accuracy < 1
 
 
 def test_probabilities_and_predictions_table():
@@ -97,6 +87,10 @@ def test_probabilities_and_predictions_table():
     assert rows["correct"].tolist() == (PREDICTED == LABELS).tolist()
     assert rows["predicted_name"].tolist() == [["not sarcastic", "sarcastic"][p] for p in PREDICTED]
     assert ((rows["confidence"] >= 0.5) & (rows["confidence"] <= 1)).all()
+    expected = torch.nn.functional.cross_entropy(torch.tensor(prediction.predictions), torch.tensor(LABELS),
+                                                 reduction="none")
+    assert np.allclose(rows["loss"], expected.numpy(), rtol=1e-4), "each row's loss is its cross-entropy"
+    assert rows.nlargest(4, "loss")["correct"].eq(False).all(), "the highest losses are the mistakes"
 
 
 def test_tiny_model_loads_and_is_small(tiny_model):
@@ -192,7 +186,7 @@ def test_evaluate_test(trained):
     parts = load_split(settings)
     tokenizer = trainer.processing_class
     prediction = predict(trainer.model, tokenizer, tokenize(parts["test"], tokenizer, settings), settings)
-    accuracy = float((predicted_labels(prediction) == parts["test"]["label"].to_numpy()).mean())
+    accuracy = float((np.argmax(prediction.predictions, axis=-1) == parts["test"]["label"].to_numpy()).mean())
     assert metrics["accuracy"] == pytest.approx(accuracy)
     assert (metrics["train_rows"], metrics["test_rows"]) == (len(parts["train"]), len(parts["test"]))
     assert metrics["eval_loss"] > 0

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from transformers import DataCollatorWithPadding
 from transformers.trainer_pt_utils import LabelSmoother
 
 from helpers import load_data
@@ -26,7 +27,7 @@ from helpers.predict import classifier, predict, with_predictions
 from helpers.settings import TINY_MODEL, TOPICS_SAMPLE
 from helpers.split import load_split
 from helpers.tiny import BUILT_FROM, build_tiny_model, ensure_tiny_model, is_current
-from helpers.tokenization import HeadlineDataset, collator, load_tokenizer, tokenize
+from helpers.tokenization import HeadlineDataset, load_tokenizer, tokenize
 
 from conftest import remove_tc_env, tiny_settings_for, write_table
 
@@ -164,7 +165,7 @@ def outputs_for(trainer, labels: list[int]):
     tokenizer = trainer.processing_class
     texts = [record["title"] for record in topic_records()][: len(labels)]
     dataset = HeadlineDataset(texts, labels, tokenizer, max_length=64)
-    batch = collator(tokenizer)([dataset[i] for i in range(len(dataset))])
+    batch = DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(len(dataset))])
     with torch.no_grad():
         return trainer.model.eval()(**batch.to(trainer.model.device)), batch["labels"]
 
@@ -225,7 +226,7 @@ def test_build_trainer_weights_the_loss_only_when_asked(make_settings, topics_ru
     assert trainers[False].compute_loss_func is None
     weights = trainers[True].compute_loss_func.keywords["weights"]
     assert torch.equal(weights, class_weights(parts["train"]["label"].tolist(), 4))
-    batch = collator(tokenizer)([train_data[i] for i in range(32)])
+    batch = DataCollatorWithPadding(tokenizer)([train_data[i] for i in range(32)])
     with torch.no_grad():
         own = trainers[False].model(**batch).loss
         losses = {flag: trainer.compute_loss(trainer.model, dict(batch)) for flag, trainer in trainers.items()}

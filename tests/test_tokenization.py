@@ -6,16 +6,10 @@ import dataclasses
 
 import pandas as pd
 import pytest
+from transformers import AutoTokenizer, DataCollatorWithPadding
 
 from helpers import UserError
-from helpers.tokenization import (
-    HeadlineDataset,
-    TutorialDataset,
-    collator,
-    load_tokenizer,
-    token_lengths,
-    tokenize,
-)
+from helpers.tokenization import HeadlineDataset, TutorialDataset, ensure_model, load_tokenizer, token_lengths, tokenize
 
 TEXTS = [
     "area man wins argument with self in shower",
@@ -24,6 +18,20 @@ TEXTS = [
 ]
 LABELS = [1, 0, 0]
 LONG = " ".join(["nation's dads declare brunch a human right"] * 100)  # longer than any model takes
+
+
+def test_ensure_model_builds_the_tiny_model_for_auto_tokenizer(make_settings, tmp_path):
+    """Notebook 03's `AutoTokenizer.from_pretrained(settings.model)` works once `ensure_model` built the tiny model."""
+    settings = make_settings(cache_dir=tmp_path / "fresh-cache")
+    assert ensure_model(settings) == settings.model
+    assert AutoTokenizer.from_pretrained(settings.model).get_vocab() == load_tokenizer(settings).get_vocab()
+
+
+def test_ensure_model_names_a_missing_folder_in_one_line(make_settings, tmp_path):
+    """A model folder that does not exist stops in one line naming it, before any library traceback."""
+    with pytest.raises(UserError) as caught:
+        ensure_model(make_settings(model=str(tmp_path / "no-such-model")))
+    assert "no-such-model" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_load_tokenizer_gives_the_tiny_tokenizer(tiny_settings, tiny_tokenizer):
@@ -51,7 +59,7 @@ def test_collator_pads_to_the_longest_in_the_batch(tiny_tokenizer):
     dataset = HeadlineDataset(TEXTS, LABELS, tiny_tokenizer, max_length=128)
     items = [dataset[i] for i in range(len(dataset))]
     lengths = [len(item["input_ids"]) for item in items]
-    batch = collator(tiny_tokenizer)(items)
+    batch = DataCollatorWithPadding(tiny_tokenizer)(items)
     assert tuple(batch["input_ids"].shape) == (3, max(lengths))
     assert max(lengths) < 512 and max(lengths) < tiny_tokenizer.model_max_length
     for row, n in enumerate(lengths):
