@@ -36,7 +36,6 @@ SPACE: dict[str, list] = {
     "train_batch_size": [16, 32],
     "warmup_steps": [0, 0.1],
     "weight_decay": [0.0, 0.01],
-    "max_length": [64, 128],
 }
 VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 RUNS_LOG = "runs.jsonl"

@@ -36,7 +36,8 @@ def test_defaults_are_the_tutorials(tmp_path):
         assert settings.split_seed == 123
         assert settings.model == "distilbert-base-uncased"
         assert settings.data == hs.DATA_URL
-        assert settings.validation_size == 0 and settings.train_rows == 0 and settings.test_rows == 0
+        assert settings.train_rows == 0 and settings.test_rows == 0
+        assert settings.validation_size == 0.1, "the best epoch is chosen on validation rows, never on test rows"
 
 
 def test_full_profile_changes_nothing(tmp_path):
@@ -59,10 +60,12 @@ def test_profiles_give_their_values(profile, tmp_path):
 
 
 def test_quick_profile_is_a_small_real_run(tmp_path):
-    """The quick profile trains the real model on the real data, on fewer rows and epochs than full."""
+    """The quick profile trains the real model on the real data, on fewer rows and epochs than full, and is tested
+    on every one of the tutorial's test rows, so its score compares with full's and with the baselines'."""
     quick, full = (get_settings(p, cache_dir=str(tmp_path)) for p in ("quick", "full"))
     assert quick.model == full.model == "distilbert-base-uncased" and quick.data == full.data == hs.DATA_URL
-    assert 0 < quick.train_rows and 0 < quick.test_rows and quick.epochs < full.epochs
+    assert 0 < quick.train_rows and quick.epochs < full.epochs
+    assert quick.test_rows == full.test_rows == 0 and quick.validation_size == full.validation_size > 0
     assert quick.warmup_steps < 1  # a fraction of its few steps, not the full run's 500
 
 
@@ -211,7 +214,7 @@ def test_auto_without_network_falls_back_to_tiny(monkeypatch, tmp_path, capsys):
 def test_auto_with_network_chooses_quick(monkeypatch, tmp_path, capsys):
     """Online without a GPU, auto chooses quick and prints no warning."""
     settings = auto_settings(monkeypatch, tmp_path, reachable=True)
-    assert settings.profile == "quick" and settings.train_rows == 2000
+    assert settings.profile == "quick" and settings.train_rows == hs.PROFILES["quick"]["train_rows"]
     assert "!!!" not in capsys.readouterr().out
 
 

@@ -62,7 +62,7 @@ def test_split_validation(make_settings):
     assert len(validation) == math.ceil(0.2 * len(train))
     assert set(rest.index).isdisjoint(validation.index)
     assert set(rest.index) | set(validation.index) == set(train.index)
-    same, none = split_validation(train, make_settings())
+    same, none = split_validation(train, make_settings(validation_size=0))
     assert none is None and same is train
 
 
@@ -93,7 +93,7 @@ def test_load_split_saves_and_reuses(make_settings):
     saved = json.loads(path.read_text())
     assert saved["train"] == parts["train"].index.tolist()
     assert saved["test"] == parts["test"].index.tolist()
-    assert parts["validation"] is None and "validation" not in saved
+    assert saved["validation"] == parts["validation"].index.tolist(), "a validation split by default"
     df = load_data(settings)
     assert parts["train"].equals(df.loc[saved["train"]])
 
@@ -109,7 +109,7 @@ def test_load_split_redoes_a_stale_split(make_settings):
     saved = json.loads(split_path(make_settings()).read_text())
     assert saved["recipe"]["test_size"] == 0.5
     total = sum(len(after[name]) for name in ("train", "validation", "test"))
-    assert total == len(before["train"]) + len(before["test"])
+    assert total == sum(len(before[name]) for name in ("train", "validation", "test"))
     assert len(after["test"]) == math.ceil(0.5 * total)
     assert saved["validation"] == after["validation"].index.tolist()
 
@@ -122,3 +122,7 @@ def test_real_data_gives_the_tutorials_split(make_settings):
     assert train.index[:5].tolist() == [7917, 23206, 4611, 11937, 9334]
     assert test.index[:5].tolist() == [22288, 16228, 4905, 8947, 3706]
     assert (len(train), len(test)) == (20031, 6678)
+    parts = load_split(settings)  # the default keeps a validation split, carved out of the train rows only
+    assert parts["test"].index.equals(test.index), "the tutorial's test rows, unchanged"
+    assert (len(parts["train"]), len(parts["validation"])) == (18027, 2004)
+    assert set(parts["train"].index) | set(parts["validation"].index) == set(train.index)
