@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: install run test lab bench clean
+.PHONY: install run test lab bench prefetch clean
 
 install: $(VENV)/.installed
 
@@ -33,3 +33,8 @@ clean:
 # TC_DATA=../shared/data/sarcasm_headlines.csv TC_TEXT_COLUMN=text TC_LABEL_COLUMN=type TC_MODEL=DIR make bench
 bench: install
 	$(BIN)/python -m helpers bench $(BENCH_ARGS)
+
+# An offline classroom: the data, the model and (with PREFETCH_ARGS="--wheels DIR") the wheels, while online, e.g.
+# PREFETCH_ARGS="--profile quick --also-model klue/bert-base --wheels usb/wheels" make prefetch
+prefetch: install
+	$(BIN)/python -m helpers prefetch $(PREFETCH_ARGS)
