@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import prefetch
+from helpers import prefetch, settings as hs
 from helpers.settings import SAMPLE_DATA, UserError
 
 from conftest import ROOT, assert_one_line_error, clean_env
@@ -222,3 +222,21 @@ def test_wheel_list_is_requirements_and_build_backend():
     packages = prefetch.requirements()
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     assert "torch==2.13.0" in packages and "-e ." not in packages and packages[-len(build):] == build
+
+
+def test_a_cached_hub_model_counts_only_with_its_weights(tmp_path, monkeypatch, make_settings):
+    """Offline, a hub model whose config is cached but not its weights is missing; with the weights, cached."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    repo = tmp_path / "models--teacher--tiny-hub"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(COMMIT)
+    snapshot = repo / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    settings = make_settings(model=REPO)
+    assert (hs.model_status(settings), hs.model_available(settings)) == ("missing", False)
+    (snapshot / "model.safetensors").write_bytes(b"weights")
+    assert (hs.model_status(settings), hs.model_available(settings)) == ("cached", True)
