@@ -1,4 +1,4 @@
-# `make run` executes the notebook series; `make test` runs the unit tests and every notebook under nbval.
+# `make run` executes the notebook series into build/ (index.html links them); `make test` runs the unit tests and every notebook under nbval.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,6 +19,7 @@ run: install
 	  $(BIN)/jupyter nbconvert --to notebook --execute --output-dir build $$nb && \
 	  $(BIN)/jupyter nbconvert --to html --output-dir build build/$$(basename $$nb) || exit 1; \
 	done
+	$(BIN)/python -m helpers index build
 
 test: install
 	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks

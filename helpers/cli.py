@@ -1,4 +1,4 @@
-"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch ...`, a flag for every `Settings` field.
+"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|index ...`, flags for `Settings`.
 
 Introduced in the README; the notebooks call the same functions.
 """
@@ -66,6 +66,9 @@ def build_parser() -> Parser:
     prefetch.add_argument("--wheels", type=Path, metavar="DIR",
                           help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
     prefetch.set_defaults(run=run_prefetch)
+    index = commands.add_parser("index", help="write FOLDER/index.html linking the executed notebooks (make run)")
+    index.add_argument("folder", type=Path, help="the folder of executed notebooks and their HTML (build)")
+    index.set_defaults(run=run_index)
     return parser
 
 
@@ -159,6 +162,14 @@ def run_prefetch(args: argparse.Namespace) -> int:
 
     prefetch(settings, args.also_model, args.wheels)
     print(f"done: with HF_HUB_OFFLINE=1 and no network, profile {settings.profile} runs on what is cached here")
+    return 0
+
+
+def run_index(args: argparse.Namespace) -> int:
+    """Write the index page of the executed notebooks; print its path."""
+    from .index import write_index
+
+    print(write_index(args.folder))
     return 0
 
 
