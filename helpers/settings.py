@@ -91,7 +91,8 @@ class Settings:
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
     # speed (notebooks 03 and 04): each lever can be turned off
-    precision: str = _knob("auto", "auto (bf16 where the CPU or GPU has it), fp32, bf16 or fp16", A_PRECISION)
+    precision: str = _knob("auto", "auto (bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs), fp32, "
+                           "bf16 or fp16", A_PRECISION)
     group_by_length: bool = _knob(True, "train on batches of similar length (less padding)")
     sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order")
     reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time")
