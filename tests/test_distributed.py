@@ -36,6 +36,8 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache):
     assert one.returncode == 0, one.stderr[-3000:]
 
     assert two.stdout.count("model saved in") == 1, "only process 0 writes and reports"
+    assert two.stdout.count("device: CPU") == 1 and ", 2 processes" in two.stdout, "the choice said once, at the start"
+    assert one.stdout.count("device: CPU") == 1 and "processes" not in one.stdout
     history = json.loads((tmp_path / "two" / "model" / "log_history.json").read_text())
     steps = max(entry["step"] for entry in history)
     assert steps == 6 * 15, "225 rows in global batches of 16 (2 x 8): 15 steps an epoch, 6 epochs"
