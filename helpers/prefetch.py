@@ -17,16 +17,12 @@ from .data import fetch
 from .settings import ROOT, Settings, UserError, cached_path, is_url, looks_like_path
 from .tiny import is_tiny
 
-try:
-    import httpx2 as http  # huggingface_hub 2's HTTP client
-except ImportError:  # huggingface_hub 1
-    import httpx as http
-
 BUILD_REQUIREMENTS = ["setuptools>=68"]  # pyproject.toml's build-system requires: pip needs it to install the project
-# What `from_pretrained` reads for a model and its tokenizer; of the weights, only one format is fetched.
+# What `from_pretrained` reads for a model and its tokenizer, and the weights: safetensors, or else PyTorch's.
 MODEL_FILES = ["config.json", "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "added_tokens.json",
                "*.model"]
-HUB_ERRORS = (OSError, ValueError, http.HTTPError)  # huggingface_hub's HTTP errors are OSErrors, its client's not
+SAFETENSORS = ["model*.safetensors", "model.safetensors.index.json"]
+PYTORCH = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 OFFLINE_REMEDY = "check the name and the network (and that HF_HUB_OFFLINE is not set while fetching)"
 
 
@@ -56,11 +52,14 @@ def prefetch_data(settings: Settings) -> str:
     return f"data: {settings.data} {'was already' if had else 'fetched'} in {path} ({human(size(path))})"
 
 
-def weights(files: list[str]) -> list[str]:
-    """The model weights `from_pretrained` would load among a repository's `files`: safetensors, else PyTorch's."""
-    top = [name for name in files if "/" not in name]
-    safetensors = [name for name in top if name.endswith((".safetensors", ".safetensors.index.json"))]
-    return safetensors or [name for name in top if name.startswith("pytorch_model") and name.endswith((".bin", ".json"))]
+def snapshot(name: str) -> Path:
+    """`snapshot_download` of what `from_pretrained` loads: config, tokenizer, and one format of the weights."""
+    from huggingface_hub import snapshot_download
+
+    folder = Path(snapshot_download(name, allow_patterns=MODEL_FILES + SAFETENSORS))
+    if not any(folder.glob("*.safetensors")):  # an older repository: PyTorch's weights only
+        folder = Path(snapshot_download(name, allow_patterns=MODEL_FILES + PYTORCH))
+    return folder
 
 
 def prefetch_model(name: str) -> str:
@@ -75,7 +74,7 @@ def prefetch_model(name: str) -> str:
         return f"model: {name} is a local folder, nothing to fetch ({human(size(Path(name).expanduser()))})"
     if looks_like_path(name):
         raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
-    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub import constants
     from huggingface_hub.file_download import repo_folder_name
 
     try:
@@ -84,14 +83,13 @@ def prefetch_model(name: str) -> str:
         raise UserError(f"cannot fetch model {name!r} ({first_line(error)}); set --model to a hub name") from None
     fresh = not folder.exists()
     try:
-        files = HfApi().list_repo_files(name)
-        snapshot = Path(snapshot_download(name, allow_patterns=MODEL_FILES + weights(files)))
-    except HUB_ERRORS as error:
+        fetched = snapshot(name)
+    except Exception as error:  # the hub's errors, and its HTTP client's (whose classes change between versions)
         if fresh:
             shutil.rmtree(folder, ignore_errors=True)
-        raise UserError(f"could not fetch model {name!r} from the hub ({first_line(error)}); {OFFLINE_REMEDY}") \
-            from None
-    return f"model: {name} is in the Hugging Face cache, {snapshot} ({human(size(snapshot))})"
+        raise UserError(f"could not fetch model {name!r} from the hub ({type(error).__name__}: {first_line(error)}); "
+                        f"{OFFLINE_REMEDY}") from None
+    return f"model: {name} is in the Hugging Face cache, {fetched} ({human(size(fetched))})"
 
 
 def first_line(error: Exception) -> str:

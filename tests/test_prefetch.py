@@ -149,7 +149,7 @@ def test_a_model_that_fails_half_way_leaves_no_trace(tmp_path, tiny_model):
         failed = run(["-m", "helpers", "prefetch", "--profile", "quick"], env | QUIET)
     assert failed.returncode == 1
     assert_one_line_error(failed.stderr)
-    assert f"could not fetch model '{REPO}' from the hub (404 Client Error. Entry Not Found for url: " in failed.stderr
+    assert f"could not fetch model '{REPO}' from the hub (RemoteEntryNotFoundError: 404 Client Error. Entry Not Found for url: " in failed.stderr
     assert failed.stdout.startswith("data: ")  # the data came before, whole
     assert not (tmp_path / "hf" / "hub" / "models--teacher--tiny-hub").exists()
 
@@ -181,11 +181,17 @@ def test_a_local_model_folder_needs_nothing(tiny_model, tmp_path):
         prefetch.prefetch_model(str(tmp_path / "missing"))
 
 
-def test_weights_of_one_format():
-    """Only the weights from_pretrained loads are fetched: safetensors when the repository has them."""
-    both = ["config.json", "model.safetensors", "pytorch_model.bin", "onnx/model.safetensors", "tf_model.h5"]
-    assert prefetch.weights(both) == ["model.safetensors"]
-    assert prefetch.weights(["config.json", "pytorch_model.bin", "tf_model.h5"]) == ["pytorch_model.bin"]
+def test_only_the_weights_from_pretrained_loads(tmp_path, tiny_model):
+    """An older repository with PyTorch and TensorFlow weights: the PyTorch ones are fetched, the rest left."""
+    files = {name: body for name, body in hub_files(tiny_model).items() if name != "model.safetensors"}
+    files |= {"pytorch_model.bin": b"torch weights", "tf_model.h5": b"tensorflow weights", "README.md": b"# card"}
+    with serving(files) as url:
+        fetched = run(["-m", "helpers", "prefetch", "--profile", "tiny", "--also-model", REPO],
+                      classroom(tmp_path, url) | QUIET)
+    assert fetched.returncode == 0, fetched.stderr
+    snapshot = tmp_path / "hf" / "hub" / "models--teacher--tiny-hub" / "snapshots" / COMMIT
+    names = {path.name for path in snapshot.iterdir()}
+    assert {"config.json", "pytorch_model.bin", "tokenizer.json"} <= names and not {"tf_model.h5", "README.md"} & names
 
 
 def fake_wheel(folder: Path, name: str = "tinypkg", version: str = "1.0") -> Path:
