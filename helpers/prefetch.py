@@ -80,7 +80,8 @@ def prefetch_model(name: str) -> str:
     try:
         folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=name, repo_type="model")
     except ValueError as error:  # not a hub name
-        raise UserError(f"cannot fetch model {name!r} ({first_line(error)}); set --model to a hub name") from None
+        raise UserError(f"cannot fetch model {name!r} ({first_line(error)}); give a hub name such as "
+                        "distilbert-base-uncased, or a local folder") from None
     fresh = not folder.exists()
     try:
         fetched = snapshot(name)

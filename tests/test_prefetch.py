@@ -179,6 +179,9 @@ def test_a_local_model_folder_needs_nothing(tiny_model, tmp_path):
         f"model: {folder} is a local folder, nothing to fetch ({prefetch.human(prefetch.size(folder))})"
     with pytest.raises(UserError, match="does not exist"):
         prefetch.prefetch_model(str(tmp_path / "missing"))
+    with pytest.raises(UserError, match="cannot fetch model 'bad name!!' .*give a hub name") as error:
+        prefetch.prefetch_model("bad name!!")
+    assert "\n" not in str(error.value)
 
 
 def test_only_the_weights_from_pretrained_loads(tmp_path, tiny_model):
