@@ -1,10 +1,10 @@
-# `make run` executes the notebook series; `make test` runs the unit tests and every notebook under nbval.
+# `make run` executes the notebook series into build/ (index.html links them); `make test` runs the unit tests and every notebook under nbval.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: install run test lab bench clean
+.PHONY: install run test lab bench prefetch clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,7 @@ run: install
 	  $(BIN)/jupyter nbconvert --to notebook --execute --output-dir build $$nb && \
 	  $(BIN)/jupyter nbconvert --to html --output-dir build build/$$(basename $$nb) || exit 1; \
 	done
+	$(BIN)/python -m helpers index build
 
 test: install
 	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
@@ -33,3 +34,8 @@ clean:
 # TC_DATA=../shared/data/sarcasm_headlines.csv TC_TEXT_COLUMN=text TC_LABEL_COLUMN=type TC_MODEL=DIR make bench
 bench: install
 	$(BIN)/python -m helpers bench $(BENCH_ARGS)
+
+# An offline classroom: the data, the model and (with PREFETCH_ARGS="--wheels DIR") the wheels, while online, e.g.
+# PREFETCH_ARGS="--profile quick --also-model klue/bert-base --wheels usb/wheels" make prefetch
+prefetch: install
+	$(BIN)/python -m helpers prefetch $(PREFETCH_ARGS)

@@ -18,7 +18,8 @@ import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, default_data_collator
 
 from .data import label_names
-from .finetune import NO_EVALUATION, load_model, precision, reuse_memory, training_arguments
+from .finetune import NO_EVALUATION, load_model, training_arguments
+from .hardware import precision
 from .predict import predict
 from .settings import Settings, UserError
 from .split import load_split
@@ -95,7 +96,6 @@ def run_pipeline(
         settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
     )
     clock = StepClock(skip)
-    reuse_memory(settings.reuse_memory)
     with peak_memory() as memory:
         trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data,
                           data_collator=collate, callbacks=[clock])

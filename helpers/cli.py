@@ -1,4 +1,4 @@
-"""The series headless: `python -m helpers train|predict|bench|sweep ...`, one flag for every `Settings` field.
+"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|index ...`, flags for `Settings`.
 
 Introduced in the README; the notebooks call the same functions.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .settings import FIELDS, TYPES, Settings, UserError, get_settings
+from .settings import FIELDS, TYPES, Settings, UserError, auto_profile, get_settings, requested_profile
 
 
 class Parser(argparse.ArgumentParser):
@@ -59,6 +59,16 @@ def build_parser() -> Parser:
     sweep.add_argument("--search", choices=["random", "optuna"], default="random",
                        help="random points, or optuna choosing from the scores so far (pip install optuna)")
     sweep.set_defaults(run=run_sweep)
+    prefetch = commands.add_parser("prefetch", help="bring the data and the model (and wheels) here, to work offline")
+    add_settings_flags(prefetch)
+    prefetch.add_argument("--also-model", action="append", default=[], metavar="NAME",
+                          help="another hub model to fetch, repeatable (notebook 07 suggests klue/bert-base)")
+    prefetch.add_argument("--wheels", type=Path, metavar="DIR",
+                          help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
+    prefetch.set_defaults(run=run_prefetch)
+    index = commands.add_parser("index", help="write FOLDER/index.html linking the executed notebooks (make run)")
+    index.add_argument("folder", type=Path, help="the folder of executed notebooks and their HTML (build)")
+    index.set_defaults(run=run_index)
     return parser
 
 
@@ -70,10 +80,13 @@ def space_entry(text: str) -> tuple[str, list[str]]:
     return name.strip().replace("-", "_"), [value.strip() for value in values.split(",")]
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """`get_settings` with the flags the user gave."""
+def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
+    """`get_settings` with the flags the user gave; `online`: auto is the profile this machine takes with a network."""
     given = {name: value for name, value in vars(args).items() if name in FIELDS}
-    return get_settings(given.pop("profile", None), **given)
+    profile = given.pop("profile", None)
+    if online and requested_profile(profile) == "auto":
+        profile = auto_profile()  # prefetch: what the auto profile will want, never its offline fallback
+    return get_settings(profile, **given)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -139,6 +152,24 @@ def run_sweep(args: argparse.Namespace) -> int:
         print(table(settings_table))
     print("best settings:", best_call(settings_table))
     print("runs log:", runs_path(settings))
+    return 0
+
+
+def run_prefetch(args: argparse.Namespace) -> int:
+    """Fetch the data, the model(s) and the wheels the settings' profile needs; a line each, with its size."""
+    settings = settings_from(args, online=True)
+    from .prefetch import prefetch
+
+    prefetch(settings, args.also_model, args.wheels)
+    print(f"done: with HF_HUB_OFFLINE=1 and no network, profile {settings.profile} runs on what is cached here")
+    return 0
+
+
+def run_index(args: argparse.Namespace) -> int:
+    """Write the index page of the executed notebooks; print its path."""
+    from .index import write_index
+
+    print(write_index(args.folder))
     return 0
 
 

@@ -5,7 +5,6 @@ Introduced in notebook 04 (fine-tune).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import math
@@ -30,6 +29,7 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
+from . import hardware
 from .baselines import majority_accuracy, scores
 from .data import label_names
 from .settings import Settings, UserError, warn
@@ -73,63 +73,13 @@ def check_classifier(model: str, names: list[str]) -> None:
         )
 
 
-def cpu_has_bf16() -> bool:
-    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as read from /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def precision(settings: Settings) -> str:
-    """`settings.precision`, or for "auto": bf16 on a GPU or CPU that has it, fp16 on older GPUs, else fp32."""
-    if settings.precision != "auto":
-        return settings.precision
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_bf16() else "fp32"
-
-
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
-GLIBC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
-KEEP_FREED = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}  # never hand memory back; never map a block of its own
-
-
-def reuse_memory(on: bool) -> bool:
-    """Have glibc keep freed memory for the next training step (on), or hand it back at its default thresholds (off).
-
-    By default glibc maps each large block (a gradient, an activation) fresh from the kernel and unmaps it when
-    freed, so every step pays a page fault for each 4 KB it touches; kept, the next step reuses the same pages.
-    The setting is process-wide. Off sets glibc's default thresholds explicitly, which also fixes them (glibc's
-    own default raises the mmap threshold as a program frees large blocks). Returns False where there is no
-    glibc (macOS, musl), and nothing changes.
-    """
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    results = [mallopt(param, value) for param, value in (KEEP_FREED if on else GLIBC_DEFAULTS).items()]
-    return all(result == 1 for result in results)  # every parameter set, even if an earlier one failed
-
-
 # For runs that only train or only predict: no evaluation, no checkpoints.
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
 
 
-def device_arguments(settings: Settings) -> dict:
-    """The `TrainingArguments` that depend on the machine: the device and the precision (notebook 04)."""
-    chosen = precision(settings)
-    return dict(
-        use_cpu=not torch.cuda.is_available(),  # on a CPU: bf16 autocast, and torchrun's processes, need it said
-        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
-        fp16=chosen == "fp16",
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
-
-
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The `TrainingArguments` notebook 04 writes out: the tutorial's, plus evaluation each epoch, keeping the best."""
+    hardware.reuse_memory(settings.reuse_memory)  # process-wide; here, since every Trainer is built from these
     values = dict(
         output_dir=settings.output_dir,
         num_train_epochs=settings.epochs,
@@ -153,7 +103,7 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
         # the evaluation loss by the number of processes (transformers issue #35078)
         average_tokens_across_devices=False,
-        **device_arguments(settings),
+        **hardware.training_flags(settings),  # device, pinned memory, bf16/fp16 autocast
     )
     return TrainingArguments(**values | changes)
 
@@ -217,8 +167,7 @@ def build_trainer(
         """The classes the model predicts (asked only for class weights)."""
         return (model if model is not None else options["model_init"]()).config.num_labels
 
-    reuse_memory(settings.reuse_memory)
-    return Trainer(
+    trainer = Trainer(
         model=model,
         args=training_arguments(settings),
         train_dataset=train_dataset,
@@ -229,6 +178,8 @@ def build_trainer(
         compute_loss_func=loss_function(settings, num_labels, train_dataset),
         **options,
     )
+    trainer.add_callback(hardware.Announce(settings))  # says which device and precision train, as training starts
+    return trainer
 
 
 def model_dir(settings: Settings) -> Path:

@@ -22,7 +22,7 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import NO_EVALUATION, check_classifier, compute_metrics, reuse_memory, training_arguments
+from .finetune import NO_EVALUATION, check_classifier, compute_metrics, training_arguments
 from .settings import Settings, UserError
 from .split import load_split
 from .tokenization import HeadlineDataset, from_pretrained, tokenize
@@ -44,7 +44,6 @@ PREDICT_ONLY = NO_EVALUATION | dict(train_sampling_strategy="sequential")
 def prediction_trainer(model: PreTrainedModel, tokenizer, settings: Settings) -> Trainer:
     """A `Trainer` used only to predict: batches of `eval_batch_size`, padded per batch, same precision."""
     args = training_arguments(settings, **PREDICT_ONLY)
-    reuse_memory(settings.reuse_memory)
     return Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
 
 

@@ -92,7 +92,8 @@ class Settings:
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
     # speed (notebooks 03 and 04): each lever can be turned off
-    precision: str = _knob("auto", "auto (bf16 where the CPU or GPU has it), fp32, bf16 or fp16", A_PRECISION)
+    precision: str = _knob("auto", "auto (bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs), fp32, "
+                           "bf16 or fp16", A_PRECISION)
     group_by_length: bool = _knob(True, "train on batches of similar length (less padding)")
     sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order")
     reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time")
@@ -192,29 +193,54 @@ def cached_path(settings: Settings) -> Path:
     return Path(settings.cache_dir).expanduser() / name
 
 
+def data_status(settings: Settings) -> str:
+    """Where the data comes from: "local file", "cached", "reachable" or "missing" (notebook 00 prints it)."""
+    if not is_url(settings.data):
+        return "local file" if Path(settings.data).expanduser().exists() else "missing"
+    if cached_path(settings).exists():
+        return "cached"
+    return "reachable" if _reachable(settings.data) else "missing"
+
+
 def data_available(settings: Settings) -> bool:
     """True when the data is a local file, already downloaded, or its URL answers."""
-    if not is_url(settings.data):
-        return Path(settings.data).expanduser().exists()
-    return cached_path(settings).exists() or _reachable(settings.data)
+    return data_status(settings) != "missing"
+
+
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def hub_cached(name: str) -> bool:
+    """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+
+    try:
+        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
+    except ValueError:  # not a valid hub name
+        return False
+
+
+def model_status(settings: Settings) -> str:
+    """Where the model comes from: "tiny", "local folder", "cached", "reachable" or "missing" (notebook 00)."""
+    if Path(settings.model).name == TINY_MODEL:
+        return "tiny"
+    if Path(settings.model).expanduser().is_dir():
+        return "local folder"
+    if looks_like_path(settings.model):
+        return "missing"
+    if hub_cached(settings.model):
+        return "cached"
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
+        return "missing"
+    return "reachable" if _reachable(f"https://huggingface.co/api/models/{settings.model}") else "missing"
 
 
 def model_available(settings: Settings) -> bool:
-    """True when the model is the tiny one, a local folder, already in the Hugging Face cache, or the hub answers."""
-    if Path(settings.model).name == TINY_MODEL or Path(settings.model).expanduser().is_dir():
-        return True
-    if looks_like_path(settings.model):
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        if isinstance(try_to_load_from_cache(settings.model, "config.json"), str):
-            return True
-    except ValueError:  # not a valid hub name
-        return False
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
-        return False
-    return _reachable(f"https://huggingface.co/api/models/{settings.model}")
+    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
+    return model_status(settings) != "missing"
 
 
 def looks_like_path(name: str) -> bool:
@@ -223,20 +249,34 @@ def looks_like_path(name: str) -> bool:
 
 
 def _has_cuda() -> bool:
-    """True when PyTorch sees a CUDA GPU."""
-    import torch
+    """True when training runs on a CUDA GPU (helpers/hardware.py decides the device)."""
+    from .hardware import device
 
-    return torch.cuda.is_available()
+    return device() == "cuda"
+
+
+def auto_profile() -> str:
+    """The profile `auto` takes when data and model can be reached: "full" on a CUDA GPU, "quick" elsewhere.
+
+    An Apple GPU (MPS) trains on it too, faster than a laptop's CPU but far slower than a CUDA GPU, so it gets
+    "quick" like a CPU; `TC_PROFILE=full` runs the full recipe there when wanted. Notebook 00 prints the choice.
+    """
+    return "full" if _has_cuda() else "quick"
+
+
+def requested_profile(profile: str | None = None) -> str:
+    """The profile asked for: `profile`, else `TC_PROFILE`, else "auto" (before auto picks one; notebook 00)."""
+    return coerce("profile", profile or env_overrides().get("profile") or "auto")
 
 
 def get_settings(profile: str | None = None, **overrides) -> Settings:
     """Build the `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides`."""
     env = env_overrides()
-    profile = coerce("profile", profile or env.pop("profile", None) or "auto")
+    profile = requested_profile(profile)
     env.pop("profile", None)
     chosen = {name: coerce(name, value) for name, value in {**env, **overrides}.items()}
     if profile == "auto":
-        profile = "full" if _has_cuda() else "quick"
+        profile = auto_profile()
         trial = _build(profile, chosen)
         missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(trial)]
         if missing:
@@ -258,5 +298,6 @@ def _build(profile: str, chosen: dict) -> Settings:
     if settings.model == TINY_MODEL:
         settings.model = str(Path(settings.cache_dir) / TINY_MODEL)
     if settings.precision == "fp16" and not _has_cuda():
-        raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU")
+        raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU, fp32 on an Apple "
+                        "GPU, or leave auto")
     return settings

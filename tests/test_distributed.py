@@ -37,6 +37,10 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache):
     assert one.returncode == 0, one.stderr[-3000:]
 
     assert two.stdout.count("model saved in") == 1, "only process 0 writes and reports"
+    said = {name: [line for line in run.stdout.splitlines() if line.startswith("device: CPU")]
+            for name, run in (("two", two), ("one", one))}
+    assert len(said["two"]) == 1 and said["two"][0].endswith(", 2 processes"), "the choice said once, by process 0"
+    assert len(said["one"]) == 1 and not said["one"][0].endswith("processes")
     history = json.loads((tmp_path / "two" / "model" / "log_history.json").read_text())
     steps = max(entry["step"] for entry in history)
     assert steps == 6 * 15, "225 rows in global batches of 16 (2 x 8): 15 steps an epoch, 6 epochs"

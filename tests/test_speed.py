@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import default_data_collator
 
-from helpers import finetune
+from helpers import finetune, hardware
 from helpers.bench import bench, chart, table
 from helpers.predict import predict, prediction_trainer
 from helpers.data import label_names
@@ -73,21 +73,6 @@ def test_bf16_predictions_match_fp32(setup):
     assert (fp32.argmax(1) == bf16.argmax(1))[margin].all()
 
 
-def test_precision_choice(make_settings, monkeypatch):
-    """auto picks bf16 on a CPU that has it and fp32 on one that has not; fp16 without a GPU is an error."""
-    from helpers import UserError
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(finetune, "cpu_has_bf16", lambda: True)
-    assert finetune.precision(make_settings()) == "bf16"
-    assert finetune.training_arguments(make_settings()).bf16
-    monkeypatch.setattr(finetune, "cpu_has_bf16", lambda: False)
-    assert finetune.precision(make_settings()) == "fp32"
-    assert finetune.precision(make_settings(precision="bf16")) == "bf16"
-    with pytest.raises(UserError, match="fp16"):
-        finetune.precision(make_settings(precision="fp16"))
-
-
 def test_group_by_length_batches_similar_lengths(make_settings):
     """With group_by_length every row is still seen once an epoch, and batches hold similar lengths."""
     settings = make_settings(group_by_length=True)
@@ -131,16 +116,16 @@ def page_faults_allocating(megabytes: int = 64, times: int = 8) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
-@pytest.mark.skipif(not finetune.reuse_memory(False), reason="reuse_memory tunes glibc's malloc; this is not glibc")
+@pytest.mark.skipif(not hardware.reuse_memory(False), reason="reuse_memory tunes glibc's malloc; this is not glibc")
 def test_reused_memory_is_not_faulted_in_again():
     """With reuse_memory, blocks freed and allocated again mostly skip page faults; glibc's default faults each."""
     default = page_faults_allocating()
     try:
-        assert finetune.reuse_memory(True)
+        assert hardware.reuse_memory(True)
         page_faults_allocating(times=4)  # the first blocks come from the kernel
         reused = page_faults_allocating()
     finally:
-        finetune.reuse_memory(False)
+        hardware.reuse_memory(False)
     assert default > 8 * 64 * 256 * 0.9  # every 4 KB page of every block, every time
     assert reused < default / 4
 

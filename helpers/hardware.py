@@ -1,0 +1,125 @@
+"""Which device trains, in which precision, and how the process keeps its memory: decided here and nowhere else.
+
+Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` of the series (notebook 04 on) takes
+its device and precision flags from `training_flags`. Nothing here imports the settings at run time, so
+`helpers.settings` can ask which device there is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from transformers import TrainerCallback
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+def device() -> str:
+    """Where training runs: "cuda" (an NVIDIA or AMD GPU), "mps" (an Apple GPU) or "cpu" (notebook 00)."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def device_name() -> str:
+    """The device in words: "CUDA GPU Tesla T4", "Apple GPU (MPS)" or "CPU (2 threads)" (notebook 00)."""
+    kind = device()
+    if kind == "cuda":
+        return f"CUDA GPU {torch.cuda.get_device_name()}"
+    if kind == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as read from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision_choice(settings: Settings) -> tuple[str, str]:
+    """The precision training uses and why: `settings.precision`, or for "auto" what this device does natively.
+
+    Introduced in notebook 00. CUDA GPUs take bf16 only where it is native (Ampere and later): a T4 (Colab's free
+    GPU) reports bf16 through emulation (pytorch/pytorch#148322), which is slower than fp16. Apple GPUs train in
+    fp32 (bf16 autocast there is not measured to be right). CPUs take bf16 where they compute it natively.
+    """
+    if settings.precision != "auto":
+        return settings.precision, "as set"
+    kind = device()
+    if kind == "cuda":
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return "bf16", "native on this GPU"
+        return "fp16", "no native bf16"
+    if kind == "mps":
+        return "fp32", "the Apple GPU's safe choice"
+    if cpu_has_bf16():
+        return "bf16", "AVX512-BF16 or AMX"
+    return "fp32", "no AVX512-BF16 or AMX on this CPU"
+
+
+def precision(settings: Settings) -> str:
+    """`settings.precision`, or for "auto": bf16 where native, fp16 on older CUDA GPUs, else fp32 (notebook 04)."""
+    return precision_choice(settings)[0]
+
+
+def training_flags(settings: Settings) -> dict[str, bool]:
+    """The `TrainingArguments` flags that depend on the machine: the device and mixed precision (notebook 04)."""
+    chosen, kind = precision(settings), device()
+    return dict(
+        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
+        fp16=chosen == "fp16",
+        # on a CPU: bf16 autocast, and torchrun's processes, need it said; on a GPU (CUDA or Apple's) the Trainer
+        # takes the GPU only when it is not said
+        use_cpu=kind == "cpu",
+        dataloader_pin_memory=kind == "cuda",  # page-locked batches copy faster to a CUDA GPU; MPS shares memory
+    )
+
+
+def describe(settings: Settings) -> str:
+    """One line: the device that trains and the precision it uses, and why (notebook 00; printed as training starts)."""
+    chosen, why = precision_choice(settings)
+    return f"device: {device_name()}, precision {chosen} ({why})"
+
+
+class Announce(TrainerCallback):
+    """Prints `describe(settings)` once as training starts, on process 0 only (notebook 04)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            processes = f", {args.world_size} processes" if args.world_size > 1 else ""
+            print(describe(self.settings) + processes, flush=True)
+
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+GLIBC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
+KEEP_FREED = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}  # never hand memory back; never map a block of its own
+
+
+def reuse_memory(on: bool) -> bool:
+    """Have glibc keep freed memory for the next training step (on), or hand it back at its default thresholds (off).
+
+    By default glibc maps each large block (a gradient, an activation) fresh from the kernel and unmaps it when
+    freed, so every step pays a page fault for each 4 KB it touches; kept, the next step reuses the same pages.
+    The setting is process-wide. Off sets glibc's default thresholds explicitly, which also fixes them (glibc's
+    own default raises the mmap threshold as a program frees large blocks). Returns False where there is no
+    glibc (macOS, musl), and nothing changes. Introduced in notebook 04.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    results = [mallopt(param, value) for param, value in (KEEP_FREED if on else GLIBC_DEFAULTS).items()]
+    return all(result == 1 for result in results)  # every parameter set, even if an earlier one failed

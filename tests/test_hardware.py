@@ -1,0 +1,126 @@
+"""Device and precision: one decision for CUDA GPUs (T4, A100), Apple GPUs and CPUs, with the capabilities faked.
+
+The machines running the tests have no GPU, so each test sets what PyTorch reports (CUDA, its bf16 support with
+and without emulation, MPS) and what /proc/cpuinfo says about bfloat16.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from helpers import finetune, hardware, settings as hs
+from helpers.predict import prediction_trainer
+from helpers.settings import UserError
+
+
+def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool = False, mps: bool = False,
+            cpu_bf16: bool = False) -> None:
+    """Make PyTorch and /proc/cpuinfo report the given machine; every CUDA GPU emulates bf16 when not native."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: gpu)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: cuda and (bf16_native or including_emulation))
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: cpu_bf16)
+
+
+T4 = dict(cuda=True, gpu="Tesla T4", bf16_native=False)  # Colab's free GPU: bf16 only through emulation
+A100 = dict(cuda=True, gpu="NVIDIA A100-SXM4-40GB", bf16_native=True)
+
+
+# On a (faked) CUDA GPU or Apple GPU the tests assert on the flags, not on a built `TrainingArguments`: building one
+# resolves `args.device` through accelerate's PartialState, which would initialise the CUDA device this machine
+# lacks (and for MPS, torch.backends.mps.is_built() is False here, so it would quietly pick the CPU).
+
+
+def test_t4_trains_in_fp16(monkeypatch, make_settings):
+    """A T4 reports bf16 only with emulation: auto takes fp16 there, on the GPU, with pinned memory."""
+    machine(monkeypatch, **T4)
+    assert torch.cuda.is_bf16_supported()  # what the old check looked at: true, through emulation
+    settings = make_settings()
+    assert hardware.training_flags(settings) == dict(bf16=False, fp16=True, use_cpu=False, dataloader_pin_memory=True)
+    assert hardware.describe(settings) == "device: CUDA GPU Tesla T4, precision fp16 (no native bf16)"
+
+
+def test_a100_trains_in_bf16(monkeypatch, make_settings):
+    """An A100 has native bf16: auto takes it."""
+    machine(monkeypatch, **A100)
+    settings = make_settings()
+    assert hardware.training_flags(settings) == dict(bf16=True, fp16=False, use_cpu=False, dataloader_pin_memory=True)
+    assert hardware.describe(settings).startswith("device: CUDA GPU NVIDIA A100-SXM4-40GB, precision bf16")
+
+
+def test_explicit_fp16_on_a_gpu(monkeypatch, make_settings):
+    """On a CUDA GPU fp16 can be asked for, and an A100 then trains in fp16."""
+    machine(monkeypatch, **A100)
+    assert hardware.training_flags(make_settings(precision="fp16"))["fp16"]
+
+
+def test_apple_gpu_trains_in_fp32_on_the_gpu(monkeypatch, make_settings):
+    """With MPS the Trainer must be allowed onto the GPU (use_cpu False), in fp32, without pinned memory."""
+    machine(monkeypatch, mps=True, cpu_bf16=True)  # an Apple GPU wins over the CPU's own bf16
+    settings = make_settings()
+    assert hardware.device() == "mps"
+    assert hardware.training_flags(settings) == dict(bf16=False, fp16=False, use_cpu=False, dataloader_pin_memory=False)
+    assert hardware.describe(settings).startswith("device: Apple GPU (MPS), precision fp32")
+
+
+@pytest.mark.parametrize("cpu_bf16, chosen", [(True, "bf16"), (False, "fp32")])
+def test_cpu_precision(monkeypatch, make_settings, cpu_bf16, chosen):
+    """A CPU with AVX512-BF16 or AMX trains in bf16 autocast, one without in fp32: the real TrainingArguments."""
+    machine(monkeypatch, cpu_bf16=cpu_bf16)
+    settings = make_settings()
+    args = finetune.training_arguments(settings)
+    assert (args.bf16, args.fp16, args.use_cpu, args.dataloader_pin_memory) == (chosen == "bf16", False, True, False)
+    assert args.device.type == "cpu"
+    assert hardware.describe(settings).startswith(f"device: CPU ({torch.get_num_threads()} threads), precision {chosen}")
+
+
+@pytest.mark.parametrize("gpu", [dict(), dict(mps=True)], ids=["cpu", "mps"])
+def test_fp16_without_cuda_is_one_line(monkeypatch, gpu):
+    """fp16 on a CPU or an Apple GPU stops at once with one line naming the setting."""
+    machine(monkeypatch, **gpu)
+    with pytest.raises(UserError, match="fp16' needs a CUDA GPU") as error:
+        hs.get_settings("tiny", precision="fp16")
+    assert "\n" not in str(error.value)
+
+
+def test_explicit_precision_is_kept(monkeypatch, make_settings):
+    """bf16 or fp32 asked for is what trains, whatever the CPU has."""
+    machine(monkeypatch, cpu_bf16=False)
+    assert hardware.precision_choice(make_settings(precision="bf16")) == ("bf16", "as set")
+    machine(monkeypatch, cpu_bf16=True)
+    assert hardware.training_flags(make_settings(precision="fp32"))["bf16"] is False
+
+
+@pytest.mark.parametrize("kind, profile", [(T4, "full"), (dict(mps=True), "quick"), (dict(), "quick")])
+def test_auto_profile(monkeypatch, kind, profile):
+    """auto takes the full recipe on a CUDA GPU, the quick one on an Apple GPU or a CPU."""
+    machine(monkeypatch, **kind)
+    assert hs.auto_profile() == profile
+
+
+def test_the_choice_is_printed_once_by_process_zero(make_settings, capsys):
+    """Every Trainer built for training says, as training starts, the device and precision; only process 0."""
+    settings = make_settings()
+    announce = hardware.Announce(settings)
+    announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=False), None)
+    assert capsys.readouterr().out == ""
+    announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=True), None)
+    assert capsys.readouterr().out == hardware.describe(settings) + ", 2 processes\n"
+    trainer = finetune.build_trainer(settings, None, None, [], [], model_init=lambda: finetune.load_model(
+        settings, ["not sarcastic", "sarcastic"]))
+    assert sum(isinstance(c, hardware.Announce) for c in trainer.callback_handler.callbacks) == 1
+
+
+def test_memory_setting_applied_for_every_trainer(monkeypatch, make_settings, tiny_tokenizer):
+    """reuse_memory is set, as the settings say, whenever a Trainer's arguments are built: to train or to predict."""
+    calls = []
+    monkeypatch.setattr(hardware, "reuse_memory", calls.append)
+    finetune.training_arguments(make_settings(reuse_memory=False))
+    settings = make_settings(reuse_memory=True)
+    prediction_trainer(finetune.load_model(settings, ["not sarcastic", "sarcastic"]), tiny_tokenizer, settings)
+    assert calls == [False, True]
