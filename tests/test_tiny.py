@@ -9,7 +9,7 @@ import sys
 
 from helpers.tiny import SPECIAL_TOKENS, wordpiece_vocab
 
-from conftest import ROOT, clean_env
+from conftest import ROOT, clean_env, finish_all
 
 BUILD = """
 import hashlib, json, sys
@@ -20,20 +20,18 @@ print(json.dumps({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in so
 """
 
 
-def build_in_process(folder, hash_seed: str) -> dict[str, str]:
-    """Build the tiny model into `folder` in a fresh Python with PYTHONHASHSEED=`hash_seed`; its files' hashes."""
-    done = subprocess.run(
-        [sys.executable, "-c", BUILD, str(folder)], cwd=ROOT, env=clean_env() | {"PYTHONHASHSEED": hash_seed},
-        capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.splitlines()[-1])
+def start_build(folder, hash_seed: str) -> subprocess.Popen:
+    """Start building the tiny model into `folder` in a fresh Python with PYTHONHASHSEED=`hash_seed`."""
+    return subprocess.Popen([sys.executable, "-c", BUILD, str(folder)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=clean_env() | {"PYTHONHASHSEED": hash_seed})
 
 
 def test_tiny_model_is_the_same_whatever_the_hash_seed(tmp_path, tiny_model):
     """Two processes with different PYTHONHASHSEED build identical files, identical to the session's model too."""
-    first = build_in_process(tmp_path / "a" / "tiny-distilbert", "1")
-    second = build_in_process(tmp_path / "b" / "tiny-distilbert", "2")
+    builds = {seed: start_build(tmp_path / seed / "tiny-distilbert", seed) for seed in ("1", "2")}
+    done = finish_all(builds)
+    assert all(build.returncode == 0 for build in done.values()), [build.stderr[-3000:] for build in done.values()]
+    first, second = (json.loads(done[seed].stdout.splitlines()[-1]) for seed in ("1", "2"))
     assert {"tokenizer.json", "model.safetensors", "config.json"} <= set(first)
     assert first == second
     session = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(tiny_model.iterdir())}
