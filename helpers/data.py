@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn
 
+
 def _text(path: Path) -> str:
     """The UTF-8 text of `path` (a byte-order mark, which Windows editors write, is skipped)."""
     return path.read_text(encoding="utf-8-sig")

@@ -263,7 +263,7 @@ def run_lock(settings: Settings) -> Iterator[Path]:
             (folder / HOLDER).unlink(missing_ok=True)
             (folder / LOCK).unlink(missing_ok=True)
         lock.release()
-        if made and not any(folder.iterdir()):
+        if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
 
 
@@ -289,13 +289,13 @@ def has_weights(folder: Path) -> bool:
     if not files:
         return any(folder.glob("pytorch_model*.bin"))
     index = folder / "model.safetensors.index.json"
-    if index.is_file() and not set(json.loads(index.read_text())["weight_map"].values()) <= {f.name for f in files}:
-        return False
     try:
+        if index.is_file() and not set(json.loads(index.read_text())["weight_map"].values()) <= {f.name for f in files}:
+            return False  # a shard missing
         for file in files:
             with safe_open(file, "pt"):  # reads the header, and checks it covers the whole file
                 pass
-    except (SafetensorError, OSError, ValueError):
+    except (SafetensorError, OSError, ValueError, KeyError, AttributeError):
         return False
     return True
 
