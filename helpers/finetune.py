@@ -311,10 +311,20 @@ def unfinished_model(folder: Path) -> str:
             "train it again with --overwrite (TC_OVERWRITE=1)")
 
 
+def is_complete_checkpoint(folder: Path) -> bool:
+    """True when the Trainer finished writing checkpoint `folder`: its trainer_state.json (written last) is whole
+    JSON, not just begun, and its weights are whole."""
+    try:
+        json.loads((folder / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return has_weights(folder)
+
+
 def checkpoints(settings: Settings) -> list[Path]:
-    """The complete checkpoints in the output folder, oldest first (the Trainer writes trainer_state.json last)."""
+    """The complete checkpoints in the output folder, oldest first."""
     found = Path(settings.output_dir).glob("checkpoint-*")
-    complete = [path for path in found if (path / "trainer_state.json").exists()]
+    complete = [path for path in found if is_complete_checkpoint(path)]
     return sorted(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]))
 
 

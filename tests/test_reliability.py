@@ -18,7 +18,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 import helpers.data as hd
 from helpers import UserError, load_data
 from helpers.cli import main
-from helpers.finetune import HOLDER, LOCK, ensure_trained, is_trained, prepare_output, run_lock, save
+from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, is_trained, prepare_output, run_lock, save
 from helpers.predict import classifier, load_trained
 from helpers.split import _warn_once, load_split
 
@@ -261,6 +261,19 @@ def test_an_unfinished_model_is_never_taken_for_a_trained_one(trainer, tmp_path,
     assert status == 1 and unfinished in one_line_error(err)
     assert prepare_output(tiny_settings_for(out, tiny_cache, overwrite=True)) is None
     assert not folder.exists()
+
+
+def test_a_checkpoint_whose_state_is_being_written_is_not_complete(trainer, tmp_path, tiny_cache):
+    """A checkpoint stopped while its trainer_state.json was being written (empty, or cut) is not resumed from."""
+    settings = tiny_settings_for(tmp_path / "out", tiny_cache)
+    folder = tmp_path / "out" / "checkpoint-14"
+    trainer.save_model(str(folder))
+    state = folder / "trainer_state.json"
+    for cut_short in ("", '{"global_step": 14, "log_hist'):
+        state.write_text(cut_short)
+        assert checkpoints(settings) == []
+    state.write_text(json.dumps({"global_step": 14}))
+    assert checkpoints(settings) == [folder]
 
 
 # ---------------------------------------------------------------------------------------------- downloads
