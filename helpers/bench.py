@@ -18,7 +18,7 @@ import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, default_data_collator
 
 from .data import label_names
-from .finetune import NO_EVALUATION, load_model, training_arguments
+from .finetune import NO_EVALUATION, holding_output, load_model, training_arguments
 from .hardware import precision
 from .predict import predict
 from .settings import Settings, UserError
@@ -122,6 +122,7 @@ def run_pipeline(
     }
 
 
+@holding_output
 def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: int = 5) -> dict:
     """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows.
 

@@ -92,15 +92,16 @@ def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test split, save the model and write metrics.json."""
     settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
-    from .finetune import train
+    from .finetune import run_lock, train
     from .predict import evaluate_test
 
-    trainer = train(settings)
-    metrics = evaluate_test(trainer, settings)  # every process predicts its share; under torchrun, process 0 writes
-    if not trainer.is_world_process_zero():
-        return 0
-    path = Path(settings.output_dir) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    with run_lock(settings):  # the folder is this run's until its metrics are written
+        trainer = train(settings)
+        metrics = evaluate_test(trainer, settings)  # every process predicts its share; under torchrun, process 0 writes
+        if not trainer.is_world_process_zero():
+            return 0
+        path = Path(settings.output_dir) / "metrics.json"
+        path.write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
     print(f"model saved in {Path(settings.output_dir) / 'model'}, metrics in {path}")
     return 0
@@ -112,11 +113,13 @@ def run_bench(args: argparse.Namespace) -> int:
     from transformers.utils import logging
 
     from .bench import bench, table, write
+    from .finetune import run_lock
 
     logging.set_verbosity_error()  # three fresh heads: the same "newly initialized" report three times
-    report = bench(settings, args.steps, args.predict_rows, args.repeat)
-    print(table(report))
-    paths = write(report, Path(settings.output_dir))
+    with run_lock(settings) as folder:
+        report = bench(settings, args.steps, args.predict_rows, args.repeat)
+        print(table(report))
+        paths = write(report, folder)
     print(f"{report['train_rows']} train rows, {report['predict_rows']} predicted rows; wrote", *paths)
     return 0
 

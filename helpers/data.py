@@ -5,22 +5,55 @@ Introduced in notebook 01 (download).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn
 
+
+def _text(path: Path) -> str:
+    """The UTF-8 text of `path` (a byte-order mark, which Windows editors write, is skipped)."""
+    return path.read_text(encoding="utf-8-sig")
+
+
+JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+
+
+def _rows(rows) -> pd.DataFrame:
+    """A DataFrame of JSON `rows`; a ValueError saying where, when they are not a list of objects."""
+    if not isinstance(rows, list):
+        raise ValueError(f"the file holds {JSON_KINDS.get(type(rows), 'a number')}, not an array")
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ValueError(f"row {number} is {JSON_KINDS.get(type(row), 'a number')}, not an object")
+    return pd.DataFrame(rows)
+
+
+def _json_lines_rows(path: Path) -> pd.DataFrame:
+    """The rows of a JSON Lines file (blank lines skipped); a ValueError naming the line that is not JSON."""
+    rows = []
+    for number, line in enumerate(_text(path).split("\n"), 1):
+        try:
+            rows += [json.loads(line)] if line.strip() else []
+        except ValueError as error:
+            raise ValueError(f"line {number}: {error}") from None
+    return _rows(rows)
+
+
 READERS = {
-    ".json": lambda path: pd.read_json(path, orient="records", dtype=False),
-    ".jsonl": lambda path: pd.read_json(path, lines=True, dtype=False),
+    ".json": lambda path: _rows(json.loads(_text(path))),
+    ".jsonl": _json_lines_rows,
     ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=False),
 }
 SHAPES = {".json": "an array of objects, one per row", ".jsonl": "one JSON object per line",
@@ -30,26 +63,46 @@ OFFLINE_HINT = "work offline with TC_PROFILE=tiny, or point TC_DATA at a local f
 
 
 def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> Path:
-    """Fetch `url` into `dest` atomically: a temporary file, renamed only once complete."""
+    """Fetch `url` into `dest` atomically (a temporary file, renamed only once complete), with a progress bar.
+
+    A transient failure is retried with backoff, each retry announced in one line.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, retries + 1):
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=f".part{dest.suffix}")
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
+                _copy(response, out, dest.name)
             read_table(Path(tmp))  # a file that does not parse never enters the cache
             os.replace(tmp, dest)
             return dest
         except UserError:
             Path(tmp).unlink(missing_ok=True)
             raise
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             Path(tmp).unlink(missing_ok=True)
             if attempt == retries or _permanent(error):
                 raise UserError(f"could not download {url} ({_reason(error)}); {OFFLINE_HINT}") from None
+            warn(f"{_failure(url, error, timeout)}; retrying, {attempt + 1} of {retries}")
             time.sleep(2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def _copy(response, out, name: str) -> None:
+    """Copy a download's body into the file `out`, showing its progress (in bytes of the announced size)."""
+    size = int(response.headers.get("Content-Length") or 0) or None
+    with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {name}") as bar:
+        while chunk := response.read(1 << 16):
+            out.write(chunk)
+            bar.update(len(chunk))
+
+
+def _failure(url: str, error: Exception, timeout: float) -> str:
+    """What went wrong with one attempt at a download: no answer in time, or the failure itself."""
+    host = urllib.parse.urlparse(url).hostname or url
+    if isinstance(getattr(error, "reason", error), TimeoutError):
+        return f"no answer from {host} in {timeout:g} s"
+    return f"download from {host} failed ({_reason(error)})"
 
 
 def _permanent(error: Exception) -> bool:
@@ -88,7 +141,13 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: not guessed at
-            return READERS[suffix](path)
+            try:
+                return READERS[suffix](path)
+            except ValueError:
+                if suffix != ".json" or not _json_lines(path):
+                    raise
+            warn(f"{path.name} holds JSON Lines (one object per line), not a JSON array; read as JSON Lines")
+            return READERS[".jsonl"](path)
     except UnicodeDecodeError as error:
         raise UserError(
             f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position {error.start:,}); "
@@ -100,6 +159,16 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from None
 
 
+def _json_lines(path: Path) -> bool:
+    """True when `path` holds JSON Lines: a first line that is one JSON object, and more lines after it."""
+    with open(path, "rb") as file:
+        first, rest = file.readline(), file.read(1 << 16)
+    try:
+        return isinstance(json.loads(first), dict) and bool(rest.strip())
+    except ValueError:
+        return False
+
+
 def load_data(settings: Settings) -> pd.DataFrame:
     """Load the data as columns `sentence` and `label`, keeping the original row index."""
     path = fetch(settings)
@@ -109,7 +178,7 @@ def load_data(settings: Settings) -> pd.DataFrame:
     missing = [c for c in (settings.text_column, settings.label_column) if c not in raw.columns]
     if missing:
         raise UserError(
-            f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(str, raw.columns))}); "
+            f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))}); "
             "set TC_TEXT_COLUMN and TC_LABEL_COLUMN (or --text-column, --label-column)"
         )
     df = raw[[settings.text_column, settings.label_column]].rename(
@@ -170,6 +239,12 @@ def _label_ids(labels: pd.Series, settings: Settings) -> tuple[pd.Series, list[s
             "check TC_LABEL_COLUMN, and name every class in TC_LABEL_NAMES (comma-separated)"
         )
     return numeric.astype(int), named
+
+
+def _column(name) -> str:
+    """A column name as is, or quoted when it is empty, padded or holds characters a terminal does not show."""
+    text = str(name)
+    return text if text and text.isprintable() and text.strip() == text else repr(text)
 
 
 def _shown(value) -> str:

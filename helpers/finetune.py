@@ -5,16 +5,20 @@ Introduced in notebook 04 (fine-tune).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock, Timeout
+from safetensors import SafetensorError, safe_open
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
     AutoConfig,
@@ -33,7 +37,7 @@ from . import hardware
 from .baselines import majority_accuracy, scores
 from .data import label_names
 from .settings import Settings, UserError, warn
-from .split import evaluation_rows, load_split
+from .split import evaluation_rows, load_split, output_folder
 from .tokenization import from_pretrained, load_tokenizer, tokenize
 
 
@@ -182,15 +186,103 @@ def build_trainer(
     return trainer
 
 
+LOCK, HOLDER = ".run.lock", ".run.pid"  # in the output folder: held by the run using it, and that run's process id
+PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save being written, the model it replaces
+
+
+@contextlib.contextmanager
+def run_lock(settings: Settings) -> Iterator[Path]:
+    """Hold the output folder for one run (train, sweep, bench): a second run on it stops at once, naming this one.
+
+    The operating system releases the lock when the process ends, however it ends, so a killed run never blocks the
+    next. Re-entrant within a process. Under torchrun, process 0 holds it for the whole run. A folder the run made
+    and left empty (it failed early) is removed again.
+    """
+    made = not Path(settings.output_dir).exists()
+    folder = output_folder(settings)
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield folder
+        return
+    lock = FileLock(folder / LOCK, timeout=0, is_singleton=True, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = (folder / HOLDER).read_text().strip() if (folder / HOLDER).is_file() else ""
+        raise UserError(
+            f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to finish, "
+            "or choose another --output-dir (TC_OUTPUT_DIR)"
+        ) from None
+    try:
+        if lock.lock_counter == 1:
+            (folder / HOLDER).write_text(f"{os.getpid()}\n")
+        yield folder
+    finally:
+        if lock.lock_counter == 1:  # the outermost hold: the folder is free again
+            (folder / HOLDER).unlink(missing_ok=True)
+            (folder / LOCK).unlink(missing_ok=True)
+        lock.release()
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def holding_output(function: Callable) -> Callable:
+    """`function(settings, ...)`, run holding the output folder of its first argument (`run_lock`)."""
+
+    @functools.wraps(function)
+    def run(settings: Settings, *args, **kwargs):
+        with run_lock(settings):
+            return function(settings, *args, **kwargs)
+
+    return run
+
+
 def model_dir(settings: Settings) -> Path:
     """Where the fine-tuned model and its tokenizer are saved."""
     return Path(settings.output_dir) / "model"
 
 
+def has_weights(folder: Path) -> bool:
+    """True when `folder` holds complete weights: every safetensors file there whole (or PyTorch .bin weights)."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return any(folder.glob("pytorch_model*.bin"))
+    index = folder / "model.safetensors.index.json"
+    try:
+        if index.is_file() and not set(json.loads(index.read_text())["weight_map"].values()) <= {f.name for f in files}:
+            return False  # a shard missing
+        for file in files:
+            with safe_open(file, "pt"):  # reads the header, and checks it covers the whole file
+                pass
+    except (SafetensorError, OSError, ValueError, KeyError, AttributeError):
+        return False
+    return True
+
+
+def is_trained(folder: Path) -> bool:
+    """True when `folder` holds a complete saved model: its config and whole weights."""
+    return (folder / "config.json").is_file() and has_weights(folder)
+
+
+def unfinished_model(folder: Path) -> str:
+    """The one-line error for a model folder whose weights are missing or cut short."""
+    return (f"{folder} holds an unfinished model (its weights are missing or cut short: a save was interrupted); "
+            "train it again with --overwrite (TC_OVERWRITE=1)")
+
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    """True when the Trainer finished writing checkpoint `folder`: its trainer_state.json (written last) is whole
+    JSON, not just begun, and its weights are whole."""
+    try:
+        json.loads((folder / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return has_weights(folder)
+
+
 def checkpoints(settings: Settings) -> list[Path]:
-    """The complete checkpoints in the output folder, oldest first (the Trainer writes trainer_state.json last)."""
+    """The complete checkpoints in the output folder, oldest first."""
     found = Path(settings.output_dir).glob("checkpoint-*")
-    complete = [path for path in found if (path / "trainer_state.json").exists()]
+    complete = [path for path in found if is_complete_checkpoint(path)]
     return sorted(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]))
 
 
@@ -200,22 +292,26 @@ def prepare_output(settings: Settings) -> str | None:
     A trained model or an unfinished run already there is an error, unless `overwrite` (start again) or
     `resume` (continue) says what to do with it.
     """
-    out = Path(settings.output_dir)
+    out = output_folder(settings)
     started, complete = sorted(out.glob("checkpoint-*")), checkpoints(settings)
+    leftovers = [out / PARTIAL, out / REPLACED]  # from a save cut short
     if settings.resume:
         if not complete:
             raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without --resume")
-        for partial in set(started) - set(complete):  # cut short while being written
-            shutil.rmtree(partial)
+        for partial in [*set(started) - set(complete), *leftovers]:  # cut short while being written
+            shutil.rmtree(partial, ignore_errors=True)
         return str(complete[-1])
+    folder = model_dir(settings)
     if settings.overwrite:
-        for old in [*started, model_dir(settings)]:
+        for old in [*started, folder, *leftovers]:
             shutil.rmtree(old, ignore_errors=True)
-    elif (model_dir(settings) / "config.json").exists():
+    elif is_trained(folder):
         raise UserError(
-            f"{model_dir(settings)} already holds a trained model; pass --overwrite (TC_OVERWRITE=1) to replace "
+            f"{folder} already holds a trained model; pass --overwrite (TC_OVERWRITE=1) to replace "
             "it, or choose another --output-dir (TC_OUTPUT_DIR)"
         )
+    elif folder.exists():
+        raise UserError(unfinished_model(folder))
     elif started:
         raise UserError(
             f"{out} holds the checkpoints of an unfinished run; pass --resume (TC_RESUME=1) to continue it, "
@@ -225,11 +321,24 @@ def prepare_output(settings: Settings) -> str | None:
 
 
 def save(trainer: Trainer, settings: Settings) -> Path:
-    """Save the (best) model, its tokenizer and the training log into `model_dir(settings)`."""
+    """Save the (best) model, its tokenizer and the training log into `model_dir(settings)`.
+
+    They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
+    disk, a killed kernel) never leaves a `model/` that looks trained.
+    """
     folder = model_dir(settings)
-    trainer.save_model(str(folder))  # safetensors weights, config with id2label, tokenizer files; process 0 only
-    if trainer.is_world_process_zero():
-        (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+    partial, replaced = folder.with_name(PARTIAL), folder.with_name(REPLACED)
+    first = trainer.is_world_process_zero()
+    if first:
+        shutil.rmtree(partial, ignore_errors=True)
+    trainer.save_model(str(partial))  # safetensors weights, config with id2label, tokenizer files; process 0 only
+    if first:
+        (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+        shutil.rmtree(replaced, ignore_errors=True)
+        if folder.exists():
+            folder.rename(replaced)
+        partial.rename(folder)
+        shutil.rmtree(replaced, ignore_errors=True)
     return folder
 
 
@@ -264,6 +373,7 @@ def check_learned(trainer: Trainer) -> bool:
     return False
 
 
+@holding_output
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
@@ -287,6 +397,6 @@ def train(settings: Settings) -> Trainer:
 def ensure_trained(settings: Settings) -> Path:
     """The saved model's folder, training it first if it is not there yet."""
     folder = model_dir(settings)
-    if not (folder / "config.json").exists():
+    if not is_trained(folder):
         train(settings)
     return folder

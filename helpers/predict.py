@@ -17,21 +17,24 @@ from transformers import (
     DataCollatorWithPadding,
     Pipeline,
     PreTrainedModel,
+    TextClassificationPipeline,
     Trainer,
     pipeline,
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import NO_EVALUATION, check_classifier, compute_metrics, training_arguments
-from .settings import Settings, UserError
+from .finetune import NO_EVALUATION, check_classifier, compute_metrics, has_weights, training_arguments, unfinished_model
+from .settings import Settings, UserError, warn
 from .split import load_split
-from .tokenization import HeadlineDataset, from_pretrained, tokenize
+from .tokenization import HeadlineDataset, count_longer, from_pretrained, tokenize
 
 
 def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
     """The saved model and its tokenizer from `folder`; with `names`, it must have been trained on those labels."""
     if not (Path(folder) / "config.json").is_file():
         raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
+    if not has_weights(Path(folder)):
+        raise UserError(unfinished_model(folder))
     if names is not None:
         check_classifier(str(folder), names)
     return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
@@ -106,7 +109,25 @@ def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
     }
 
 
+class TruncatingPipeline(TextClassificationPipeline):
+    """The text-classification pipeline, cutting texts to the model's limit and saying how many it cut."""
+
+    def max_tokens(self) -> int:
+        """The most tokens the model takes: its tokenizer's limit, or its position embeddings' if fewer."""
+        positions = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
+        return min(self.tokenizer.model_max_length, positions)
+
+    def __call__(self, inputs, **kwargs):
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if isinstance(texts, list) and all(isinstance(text, str) for text in texts):
+            cut = count_longer(texts, self.tokenizer, self.max_tokens())
+            if cut:
+                warn(f"{cut:,} of {len(texts):,} texts are longer than {self.max_tokens()} tokens, the most this model "
+                     "takes, and were truncated")
+        return super().__call__(inputs, **{"truncation": True, "max_length": self.max_tokens(), **kwargs})
+
+
 def classifier(folder: str | Path) -> Pipeline:
-    """A `pipeline("text-classification")` on the saved model, for new texts."""
+    """A `pipeline("text-classification")` on the saved model, for new texts; longer texts are cut to fit."""
     model, tokenizer = load_trained(folder)
-    return pipeline("text-classification", model=model, tokenizer=tokenizer)
+    return pipeline("text-classification", model=model, tokenizer=tokenizer, pipeline_class=TruncatingPipeline)

@@ -5,6 +5,7 @@ Introduced in notebook 02 (split).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -12,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .data import load_data
-from .settings import Settings, UserError
+from .data import label_names, load_data
+from .settings import Settings, UserError, warn
 
 PARTS = ("train", "validation", "test")
+FEW_ROWS = 10  # fewer train rows of a class than this, and a result says little about it
 
 
 def split_data(df: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -59,6 +61,24 @@ def evaluation_rows(parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     return parts["validation"] if parts["validation"] is not None else parts["test"]
 
 
+def output_folder(settings: Settings) -> Path:
+    """The output folder, made if missing; one clear line when a file stands in its way or it cannot be made."""
+    folder = Path(settings.output_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((path for path in [folder, *folder.parents] if path.exists() and not path.is_dir()), folder)
+        raise UserError(
+            f"output folder {folder} cannot be made: {blocker} is a file, not a folder; "
+            "choose another --output-dir (TC_OUTPUT_DIR)"
+        ) from None
+    except OSError as error:
+        raise UserError(
+            f"cannot make output folder {folder} ({error.strerror}); choose another --output-dir (TC_OUTPUT_DIR)"
+        ) from None
+    return folder
+
+
 def split_path(settings: Settings) -> Path:
     """The file that keeps the split, in the output folder."""
     return Path(settings.output_dir) / "split.json"
@@ -73,8 +93,8 @@ def _recipe(settings: Settings) -> dict:
 
 def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Path:
     """Write each part's original row indices, so later notebooks use the very same rows."""
+    output_folder(settings)
     path = split_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
     saved = {"recipe": _recipe(settings)}
     saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
     tmp = path.with_suffix(".tmp")
@@ -93,4 +113,23 @@ def load_split(settings: Settings) -> dict[str, pd.DataFrame | None]:
         train, validation = split_validation(train, settings)
         save_split({"train": train, "validation": validation, "test": test}, settings)
         saved = json.loads(path.read_text())
-    return {name: df.loc[saved[name]] if name in saved else None for name in PARTS}
+    parts = {name: df.loc[saved[name]] if name in saved else None for name in PARTS}
+    check_train_rows(parts["train"])
+    return parts
+
+
+def check_train_rows(train: pd.DataFrame) -> None:
+    """Warn (once per process) when some class has fewer than `FEW_ROWS` train rows: too few to learn it from."""
+    names = label_names(train)
+    counts = train["label"].value_counts().reindex(range(len(names)), fill_value=0)
+    if counts.min() < FEW_ROWS:
+        each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
+        _warn_once(f"the train split has only {len(train)} rows ({each}), fewer than {FEW_ROWS} of a class: "
+                   "a model trained on so few means little; use more data, or a smaller TC_TEST_SIZE or "
+                   "TC_VALIDATION_SIZE")
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    """`warn(message)` the first time only: several steps of one run load the same split."""
+    warn(message)

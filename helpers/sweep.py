@@ -282,6 +282,7 @@ def table(runs: pd.DataFrame) -> str:
 # ---------------------------------------------------------------------------------------------- a search
 
 
+@finetune.holding_output
 def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4, seed: int = 0) -> pd.DataFrame:
     """Train each candidate point not yet in the runs log, logging each as it finishes; every logged run, best first."""
     base = with_validation(base)
@@ -460,6 +461,7 @@ def known_trials(base: Settings, space: dict[str, list]) -> list:
     return known
 
 
+@finetune.holding_output
 def optuna_search(base: Settings, space: dict[str, list] | None = None, trials: int = 4, seed: int = 0) -> pd.DataFrame:
     """The same search with optuna choosing each point from the scores so far; every logged run, best first."""
     optuna = require_optuna()

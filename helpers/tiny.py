@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from .data import read_table
@@ -18,6 +19,8 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 SAMPLES = {SAMPLE_DATA: "headline", TOPICS_SAMPLE: "title"}  # the shipped samples and their text columns
 BUILT_FROM = "built_from.txt"  # in the model folder: the fingerprint of what it was built from
 VOCAB_SIZE, SEED = 1000, 0  # room for English, Korean and emoji; the seed of the random body
+VOCABULARY = "sorted-merges"  # how the vocabulary is learned (in the fingerprint: a change rebuilds older caches)
+MIN_COUNT = 2  # a pair of pieces seen fewer times is not merged (the tokenizers trainer's min_frequency)
 
 
 def is_tiny(model: str) -> bool:
@@ -32,22 +35,68 @@ def sample_texts() -> list[str]:
 
 def fingerprint(texts: list[str], vocab_size: int, seed: int) -> str:
     """A short hash of what a tiny model is built from: texts, vocabulary size and seed."""
-    recipe = json.dumps([vocab_size, seed, texts], ensure_ascii=False)
+    recipe = json.dumps([VOCABULARY, vocab_size, seed, texts], ensure_ascii=False)
     return hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:16]
 
 
+def words(texts: list[str]) -> Counter:
+    """How often each word occurs, split as BERT's uncased tokenizer splits text (lowercased, accents removed)."""
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    normalizer, splitter = BertNormalizer(lowercase=True), BertPreTokenizer()
+    return Counter(word for text in texts for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(text)))
+
+
+def _merge(pieces: list[str], pair: tuple[str, str], merged: str) -> list[str]:
+    """`pieces` with every occurrence of `pair`, left to right, replaced by `merged`."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and (out[-1], piece) == pair:
+            out[-1] = merged
+        else:
+            out.append(piece)
+    return out
+
+
+def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
+    """A WordPiece vocabulary learned from `texts` the way the tokenizers trainer learns one, but the same on every run.
+
+    The trainer (tokenizers' `BertWordPieceTokenizer.train_from_iterator`) numbers the `##` pieces in the order of a
+    Rust hash map, seeded at random in every process, and breaks ties between equally frequent pairs by those
+    numbers (tokenizers issue #1794): another vocabulary in every process, whatever PYTHONHASHSEED. Here the special
+    tokens come first, then every character (sorted), then the merges, always the most frequent pair and, among
+    equals, the one that sorts first.
+    """
+    counts = words(texts)
+    pieces = {word: [word[0], *("##" + char for char in word[1:])] for word in sorted(counts)}
+    vocab = dict.fromkeys([*SPECIAL_TOKENS, *sorted({piece for split in pieces.values() for piece in split})])
+    while len(vocab) < size:
+        pairs: Counter = Counter()
+        for word, split in pieces.items():
+            for pair in zip(split, split[1:]):
+                pairs[pair] += counts[word]
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair), default=None)
+        if best is None or pairs[best] < MIN_COUNT:
+            break
+        merged = best[0] + best[1].removeprefix("##")
+        vocab[merged] = None
+        pieces = {word: _merge(split, best, merged) for word, split in pieces.items()}
+    return {token: i for i, token in enumerate(vocab)}
+
+
 def build_tiny_model(folder: Path, vocab_size: int = VOCAB_SIZE, seed: int = SEED) -> Path:
-    """Train a WordPiece tokenizer on both samples' headlines and save it with a small random DistilBERT."""
+    """Learn a WordPiece vocabulary from both samples' headlines and save it with a small random DistilBERT.
+
+    Built twice, on any machine and with any PYTHONHASHSEED, it is the same byte for byte.
+    """
     import torch
-    from tokenizers import BertWordPieceTokenizer
     from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertTokenizer
 
     texts = sample_texts()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
-        wordpiece = BertWordPieceTokenizer(lowercase=True)
-        wordpiece.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS)
-        tokenizer = DistilBertTokenizer(vocab=wordpiece.get_vocab(), model_max_length=512)
+        tokenizer = DistilBertTokenizer(vocab=wordpiece_vocab(texts, vocab_size), model_max_length=512)
         config = DistilBertConfig(
             vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
         )

@@ -78,10 +78,15 @@ def tokenize(df: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, settings: Set
     texts, limit = df["sentence"].tolist(), max_length(tokenizer, settings)
     dataset = HeadlineDataset(texts, df["label"].tolist(), tokenizer, limit)
     full = [text for text, ids in zip(texts, dataset.encodings["input_ids"]) if len(ids) == limit]
-    cut = sum(len(ids) > limit for ids in tokenizer(full, verbose=False)["input_ids"]) if full else 0
+    cut = count_longer(full, tokenizer, limit)
     if cut:
         warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens and were truncated (max_length)")
     return dataset
+
+
+def count_longer(texts: list[str], tokenizer: PreTrainedTokenizerBase, limit: int) -> int:
+    """How many of `texts` are longer than `limit` tokens ([CLS] and [SEP] included)."""
+    return sum(len(ids) > limit for ids in tokenizer(texts, verbose=False)["input_ids"]) if texts else 0
 
 
 def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:

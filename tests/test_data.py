@@ -131,6 +131,8 @@ def test_interrupted_download_leaves_no_partial_file(tmp_path, monkeypatch):
     class Dropping:
         """A response that delivers one chunk, then loses the connection."""
 
+        headers = {"Content-Length": "1000"}
+
         def __init__(self):
             self.sent = False
 

@@ -132,7 +132,7 @@ def test_a_half_written_checkpoint_is_not_resumed_from(reference, tmp_path, tiny
 
 def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache):
     """Fine-tuning, or evaluating, a model trained for other labels is refused in one line naming both."""
-    records = [{"headline": f"story {i}", "is_sarcastic": ["a", "b", "c"][i % 3]} for i in range(30)]
+    records = [{"headline": f"story {i}", "is_sarcastic": ["a", "b", "c"][i % 3]} for i in range(60)]
     data = write_table(tmp_path / "three.json", records)
     done = run_cli("train", "--profile", "tiny", "--data", str(data), "--model", str(reference / "model"),
                    "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache))

@@ -26,10 +26,10 @@ def test_ready_on_the_tiny_profile(monkeypatch, tiny_settings):
     """With TC_PROFILE=tiny (as under nbval) everything is here: measured on real steps, then a ready line."""
     monkeypatch.setenv("TC_PROFILE", "tiny")
     timing = setup.training_time(tiny_settings)
-    assert timing["counts"] == {"train": 225, "eval": 75, "test": 75}
+    assert timing["counts"] == {"train": 202, "eval": 23, "test": 75}, "300 rows: 75 test, 23 of the rest validation"
     assert timing["speed"]["train"] > 0 and timing["speed"]["predict"] > 0 and timing["seconds"] > 0
     lines = setup.timing_lines(tiny_settings, timing).splitlines()
-    assert lines[0] == "profile: tiny (225 train rows, 3 epochs)" and lines[1].startswith("training takes about ")
+    assert lines[0] == "profile: tiny (202 train rows, 3 epochs)" and lines[1].startswith("training takes about ")
     line = setup.verdict(tiny_settings, timing)
     assert line.startswith(f"ready: profile tiny, model tiny-distilbert on CPU ({torch.get_num_threads()} threads), "
                            f"about {setup.duration(timing['seconds'])} per training (made-up headlines")
