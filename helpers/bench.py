@@ -1,6 +1,6 @@
 """The tutorial's pipeline against this project's, side by side: `python -m helpers bench`.
 
-Introduced in notebook 04 (why the defaults are fast) and the README's Speed section.
+Introduced in notebook 04 (why the defaults are fast) and docs/speed.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|index ...`, flags for `Settings`.
+"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|settings|index ...`, flags for `Settings`.
 
 Introduced in the README; the notebooks call the same functions.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .settings import FIELDS, TYPES, Settings, UserError, auto_profile, get_settings, requested_profile
+from .settings import FIELDS, TYPES, Settings, UserError, auto_profile, get_settings, requested_profile, settings_page
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,6 +66,8 @@ def build_parser() -> Parser:
     prefetch.add_argument("--wheels", type=Path, metavar="DIR",
                           help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
     prefetch.set_defaults(run=run_prefetch)
+    page = commands.add_parser("settings", help="print docs/settings.md: every setting, its flag, variable and default")
+    page.set_defaults(run=run_settings_page)
     index = commands.add_parser("index", help="write FOLDER/index.html linking the executed notebooks (make run)")
     index.add_argument("folder", type=Path, help="the folder of executed notebooks and their HTML (build)")
     index.set_defaults(run=run_index)
@@ -165,6 +167,12 @@ def run_prefetch(args: argparse.Namespace) -> int:
 
     prefetch(settings, args.also_model, args.wheels)
     print(f"done: with HF_HUB_OFFLINE=1 and no network, profile {settings.profile} runs on what is cached here")
+    return 0
+
+
+def run_settings_page(args: argparse.Namespace) -> int:
+    """Print the settings page (docs/settings.md)."""
+    print(settings_page(), end="")
     return 0
 
 

@@ -1,6 +1,6 @@
 """An offline classroom: `python -m helpers prefetch` brings the data, the models and the wheels onto the machine.
 
-Introduced in the README (Offline classroom) and notebook 00. Afterwards, with the network gone and
+Introduced in docs/teaching.md (an offline classroom) and notebook 00. Afterwards, with the network gone and
 `HF_HUB_OFFLINE=1`, the same profile runs on the cached data and model instead of falling back to tiny.
 Each part is all or nothing: a failure is one line, and leaves nothing half-written behind.
 """
@@ -109,7 +109,7 @@ def prefetch_wheels(dest: Path, packages: list[str] | None = None, pip_options: 
     """`pip download` the wheels of requirements.txt into `dest`, for this machine's platform and Python.
 
     They go to a temporary folder inside `dest` first and move in only when all have come, so a failed
-    download adds nothing to `dest`. Introduced in the README (Offline classroom).
+    download adds nothing to `dest`. Introduced in docs/teaching.md (an offline classroom).
     """
     dest = dest.expanduser()
     if dest.exists() and not dest.is_dir():

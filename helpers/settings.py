@@ -103,7 +103,7 @@ class Settings:
 PROFILES: dict[str, dict] = {
     "full": {},
     # 6,000 train rows (600 of them for validation), 2 epochs, every test row: on a laptop CPU in minutes, and
-    # clearly above TF-IDF on the same rows (README, Results)
+    # clearly above TF-IDF on the same rows (docs/results.md)
     "quick": {"train_rows": 6000, "epochs": 2, "warmup_steps": 0.1, "logging_steps": 25},
     "tiny": {
         "data": str(SAMPLE_DATA),
@@ -116,6 +116,33 @@ PROFILES: dict[str, dict] = {
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _shown(value) -> str:
+    """A setting's value as the settings page shows it: paths inside the project relative to it."""
+    return f"`{str(value).replace(str(ROOT) + '/', '') if value != '' else '(empty)'}`"
+
+
+def settings_page() -> str:
+    """docs/settings.md, made from the fields' help texts: every setting, its flag and variable, its default and
+    what each profile changes (the README links it; `python -m helpers settings` prints it)."""
+    lines = [
+        "# Settings",
+        "",
+        "Every knob of the series, from `helpers/settings.py` (made by `python -m helpers settings > docs/settings.md`;",
+        "a test fails when this page is out of date). Set one with a flag of `python -m helpers train|sweep|bench|",
+        "prefetch`, a `TC_` environment variable (notebooks and `make run`), or `helpers.get_settings(NAME=value)`:",
+        "flags and arguments beat variables, which beat the profile, which beats the default.",
+        "",
+        "| setting | flag | variable | default | quick | tiny | what it does |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, f in FIELDS.items():
+        quick, tiny = (_shown(PROFILES[p][name]) if name in PROFILES[p] else "" for p in ("quick", "tiny"))
+        flag, variable = "--" + name.replace("_", "-"), ENV_PREFIX + name.upper()
+        lines.append(f"| `{name}` | `{flag}` | `{variable}` | {_shown(f.default)} | {quick} | {tiny} | "
+                     f"{f.metadata['help']} |")
+    return "\n".join(lines) + "\n"
 
 
 TYPES = typing.get_type_hints(Settings)

@@ -12,6 +12,8 @@ import helpers
 import helpers.settings as hs
 from helpers import Settings, UserError, get_settings
 
+from conftest import ROOT
+
 
 def one_line_error(call, *args, **kwargs) -> str:
     """Call `call` expecting a `UserError`; return its message after checking it is one line."""
@@ -244,3 +246,12 @@ def test_helpers_exports():
     """The package exposes the names the notebooks import."""
     assert {"Settings", "UserError", "get_settings", "load_data", "split_data"} <= set(helpers.__all__)
     assert issubclass(UserError, ValueError)
+
+
+def test_the_settings_page_is_up_to_date():
+    """docs/settings.md is what `python -m helpers settings` prints now: every field, its help, defaults, profiles."""
+    page = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert page == hs.settings_page(), "docs/settings.md is out of date: python -m helpers settings > docs/settings.md"
+    for name, f in hs.FIELDS.items():
+        assert f"| `{name}` | `--{name.replace('_', '-')}` | `TC_{name.upper()}` |" in page and f.metadata["help"] in page
+    assert str(ROOT) not in page, "no path of this machine on the page"
