@@ -29,7 +29,7 @@ def majority_label(train_labels: Sequence[int]) -> int:
 
 
 def majority_accuracy(train_labels: Sequence[int], labels: Sequence[int]) -> float:
-    """Accuracy on `labels` of always answering the commonest train label: the bar any model must clear (notebook 01)."""
+    """Accuracy on `labels` of always answering the commonest train label, the bar to clear (notebook 01)."""
     return float(np.mean(np.asarray(labels) == majority_label(train_labels)))
 
 

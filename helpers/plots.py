@@ -87,7 +87,8 @@ def baselines(table: pd.DataFrame) -> plt.Axes:
     """Test accuracy of each model in a baselines table, with the seconds its training took (notebook 05)."""
     ax = plt.figure(figsize=(7, 0.6 * len(table) + 1)).gca()
     bars = ax.barh(table.index, table["accuracy"], color=["tab:gray", "tab:blue", "tab:orange", "tab:green"])
-    labels = [f"{acc:.3f}  ({seconds:,.1f} s to train)" for acc, seconds in zip(table["accuracy"], table["train_seconds"])]
+    labels = [f"{accuracy:.3f}  ({seconds:,.1f} s to train)"
+              for accuracy, seconds in zip(table["accuracy"], table["train_seconds"])]
     ax.bar_label(bars, labels=labels, padding=3)
     ax.set(title="Test accuracy, same train and test rows", xlabel="accuracy", xlim=(0, 1.25))
     ax.invert_yaxis()

@@ -83,8 +83,8 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache):
     assert single["accuracy"] > 0.8, "it learned (chance is 0.5)"
     # the test loss the two processes wrote is the saved model's, measured again here in one process (transformers
     # #35078 multiplied it by the number of processes); each process averages its own share, so not to the last digit
-    settings = tiny_settings_for(tmp_path / "two", cache, epochs=6, train_rows=224, validation_size=0, group_by_length=False,
-                                 precision="fp32")
+    settings = tiny_settings_for(tmp_path / "two", cache, epochs=6, train_rows=224, validation_size=0,
+                                 group_by_length=False, precision="fp32")
     test = load_split(settings)["test"]
     model, tokenizer = load_trained(tmp_path / "two" / "model")
     again = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings).metrics["test_loss"]

@@ -134,7 +134,7 @@ def test_prefetch_then_train_offline(tmp_path, tiny_model):
     assert trained.returncode == 0, trained.stderr
     assert "!!!" not in trained.stdout and "device: CPU" in trained.stdout
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    # the 300 served rows, not the tiny profile's: 225 train rows, a tenth of them for validation; 40 of the 75 test rows
+    # the 300 served rows, not the tiny profile's: 225 train rows, a tenth of them for validation; 40 of 75 test rows
     assert metrics["train_rows"] == 202 and metrics["validation_rows"] == 23 and metrics["test_rows"] == 40
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["dim"] == 32 and saved["id2label"] == {"0": "not sarcastic", "1": "sarcastic"}
