@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from .settings import FIELDS, TYPES, Settings, UserError, auto_profile, get_settings, requested_profile
+from .models import get_settings
+from .settings import FIELDS, TYPES, Settings, UserError, build_settings
 
 
 class Parser(argparse.ArgumentParser):
@@ -84,8 +85,8 @@ def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
     """`get_settings` with the flags the user gave; `online`: auto is the profile this machine takes with a network."""
     given = {name: value for name, value in vars(args).items() if name in FIELDS}
     profile = given.pop("profile", None)
-    if online and requested_profile(profile) == "auto":
-        profile = auto_profile()  # prefetch: what the auto profile will want, never its offline fallback
+    if online:  # prefetch: what the auto profile will want, never its offline fallback
+        return build_settings(profile, **given)
     return get_settings(profile, **given)
 
 

@@ -18,63 +18,29 @@ import numpy as np
 import pandas as pd
 import torch
 from filelock import FileLock, Timeout
-from safetensors import SafetensorError, safe_open
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EvalPrediction,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
-    set_seed,
 )
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 from . import hardware
 from .baselines import majority_accuracy, scores
 from .data import label_names
 from .settings import Settings, UserError, warn
+from .models import has_weights, is_trained, load_model, load_tokenizer, unfinished_model
 from .split import evaluation_rows, load_split, output_folder
-from .tokenization import from_pretrained, load_tokenizer, tokenize
+from .tokenization import tokenize
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     """Accuracy and F1 from the model's logits: the predicted class is their argmax (notebook 04 writes its own)."""
     predicted = np.argmax(prediction.predictions, axis=-1)
     return scores(prediction.label_ids, predicted, prediction.predictions.shape[-1])
-
-
-def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
-    """The pretrained body with a fresh classification head for the classes `names`, seeded."""
-    check_classifier(settings.model, names)
-    set_seed(settings.seed)  # the new head's weights depend on it
-    return from_pretrained(
-        AutoModelForSequenceClassification,
-        settings.model,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
-    )
-
-
-def check_classifier(model: str, names: list[str]) -> None:
-    """Fail in one line unless `model` can classify texts, and a fine-tuned `model` knows exactly `names`."""
-    config = from_pretrained(AutoConfig, model)
-    if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        raise UserError(
-            f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
-            "set TC_MODEL (or --model) to a text encoder such as distilbert-base-uncased"
-        )
-    fine_tuned = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
-    saved = [config.id2label[i] for i in sorted(config.id2label)]
-    if fine_tuned and saved != list(names):
-        raise UserError(
-            f"model {model!r} was fine-tuned for the labels {saved}, but the data has {list(names)}; "
-            "use a model trained on this data, or a pretrained one to fine-tune"
-        )
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
@@ -239,34 +205,6 @@ def holding_output(function: Callable) -> Callable:
 def model_dir(settings: Settings) -> Path:
     """Where the fine-tuned model and its tokenizer are saved."""
     return Path(settings.output_dir) / "model"
-
-
-def has_weights(folder: Path) -> bool:
-    """True when `folder` holds complete weights: every safetensors file there whole (or PyTorch .bin weights)."""
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        return any(folder.glob("pytorch_model*.bin"))
-    index = folder / "model.safetensors.index.json"
-    try:
-        if index.is_file() and not set(json.loads(index.read_text())["weight_map"].values()) <= {f.name for f in files}:
-            return False  # a shard missing
-        for file in files:
-            with safe_open(file, "pt"):  # reads the header, and checks it covers the whole file
-                pass
-    except (SafetensorError, OSError, ValueError, KeyError, AttributeError):
-        return False
-    return True
-
-
-def is_trained(folder: Path) -> bool:
-    """True when `folder` holds a complete saved model: its config and whole weights."""
-    return (folder / "config.json").is_file() and has_weights(folder)
-
-
-def unfinished_model(folder: Path) -> str:
-    """The one-line error for a model folder whose weights are missing or cut short."""
-    return (f"{folder} holds an unfinished model (its weights are missing or cut short: a save was interrupted); "
-            "train it again with --overwrite (TC_OVERWRITE=1)")
 
 
 def is_complete_checkpoint(folder: Path) -> bool:

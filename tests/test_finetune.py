@@ -13,8 +13,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, EvalPrediction
 from transformers.trainer_utils import PredictionOutput
 
-from helpers.finetune import compute_metrics, load_model, loss_curves, model_dir, train, training_arguments
-from helpers.predict import evaluate_test, load_trained, predict, probabilities, with_predictions
+from helpers.finetune import compute_metrics, loss_curves, model_dir, train, training_arguments
+from helpers.models import load_model, load_trained
+from helpers.predict import evaluate_test, predict, probabilities, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
@@ -193,9 +194,3 @@ def test_evaluate_test(trained):
     assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
 
 
-def test_load_trained_without_a_model(tmp_path):
-    """Loading from a folder with no trained model is a UserError telling to train first."""
-    from helpers import UserError
-
-    with pytest.raises(UserError, match="train"):
-        load_trained(tmp_path)

@@ -27,7 +27,8 @@ from helpers.predict import classifier, predict, with_predictions
 from helpers.settings import TINY_MODEL, TOPICS_SAMPLE
 from helpers.split import load_split
 from helpers.tiny import BUILT_FROM, build_tiny_model, ensure_tiny_model, is_current
-from helpers.tokenization import HeadlineDataset, load_tokenizer, tokenize
+from helpers.models import load_tokenizer
+from helpers.tokenization import HeadlineDataset, tokenize
 
 from conftest import remove_tc_env, tiny_settings_for, write_table
 
