@@ -27,6 +27,7 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
+from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 
 from . import hardware
 from .baselines import majority_accuracy, scores
@@ -41,6 +42,22 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     """Accuracy and F1 from the model's logits: the predicted class is their argmax (notebook 04 writes its own)."""
     predicted = np.argmax(prediction.predictions, axis=-1)
     return scores(prediction.label_ids, predicted, prediction.predictions.shape[-1])
+
+
+PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml", "flyte": "flytekit", "kubeflow": "kfp"}  # else its name
+
+
+def trackers(settings: Settings) -> list[str]:
+    """The experiment trackers `settings.report_to` names (none: []), each known to transformers and installed (notebook 04)."""
+    names = [name.strip() for name in settings.report_to.split(",") if name.strip() not in ("", "none")]
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise UserError(f"setting report_to={name!r} is not a tracker transformers knows; use none or one of "
+                            f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
+        if name not in get_available_reporting_integrations():
+            raise UserError(f"setting report_to={name!r} needs {name}, which is not installed; "
+                            f"pip install {PIP_NAMES.get(name, name)}, or set report_to none")
+    return names
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
@@ -68,7 +85,7 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         load_best_model_at_end=True,
         metric_for_best_model="accuracy",
         seed=settings.seed,
-        report_to="none",
+        report_to=trackers(settings) or "none",
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
         # the evaluation loss by the number of processes (transformers issue #35078)
@@ -314,6 +331,7 @@ def check_learned(trainer: Trainer) -> bool:
 @holding_output
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
+    trackers(settings)  # a tracker that is not installed stops here, before anything is written
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
     parts = load_split(settings)
     model = load_model(settings, label_names(parts["train"]))

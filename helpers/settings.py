@@ -91,6 +91,9 @@ class Settings:
                                    "(0: none)", FRACTION_OR_ZERO)
     class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data")
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
+    report_to: str = _knob("none", "where training logs go besides the notebook: none, or an installed tracker "
+                           "transformers supports, e.g. tensorboard (pip install tensorboard; logs in "
+                           "OUTPUT_DIR/runs/, or $TENSORBOARD_LOGGING_DIR; watch with tensorboard --logdir)")
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
     # speed (notebooks 03 and 04): each lever can be turned off
     precision: str = _knob("auto", "auto (bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs), fp32, "
