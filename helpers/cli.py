@@ -93,7 +93,8 @@ def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test split, save the model and write metrics.json."""
     settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
-    from .finetune import run_lock, train
+    from .card import write_card
+    from .finetune import model_dir, run_lock, train
     from .predict import evaluate_test
 
     with run_lock(settings):  # the folder is this run's until its metrics are written
@@ -103,6 +104,7 @@ def run_train(args: argparse.Namespace) -> int:
             return 0
         path = Path(settings.output_dir) / "metrics.json"
         path.write_text(json.dumps(metrics, indent=2) + "\n")
+        write_card(model_dir(settings), settings, metrics)  # the card now with the test metrics
     print(json.dumps(metrics, indent=2))
     print(f"model saved in {Path(settings.output_dir) / 'model'}, metrics in {path}")
     return 0

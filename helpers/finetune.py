@@ -31,6 +31,7 @@ from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK,
 
 from . import hardware
 from .baselines import majority_accuracy, scores
+from .card import write_card
 from .data import label_names
 from .settings import Settings, UserError, warn
 from .models import has_weights, is_trained, load_model, load_tokenizer, unfinished_model
@@ -344,8 +345,9 @@ def train(settings: Settings) -> Trainer:
         tokenize(evaluation_rows(parts), tokenizer, settings),
     )
     trainer.train(resume_from_checkpoint=resume_from)
-    save(trainer, settings)
-    if trainer.is_world_process_zero():  # under torchrun: one warning, not one per process
+    folder = save(trainer, settings)
+    if trainer.is_world_process_zero():  # under torchrun: one card and one warning, not one per process
+        write_card(folder, settings)
         check_learned(trainer)
     return trainer
 
