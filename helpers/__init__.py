@@ -1,11 +1,11 @@
 """Helpers for the notebook series: fine-tune a Hugging Face transformer to spot sarcastic headlines.
 
 One module per step of the flow, each introduced in its notebook:
-settings (all notebooks), hardware (00: device and precision), data (01, 07), split (02), models (03-05: resolve and
-load models and tokenizers, probe the network; its `get_settings` is the package's), tokenization and tiny (03),
-card (04: the model card saved with the model), finetune (04, 07), predict (05), sweep (06), bench (04, the README's Speed), plots (the pictures in every notebook),
-setup (00: is this machine ready?), prefetch (the README's offline classroom), index (`make run`'s index page),
-cli (`python -m helpers`).
+settings (all notebooks), hardware (00: device and precision), data (01, 07), split (02), models (03-05: resolve
+and load models and tokenizers, probe the network; its `get_settings` is the package's), tokenization and tiny
+(03), card (04: the model card saved with the model), finetune (04, 07), predict (05), sweep (06), bench (04, the
+README's Speed), plots (the pictures in every notebook), setup (00: is this machine ready?), prefetch (the
+README's offline classroom), index (`make run`'s index page), cli (`python -m helpers`).
 """
 
 from .data import load_data
