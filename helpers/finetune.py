@@ -49,7 +49,7 @@ PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml", "flyte": "flyte
 
 
 def trackers(settings: Settings) -> list[str]:
-    """The experiment trackers `settings.report_to` names (none: []), each known to transformers and installed (notebook 04)."""
+    """The trackers `settings.report_to` names (none: []), each known to transformers and installed (notebook 04)."""
     names = [name.strip() for name in settings.report_to.split(",") if name.strip() not in ("", "none")]
     for name in names:
         if name not in INTEGRATION_TO_CALLBACK:

@@ -4,6 +4,7 @@ Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, 
 Nothing else in `helpers` calls `from_pretrained` or probes the network. The `auto` profile's offline fallback
 lives here too (`get_settings`): it needs to know whether the data and the model can be reached, and the settings
 module, which every other module imports, does no network I/O; `helpers.get_settings` is this function.
+The libraries are imported where they are used, so that `import helpers` (and a typo on the command line) stays quick.
 """
 
 from __future__ import annotations
@@ -12,20 +13,13 @@ import json
 import os
 import urllib.request
 from pathlib import Path
-
-from safetensors import SafetensorError, safe_open
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    set_seed,
-)
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+from typing import TYPE_CHECKING
 
 from .settings import TRUE, Settings, UserError, build_settings, cached_path, is_url, requested_profile
 from .tiny import ensure_tiny_model, is_tiny
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
@@ -125,18 +119,25 @@ def from_pretrained(auto_class, name: str, **kwargs):
 
 
 def ensure_model(settings: Settings) -> str:
-    """`settings.model`, ready for `from_pretrained`: the tiny model built if needed, else one clear line (notebook 03)."""
+    """`settings.model`, ready for `from_pretrained`: the tiny model built if needed, else one line (notebook 03)."""
+    from transformers import AutoConfig
+
     from_pretrained(AutoConfig, settings.model)
     return settings.model
 
 
 def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
     """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`."""
+    from transformers import AutoTokenizer
+
     return from_pretrained(AutoTokenizer, settings.model)
 
 
 def check_classifier(model: str, names: list[str]) -> None:
-    """Fail in one line unless `model` can classify texts, and a fine-tuned `model` knows exactly `names` (notebook 04)."""
+    """Fail in one line unless `model` classifies texts and, if fine-tuned, knows exactly `names` (notebook 04)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
     config = from_pretrained(AutoConfig, model)
     if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
         raise UserError(
@@ -154,6 +155,8 @@ def check_classifier(model: str, names: list[str]) -> None:
 
 def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
     """The pretrained body with a fresh classification head for the classes `names`, seeded (notebook 04)."""
+    from transformers import AutoModelForSequenceClassification, set_seed
+
     check_classifier(settings.model, names)
     set_seed(settings.seed)  # the new head's weights depend on it
     return from_pretrained(
@@ -166,7 +169,9 @@ def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
 
 
 def has_weights(folder: Path) -> bool:
-    """True when `folder` holds complete weights: every safetensors file there whole (or PyTorch .bin weights) (notebook 04)."""
+    """True when `folder` holds complete weights: each safetensors file whole, or PyTorch .bin weights (notebook 04)."""
+    from safetensors import SafetensorError, safe_open
+
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         return any(folder.glob("pytorch_model*.bin"))
@@ -194,7 +199,9 @@ def unfinished_model(folder: Path) -> str:
 
 
 def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
-    """The saved model and its tokenizer from `folder`; with `names`, it must have been trained on those labels (notebook 05)."""
+    """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those labels (notebook 05)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     if not (Path(folder) / "config.json").is_file():
         raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
     if not has_weights(Path(folder)):

@@ -35,7 +35,8 @@ def test_card_carries_the_real_metrics(trained_by_cli):
     assert f"| validation | this model | {metrics['validation_accuracy']:.3f} |" in card.text
     assert f"| test | this model | {metrics['accuracy']:.3f} | {metrics['f1']:.3f} |" in card.text
     assert "| test | TF-IDF + logistic regression |" in card.text and "| test | majority class |" in card.text
-    assert f"{metrics['train_rows']} train, {metrics['validation_rows']} validation, {metrics['test_rows']} test" in card.text
+    rows = f"{metrics['train_rows']} train, {metrics['validation_rows']} validation, {metrics['test_rows']} test"
+    assert rows in card.text
     assert "TheOnion" in card.text and "not measured yet" not in card.text
 
 
