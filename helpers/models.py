@@ -199,7 +199,7 @@ def unfinished_model(folder: Path) -> str:
 
 
 def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
-    """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those labels (notebook 05)."""
+    """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those (notebook 05)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not (Path(folder) / "config.json").is_file():
