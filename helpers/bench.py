@@ -18,12 +18,13 @@ import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, default_data_collator
 
 from .data import label_names
-from .finetune import NO_EVALUATION, holding_output, load_model, training_arguments
+from .finetune import NO_EVALUATION, holding_output, training_arguments
 from .hardware import precision
+from .models import load_model, load_tokenizer
 from .predict import predict
 from .settings import Settings, UserError
 from .split import load_split
-from .tokenization import TutorialDataset, load_tokenizer, tokenize
+from .tokenization import TutorialDataset, tokenize
 
 # Each pipeline is the settings' speed levers and how the rows become batches.
 LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False, reuse_memory=False)

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from .settings import FIELDS, TYPES, Settings, UserError, auto_profile, get_settings, requested_profile, settings_page
+from .models import get_settings
+from .settings import FIELDS, TYPES, Settings, UserError, build_settings, settings_page
 
 
 class Parser(argparse.ArgumentParser):
@@ -86,15 +87,16 @@ def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
     """`get_settings` with the flags the user gave; `online`: auto is the profile this machine takes with a network."""
     given = {name: value for name, value in vars(args).items() if name in FIELDS}
     profile = given.pop("profile", None)
-    if online and requested_profile(profile) == "auto":
-        profile = auto_profile()  # prefetch: what the auto profile will want, never its offline fallback
+    if online:  # prefetch: what the auto profile will want, never its offline fallback
+        return build_settings(profile, **given)
     return get_settings(profile, **given)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test split, save the model and write metrics.json."""
     settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
-    from .finetune import run_lock, train
+    from .card import write_card
+    from .finetune import model_dir, run_lock, train
     from .predict import evaluate_test
 
     with run_lock(settings):  # the folder is this run's until its metrics are written
@@ -104,6 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
             return 0
         path = Path(settings.output_dir) / "metrics.json"
         path.write_text(json.dumps(metrics, indent=2) + "\n")
+        write_card(model_dir(settings), settings, metrics)  # the card now with the test metrics
     print(json.dumps(metrics, indent=2))
     print(f"model saved in {Path(settings.output_dir) / 'model'}, metrics in {path}")
     return 0

@@ -18,27 +18,25 @@ import numpy as np
 import pandas as pd
 import torch
 from filelock import FileLock, Timeout
-from safetensors import SafetensorError, safe_open
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     EvalPrediction,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
-    set_seed,
 )
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 
 from . import hardware
 from .baselines import majority_accuracy, scores
+from .card import write_card
 from .data import label_names
 from .settings import Settings, UserError, warn
+from .models import has_weights, is_trained, load_model, load_tokenizer, unfinished_model
 from .split import evaluation_rows, load_split, output_folder
-from .tokenization import from_pretrained, load_tokenizer, tokenize
+from .tokenization import tokenize
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
@@ -47,34 +45,20 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     return scores(prediction.label_ids, predicted, prediction.predictions.shape[-1])
 
 
-def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
-    """The pretrained body with a fresh classification head for the classes `names`, seeded."""
-    check_classifier(settings.model, names)
-    set_seed(settings.seed)  # the new head's weights depend on it
-    return from_pretrained(
-        AutoModelForSequenceClassification,
-        settings.model,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
-    )
+PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml", "flyte": "flytekit", "kubeflow": "kfp"}  # else its name
 
 
-def check_classifier(model: str, names: list[str]) -> None:
-    """Fail in one line unless `model` can classify texts, and a fine-tuned `model` knows exactly `names`."""
-    config = from_pretrained(AutoConfig, model)
-    if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        raise UserError(
-            f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
-            "set TC_MODEL (or --model) to a text encoder such as distilbert-base-uncased"
-        )
-    fine_tuned = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
-    saved = [config.id2label[i] for i in sorted(config.id2label)]
-    if fine_tuned and saved != list(names):
-        raise UserError(
-            f"model {model!r} was fine-tuned for the labels {saved}, but the data has {list(names)}; "
-            "use a model trained on this data, or a pretrained one to fine-tune"
-        )
+def trackers(settings: Settings) -> list[str]:
+    """The trackers `settings.report_to` names (none: []), each known to transformers and installed (notebook 04)."""
+    names = [name.strip() for name in settings.report_to.split(",") if name.strip() not in ("", "none")]
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise UserError(f"setting report_to={name!r} is not a tracker transformers knows; use none or one of "
+                            f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
+        if name not in get_available_reporting_integrations():
+            raise UserError(f"setting report_to={name!r} needs {name}, which is not installed; "
+                            f"pip install {PIP_NAMES.get(name, name)}, or set report_to none")
+    return names
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
@@ -102,7 +86,7 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         load_best_model_at_end=True,
         metric_for_best_model="accuracy",
         seed=settings.seed,
-        report_to="none",
+        report_to=trackers(settings) or "none",
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
         # the evaluation loss by the number of processes (transformers issue #35078)
@@ -241,34 +225,6 @@ def model_dir(settings: Settings) -> Path:
     return Path(settings.output_dir) / "model"
 
 
-def has_weights(folder: Path) -> bool:
-    """True when `folder` holds complete weights: every safetensors file there whole (or PyTorch .bin weights)."""
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        return any(folder.glob("pytorch_model*.bin"))
-    index = folder / "model.safetensors.index.json"
-    try:
-        if index.is_file() and not set(json.loads(index.read_text())["weight_map"].values()) <= {f.name for f in files}:
-            return False  # a shard missing
-        for file in files:
-            with safe_open(file, "pt"):  # reads the header, and checks it covers the whole file
-                pass
-    except (SafetensorError, OSError, ValueError, KeyError, AttributeError):
-        return False
-    return True
-
-
-def is_trained(folder: Path) -> bool:
-    """True when `folder` holds a complete saved model: its config and whole weights."""
-    return (folder / "config.json").is_file() and has_weights(folder)
-
-
-def unfinished_model(folder: Path) -> str:
-    """The one-line error for a model folder whose weights are missing or cut short."""
-    return (f"{folder} holds an unfinished model (its weights are missing or cut short: a save was interrupted); "
-            "train it again with --overwrite (TC_OVERWRITE=1)")
-
-
 def is_complete_checkpoint(folder: Path) -> bool:
     """True when the Trainer finished writing checkpoint `folder`: its trainer_state.json (written last) is whole
     JSON, not just begun, and its weights are whole."""
@@ -376,6 +332,7 @@ def check_learned(trainer: Trainer) -> bool:
 @holding_output
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
+    trackers(settings)  # a tracker that is not installed stops here, before anything is written
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
     parts = load_split(settings)
     model = load_model(settings, label_names(parts["train"]))
@@ -388,8 +345,9 @@ def train(settings: Settings) -> Trainer:
         tokenize(evaluation_rows(parts), tokenizer, settings),
     )
     trainer.train(resume_from_checkpoint=resume_from)
-    save(trainer, settings)
-    if trainer.is_world_process_zero():  # under torchrun: one warning, not one per process
+    folder = save(trainer, settings)
+    if trainer.is_world_process_zero():  # under torchrun: one card and one warning, not one per process
+        write_card(folder, settings)
         check_learned(trainer)
     return trainer
 

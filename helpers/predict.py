@@ -12,8 +12,6 @@ import pandas as pd
 import torch
 from scipy.special import log_softmax, softmax
 from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
     DataCollatorWithPadding,
     Pipeline,
     PreTrainedModel,
@@ -23,21 +21,11 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import NO_EVALUATION, check_classifier, compute_metrics, has_weights, training_arguments, unfinished_model
-from .settings import Settings, UserError, warn
+from .finetune import NO_EVALUATION, compute_metrics, training_arguments
+from .models import load_trained
+from .settings import Settings, warn
 from .split import load_split
-from .tokenization import HeadlineDataset, count_longer, from_pretrained, tokenize
-
-
-def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
-    """The saved model and its tokenizer from `folder`; with `names`, it must have been trained on those labels."""
-    if not (Path(folder) / "config.json").is_file():
-        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
-    if not has_weights(Path(folder)):
-        raise UserError(unfinished_model(folder))
-    if names is not None:
-        check_classifier(str(folder), names)
-    return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
+from .tokenization import HeadlineDataset, count_longer, tokenize
 
 
 # Predicting only: no evaluation or checkpoints, and rows in the order given (grouping by length would shuffle them).

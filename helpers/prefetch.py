@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from .data import fetch
-from .settings import ROOT, Settings, UserError, cached_path, is_url, looks_like_path
+from .models import looks_like_path
+from .settings import ROOT, Settings, UserError, cached_path, is_url
 from .tiny import is_tiny
 
 BUILD_REQUIREMENTS = ["setuptools>=68"]  # pyproject.toml's build-system requires: pip needs it to install the project

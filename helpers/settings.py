@@ -1,6 +1,8 @@
-"""Every knob of the series in one `Settings` object, with profiles and `TC_` overrides.
+"""Every knob of the series in one `Settings` object, with profiles and `TC_` overrides: settings only.
 
-Introduced in notebook 01; every later notebook and the command line start from `get_settings()`.
+Introduced in notebook 01; every later notebook and the command line start from `helpers.get_settings()`.
+Nothing here touches the network or loads a model: whether the data and the model can be reached, and so the
+`auto` profile's offline fallback, is decided in `helpers/models.py`, which comes later in the flow.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import os
 import sys
 import typing
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +52,7 @@ A_SCHEDULE = (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES))
 
 @dataclass
 class Settings:
-    """Every knob of the series; build it with `get_settings()`."""
+    """Every knob of the series; build it with `helpers.get_settings()`."""
 
     profile: str = _knob("auto", "auto, full, quick or tiny", A_PROFILE)
     # data (notebook 01)
@@ -90,6 +91,9 @@ class Settings:
                                    "(0: none)", FRACTION_OR_ZERO)
     class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data")
     logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
+    report_to: str = _knob("none", "where training logs go besides the notebook: none, or an installed tracker "
+                           "transformers supports, e.g. tensorboard (pip install tensorboard; logs in "
+                           "OUTPUT_DIR/runs/, or $TENSORBOARD_LOGGING_DIR; watch with tensorboard --logdir)")
     seed: int = _knob(42, "seed of the model head, the data order and dropout")
     # speed (notebooks 03 and 04): each lever can be turned off
     precision: str = _knob("auto", "auto (bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs), fp32, "
@@ -201,15 +205,6 @@ def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
     return found
 
 
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    """True when `url` answers within `timeout` seconds."""
-    try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
-        return True
-    except Exception:
-        return False
-
-
 def is_url(source: str) -> bool:
     """True when `source` is an http(s) or file URL rather than a path."""
     return urllib.parse.urlparse(source).scheme in {"http", "https", "file"}
@@ -219,61 +214,6 @@ def cached_path(settings: Settings) -> Path:
     """Where the download of `settings.data` is (or will be) kept."""
     name = Path(urllib.parse.urlparse(settings.data).path).name or "data.json"
     return Path(settings.cache_dir).expanduser() / name
-
-
-def data_status(settings: Settings) -> str:
-    """Where the data comes from: "local file", "cached", "reachable" or "missing" (notebook 00 prints it)."""
-    if not is_url(settings.data):
-        return "local file" if Path(settings.data).expanduser().exists() else "missing"
-    if cached_path(settings).exists():
-        return "cached"
-    return "reachable" if _reachable(settings.data) else "missing"
-
-
-def data_available(settings: Settings) -> bool:
-    """True when the data is a local file, already downloaded, or its URL answers."""
-    return data_status(settings) != "missing"
-
-
-WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def hub_cached(name: str) -> bool:
-    """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    def cached(filename: str) -> bool:
-        return isinstance(try_to_load_from_cache(name, filename), str)
-
-    try:
-        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
-    except ValueError:  # not a valid hub name
-        return False
-
-
-def model_status(settings: Settings) -> str:
-    """Where the model comes from: "tiny", "local folder", "cached", "reachable" or "missing" (notebook 00)."""
-    if Path(settings.model).name == TINY_MODEL:
-        return "tiny"
-    if Path(settings.model).expanduser().is_dir():
-        return "local folder"
-    if looks_like_path(settings.model):
-        return "missing"
-    if hub_cached(settings.model):
-        return "cached"
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
-        return "missing"
-    return "reachable" if _reachable(f"https://huggingface.co/api/models/{settings.model}") else "missing"
-
-
-def model_available(settings: Settings) -> bool:
-    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
-    return model_status(settings) != "missing"
-
-
-def looks_like_path(name: str) -> bool:
-    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
 
 
 def _has_cuda() -> bool:
@@ -297,24 +237,17 @@ def requested_profile(profile: str | None = None) -> str:
     return coerce("profile", profile or env_overrides().get("profile") or "auto")
 
 
-def get_settings(profile: str | None = None, **overrides) -> Settings:
-    """Build the `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides`."""
+def build_settings(profile: str | None = None, **overrides) -> Settings:
+    """The `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides` (no network I/O).
+
+    `auto` is the profile this machine takes with a network (`auto_profile`); `helpers.get_settings`
+    (`helpers/models.py`) falls back to `tiny` when the data or the model cannot be reached.
+    """
     env = env_overrides()
     profile = requested_profile(profile)
     env.pop("profile", None)
     chosen = {name: coerce(name, value) for name, value in {**env, **overrides}.items()}
-    if profile == "auto":
-        profile = auto_profile()
-        trial = _build(profile, chosen)
-        missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(trial)]
-        if missing:
-            print(
-                f"!!! {' and '.join(missing)} cannot be reached (no network, nothing cached): "
-                "falling back to the offline 'tiny' profile. Set TC_PROFILE to choose. !!!",
-                flush=True,
-            )
-            profile = "tiny"
-    return _build(profile, chosen)
+    return _build(auto_profile() if profile == "auto" else profile, chosen)
 
 
 def _build(profile: str, chosen: dict) -> Settings:

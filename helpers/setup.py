@@ -23,9 +23,9 @@ from transformers.utils import logging
 from .bench import run_pipeline
 from .data import load_data
 from .hardware import device_name
-from .settings import Settings, auto_profile, data_status, get_settings, model_status, requested_profile
+from .models import data_status, load_tokenizer, model_status
+from .settings import Settings, build_settings, requested_profile
 from .split import split_data, split_validation
-from .tokenization import load_tokenizer
 
 DATA_SOURCES = {"local file": "a local file", "cached": "downloaded before, in the cache",
                 "reachable": "reachable, downloads on first use", "missing": "MISSING: neither cached nor reachable"}
@@ -124,7 +124,7 @@ def timing_lines(settings: Settings, timing: dict | None) -> str:
 def real_settings(settings: Settings) -> Settings:
     """The settings the series meant to run: when auto fell back to tiny, the profile auto takes with a network."""
     if settings.profile == "tiny" and requested_profile() == "auto":
-        return get_settings(auto_profile())
+        return build_settings("auto")
     return settings
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 import pandas as pd
 from transformers import Trainer, TrainerCallback, TrainerState
 
-from . import finetune, predict
+from . import finetune, models, predict
 from .data import label_names
+from .models import load_tokenizer
 from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, warn
 from .split import evaluation_rows, load_split
 from .tiny import is_tiny
-from .tokenization import load_tokenizer, tokenize
+from .tokenization import tokenize
 
 # The search space a learner edits: each knob (a `Settings` field) and the values to try.
 SPACE: dict[str, list] = {
@@ -345,7 +346,7 @@ def accuracy_on_test(run: pd.Series | dict, base: Settings) -> float:
     """Accuracy of a run's saved model on the test split: measure it once, for the run you chose on validation."""
     settings = settings_of(run, base)
     test = load_split(settings)["test"]
-    model, tokenizer = predict.load_trained(finetune.model_dir(settings), label_names(test))
+    model, tokenizer = models.load_trained(finetune.model_dir(settings), label_names(test))
     prediction = predict.predict(model, tokenizer, tokenize(test, tokenizer, settings), settings)
     return float(finetune.compute_metrics(prediction)["accuracy"])
 
@@ -417,7 +418,7 @@ class OptunaTrials(TrainerCallback):
                 print(f"optuna trial {trial.number} ({describe(self.point(trial))}): already in the runs log, skipped")
                 raise require_optuna().TrialPruned("already in the runs log")
             finetune.prepare_output(settings)  # overwrite: clear what an interrupted trial left in its folder
-        return finetune.load_model(self.base, self.names)
+        return models.load_model(self.base, self.names)
 
     def on_train_end(self, args, state, control, **kwargs):
         """Save the trial's best model into its folder, drop its checkpoints, append its run to the log."""

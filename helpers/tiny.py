@@ -1,6 +1,6 @@
 """A tiny DistilBERT built on this machine, so the series runs offline and in CI.
 
-Introduced in notebook 03 (tokenize): with the `tiny` profile, `load_tokenizer` builds it on first use.
+Introduced in notebook 03 (tokenize): with the `tiny` profile, `helpers/models.py` has it built on first use.
 """
 
 from __future__ import annotations

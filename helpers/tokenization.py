@@ -5,40 +5,12 @@ Introduced in notebook 03 (tokenize).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
-from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
-from .settings import Settings, UserError, looks_like_path, warn
-from .tiny import ensure_tiny_model, is_tiny
-
-
-def from_pretrained(auto_class, name: str, **kwargs):
-    """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line."""
-    if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
-        raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
-    try:
-        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False, **kwargs)
-    except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(
-            f"cannot load model {name!r} ({first}); set TC_MODEL (or --model) to a hub name you can reach "
-            "or a local model folder, or use TC_PROFILE=tiny offline"
-        ) from None
-
-
-def ensure_model(settings: Settings) -> str:
-    """`settings.model`, ready for `from_pretrained`: the tiny model built if needed, else one clear line (notebook 03)."""
-    from_pretrained(AutoConfig, settings.model)
-    return settings.model
-
-
-def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
-    """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`."""
-    return from_pretrained(AutoTokenizer, settings.model)
+from .settings import Settings, warn
 
 
 class HeadlineDataset(torch.utils.data.Dataset):

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers.predict import load_trained, predict
+from helpers.models import load_trained
+from helpers.predict import predict
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 

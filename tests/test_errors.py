@@ -10,7 +10,8 @@ import pytest
 from helpers import UserError, get_settings, load_data
 from helpers.cli import main
 from helpers.split import load_split
-from helpers.tokenization import load_tokenizer, tokenize
+from helpers.models import load_tokenizer
+from helpers.tokenization import tokenize
 
 from conftest import headline_records, write_table
 

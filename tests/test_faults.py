@@ -13,7 +13,7 @@ import pytest
 
 from helpers import UserError
 from helpers.finetune import checkpoints
-from helpers.predict import load_trained
+from helpers.models import load_trained
 
 from conftest import assert_one_line_error, finish, run_cli, start_cli, tiny_settings_for, write_table
 

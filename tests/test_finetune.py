@@ -11,14 +11,17 @@ import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, EvalPrediction
+from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 from transformers.trainer_utils import PredictionOutput
 
-from helpers.finetune import compute_metrics, load_model, loss_curves, model_dir, train, training_arguments
-from helpers.predict import evaluate_test, load_trained, predict, probabilities, with_predictions
+from helpers import finetune
+from helpers.finetune import compute_metrics, loss_curves, model_dir, train, training_arguments
+from helpers.models import load_model, load_trained
+from helpers.predict import evaluate_test, predict, probabilities, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
-from conftest import remove_tc_env, tiny_settings_for
+from conftest import assert_one_line_error, remove_tc_env, run_cli, tiny_settings_for
 
 LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 0])
 PREDICTED = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 0])
@@ -123,6 +126,25 @@ def test_schedule_and_label_smoothing_reach_the_trainer(tiny_settings):
     assert args.lr_scheduler_type == "cosine" and args.label_smoothing_factor == 0.1
 
 
+
+def test_report_to_reaches_the_training_arguments(tiny_settings, monkeypatch):
+    """No tracker by default; a tracker that is installed (here: made to look installed) reaches `report_to`."""
+    assert training_arguments(tiny_settings).report_to == []
+    monkeypatch.setattr(finetune, "get_available_reporting_integrations", lambda: ["tensorboard"])
+    assert training_arguments(dataclasses.replace(tiny_settings, report_to="tensorboard")).report_to == ["tensorboard"]
+
+
+def test_a_missing_tracker_is_one_line(tmp_path):
+    """A tracker that is not installed stops `train` in one line saying what to install, before writing anything."""
+    missing = next(name for name in ["tensorboard", *sorted(INTEGRATION_TO_CALLBACK)]
+                   if name not in get_available_reporting_integrations())
+    result = run_cli("train", "--profile", "tiny", "--report-to", missing, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert_one_line_error(result.stderr)
+    assert f"pip install {finetune.PIP_NAMES.get(missing, missing)}" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_cache):
     """The tiny model trained for 10 steps, once for this module: (settings, trainer)."""
@@ -193,9 +215,3 @@ def test_evaluate_test(trained):
     assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
 
 
-def test_load_trained_without_a_model(tmp_path):
-    """Loading from a folder with no trained model is a UserError telling to train first."""
-    from helpers import UserError
-
-    with pytest.raises(UserError, match="train"):
-        load_trained(tmp_path)

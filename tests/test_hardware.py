@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from helpers import finetune, hardware, settings as hs
+from helpers.models import load_model
 from helpers.predict import prediction_trainer
 from helpers.settings import UserError
 
@@ -84,7 +85,7 @@ def test_fp16_without_cuda_is_one_line(monkeypatch, gpu):
     """fp16 on a CPU or an Apple GPU stops at once with one line naming the setting."""
     machine(monkeypatch, **gpu)
     with pytest.raises(UserError, match="fp16' needs a CUDA GPU") as error:
-        hs.get_settings("tiny", precision="fp16")
+        hs.build_settings("tiny", precision="fp16")
     assert "\n" not in str(error.value)
 
 
@@ -111,7 +112,7 @@ def test_the_choice_is_printed_once_by_process_zero(make_settings, capsys):
     assert capsys.readouterr().out == ""
     announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=True), None)
     assert capsys.readouterr().out == hardware.describe(settings) + ", 2 processes\n"
-    trainer = finetune.build_trainer(settings, None, None, [], [], model_init=lambda: finetune.load_model(
+    trainer = finetune.build_trainer(settings, None, None, [], [], model_init=lambda: load_model(
         settings, ["not sarcastic", "sarcastic"]))
     assert sum(isinstance(c, hardware.Announce) for c in trainer.callback_handler.callbacks) == 1
 
@@ -122,5 +123,5 @@ def test_memory_setting_applied_for_every_trainer(monkeypatch, make_settings, ti
     monkeypatch.setattr(hardware, "reuse_memory", calls.append)
     finetune.training_arguments(make_settings(reuse_memory=False))
     settings = make_settings(reuse_memory=True)
-    prediction_trainer(finetune.load_model(settings, ["not sarcastic", "sarcastic"]), tiny_tokenizer, settings)
+    prediction_trainer(load_model(settings, ["not sarcastic", "sarcastic"]), tiny_tokenizer, settings)
     assert calls == [False, True]

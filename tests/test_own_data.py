@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 import unicodedata
 from types import SimpleNamespace
 
@@ -23,11 +20,12 @@ from helpers.data import label_names
 from helpers.finetune import (
     build_trainer, class_weights, loss_function, model_dir, train, weighted_cross_entropy,
 )
+from helpers.models import load_tokenizer
 from helpers.predict import classifier, predict, with_predictions
 from helpers.settings import TINY_MODEL, TOPICS_SAMPLE
 from helpers.split import load_split
 from helpers.tiny import BUILT_FROM, build_tiny_model, ensure_tiny_model, is_current
-from helpers.tokenization import HeadlineDataset, load_tokenizer, tokenize
+from helpers.tokenization import HeadlineDataset, tokenize
 
 from conftest import remove_tc_env, tiny_settings_for, write_table
 
@@ -64,13 +62,6 @@ def test_topics_sample_is_imbalanced_and_multilingual():
     assert shares.iloc[0] >= 3 * shares.iloc[-1]
     assert 0.25 <= np.mean([bool(HANGUL.search(record["title"])) for record in records]) <= 0.45
     assert sum(bool(EMOJI.search(record["title"])) for record in records) >= 8
-
-
-def test_topics_sample_is_what_its_generator_writes(tmp_path):
-    """make_topics.py, run again, writes the committed file byte for byte (it is seeded)."""
-    script = shutil.copy(TOPICS_SAMPLE.parent / "make_topics.py", tmp_path)
-    subprocess.run([sys.executable, script], check=True, capture_output=True, cwd=tmp_path)
-    assert (tmp_path / TOPICS_SAMPLE.name).read_bytes() == TOPICS_SAMPLE.read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------- loading

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import prefetch, settings as hs
+from helpers import models as hm, prefetch
 from helpers.settings import SAMPLE_DATA, UserError
 
 from conftest import ROOT, assert_one_line_error, clean_env
@@ -247,6 +247,6 @@ def test_a_cached_hub_model_counts_only_with_its_weights(tmp_path, monkeypatch, 
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_text("{}")
     settings = make_settings(model=REPO)
-    assert (hs.model_status(settings), hs.model_available(settings)) == ("missing", False)
+    assert (hm.model_status(settings), hm.model_available(settings)) == ("missing", False)
     (snapshot / "model.safetensors").write_bytes(b"weights")
-    assert (hs.model_status(settings), hs.model_available(settings)) == ("cached", True)
+    assert (hm.model_status(settings), hm.model_available(settings)) == ("cached", True)

@@ -18,8 +18,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 import helpers.data as hd
 from helpers import UserError, load_data
 from helpers.cli import main
-from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, is_trained, prepare_output, run_lock, save
-from helpers.predict import classifier, load_trained
+from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
+from helpers.models import is_trained, load_trained
+from helpers.predict import classifier
 from helpers.split import _warn_once, load_split
 
 from conftest import ROOT, clean_env, headline_records, tiny_settings_for, write_table

@@ -76,15 +76,7 @@ def test_tiny_profile_is_offline(tmp_path):
     tiny = get_settings("tiny", cache_dir=str(tmp_path))
     assert Path(tiny.data) == hs.SAMPLE_DATA and Path(tiny.data).is_file()
     assert Path(tiny.model) == tmp_path / hs.TINY_MODEL
-    assert hs.data_available(tiny)
 
-
-def test_unbuilt_tiny_model_counts_as_available(tmp_path, monkeypatch):
-    """The tiny model is available offline even before its first build (load_tokenizer builds it on demand)."""
-    monkeypatch.setattr(hs, "_reachable", lambda url, timeout=3.0: False)
-    tiny = get_settings("tiny", cache_dir=str(tmp_path / "empty-cache"))
-    assert not Path(tiny.model).exists()
-    assert hs.model_available(tiny)
 
 
 @pytest.mark.parametrize("profile", ["full", "quick", "tiny"])
@@ -193,53 +185,6 @@ def test_string_values_are_coerced(tmp_path):
     settings = get_settings("tiny", epochs="1.5", train_batch_size="8", test_size="0.2", cache_dir=str(tmp_path))
     assert (settings.epochs, settings.train_batch_size, settings.test_size) == (1.5, 8, 0.2)
     assert type(settings.train_batch_size) is int
-
-
-def auto_settings(monkeypatch, tmp_path, *, reachable: bool, cuda: bool = False) -> Settings:
-    """`get_settings()` with the auto profile, an empty cache, the network and GPU as given."""
-    monkeypatch.setattr(hs, "_reachable", lambda url, timeout=3.0: reachable)
-    monkeypatch.setattr(hs, "_has_cuda", lambda: cuda)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    return get_settings(cache_dir=str(tmp_path / "empty-cache"), output_dir=str(tmp_path / "out"))
-
-
-def test_auto_without_network_falls_back_to_tiny(monkeypatch, tmp_path, capsys):
-    """Offline with nothing cached, auto chooses tiny and says so loudly on one line."""
-    settings = auto_settings(monkeypatch, tmp_path, reachable=False)
-    assert settings.profile == "tiny"
-    assert Path(settings.data) == hs.SAMPLE_DATA
-    assert Path(settings.model) == tmp_path / "empty-cache" / hs.TINY_MODEL
-    loud = [line for line in capsys.readouterr().out.splitlines() if "!!!" in line]
-    assert len(loud) == 1 and "tiny" in loud[0]
-
-
-def test_auto_with_network_chooses_quick(monkeypatch, tmp_path, capsys):
-    """Online without a GPU, auto chooses quick and prints no warning."""
-    settings = auto_settings(monkeypatch, tmp_path, reachable=True)
-    assert settings.profile == "quick" and settings.train_rows == hs.PROFILES["quick"]["train_rows"]
-    assert "!!!" not in capsys.readouterr().out
-
-
-def test_auto_with_gpu_chooses_full(monkeypatch, tmp_path):
-    """Online with a GPU, auto chooses full."""
-    assert auto_settings(monkeypatch, tmp_path, reachable=True, cuda=True).profile == "full"
-
-
-def test_auto_with_a_missing_model_folder(monkeypatch, tmp_path):
-    """A model folder that does not exist makes auto fall back or fail with a UserError, never a traceback."""
-    monkeypatch.setenv("TC_MODEL", str(tmp_path / "no-such-model"))
-    try:
-        settings = auto_settings(monkeypatch, tmp_path, reachable=False)
-    except UserError:
-        return
-    assert settings.profile == "tiny"
-
-
-def test_auto_keeps_explicit_values(monkeypatch, tmp_path):
-    """Falling back to tiny keeps the values the user chose."""
-    monkeypatch.setenv("TC_EPOCHS", "2")
-    settings = auto_settings(monkeypatch, tmp_path, reachable=False)
-    assert settings.profile == "tiny" and settings.epochs == 2.0
 
 
 def test_helpers_exports():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from huggingface_hub import constants
 
-from helpers import settings as hs, setup
+from helpers import models as hm, settings as hs, setup
 
 PREFETCH = "while online, run `python -m helpers prefetch` (or `make prefetch`) once"
 
@@ -64,11 +64,11 @@ def test_a_missing_model_says_what_to_do(monkeypatch, make_settings):
 
 def test_offline_auto_falls_back_and_is_not_ready(monkeypatch, tmp_path):
     """Offline with nothing cached, auto runs tiny; notebook 00 names the real data and model and what to do."""
-    monkeypatch.setattr(hs, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(hm, "_reachable", lambda url, timeout=3.0: False)
     monkeypatch.setattr(hs, "_has_cuda", lambda: False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "cache"))
-    settings = hs.get_settings()
+    settings = hm.get_settings()
     assert settings.profile == "tiny"
     assert setup.verdict(settings) == (
         f"not ready: the data {hs.DATA_URL} and the model distilbert-base-uncased cannot be reached and are not "

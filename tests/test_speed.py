@@ -12,10 +12,11 @@ from transformers import default_data_collator
 
 from helpers import finetune, hardware
 from helpers.bench import bench, chart, table
-from helpers.predict import predict, prediction_trainer
 from helpers.data import label_names
+from helpers.models import load_model, load_tokenizer
+from helpers.predict import predict, prediction_trainer
 from helpers.split import load_split
-from helpers.tokenization import TutorialDataset, load_tokenizer, tokenize
+from helpers.tokenization import TutorialDataset, tokenize
 
 from conftest import tiny_settings_for
 
@@ -25,7 +26,7 @@ def setup(make_settings):
     """Tiny settings in fp32 without levers, the seeded tiny model, its tokenizer and the test rows."""
     settings = make_settings(precision="fp32", group_by_length=False, sort_predictions=False)
     tokenizer, test = load_tokenizer(settings), load_split(settings)["test"]
-    return settings, finetune.load_model(settings, label_names(test)).eval(), tokenizer, test
+    return settings, load_model(settings, label_names(test)).eval(), tokenizer, test
 
 
 def logits(settings, model, tokenizer, data):
@@ -79,7 +80,7 @@ def test_group_by_length_batches_similar_lengths(make_settings):
     tokenizer = load_tokenizer(settings)
     rows = load_split(settings)["train"]
     train = tokenize(rows, tokenizer, settings)
-    trainer = finetune.build_trainer(settings, finetune.load_model(settings, label_names(rows)), tokenizer, train, train)
+    trainer = finetune.build_trainer(settings, load_model(settings, label_names(rows)), tokenizer, train, train)
     order = list(trainer._get_train_sampler(train))
     assert sorted(order) == list(range(len(train)))
     lengths = np.array([len(ids) for ids in train.encodings["input_ids"]])

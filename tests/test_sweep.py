@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import helpers
-from helpers import cli, finetune, sweep
+from helpers import cli, finetune, models, sweep
 from helpers.settings import Settings, UserError
 from helpers.split import load_split
 
@@ -383,7 +383,7 @@ def test_optuna_search_builds_each_trial_with_model_init(make_settings, monkeypa
     """Optuna trials: the Trainer gets model_init, never a model; one model per trial; logged, never retrained."""
     base = make_settings(validation_size=0.1)
     built, trainers = [], []
-    real_load, real_trainer = finetune.load_model, finetune.Trainer
+    real_load, real_trainer = models.load_model, finetune.Trainer
 
     class SpyTrainer(real_trainer):
         def __init__(self, *args, **kwargs):
@@ -391,7 +391,7 @@ def test_optuna_search_builds_each_trial_with_model_init(make_settings, monkeypa
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(finetune, "Trainer", SpyTrainer)
-    monkeypatch.setattr(finetune, "load_model", lambda *args: built.append(args) or real_load(*args))
+    monkeypatch.setattr(models, "load_model", lambda *args: built.append(args) or real_load(*args))
     runs = sweep.optuna_search(base, SPACE, trials=2, seed=0)
     records = sweep.read_log(sweep.runs_path(base))
     assert [run["search"] for run in records] == ["optuna", "optuna"] and len(runs) == 2

@@ -1,15 +1,11 @@
-"""Tokenization: unpadded items, padding per batch, the tutorial's fixed padding, lengths, truncation, errors."""
+"""Tokenization: unpadded items, padding per batch, the tutorial's fixed padding, lengths, truncation."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
-import pytest
-from transformers import AutoTokenizer, DataCollatorWithPadding
+from transformers import DataCollatorWithPadding
 
-from helpers import UserError
-from helpers.tokenization import HeadlineDataset, TutorialDataset, ensure_model, load_tokenizer, token_lengths, tokenize
+from helpers.tokenization import HeadlineDataset, TutorialDataset, token_lengths, tokenize
 
 TEXTS = [
     "area man wins argument with self in shower",
@@ -18,27 +14,6 @@ TEXTS = [
 ]
 LABELS = [1, 0, 0]
 LONG = " ".join(["nation's dads declare brunch a human right"] * 100)  # longer than any model takes
-
-
-def test_ensure_model_builds_the_tiny_model_for_auto_tokenizer(make_settings, tmp_path):
-    """Notebook 03's `AutoTokenizer.from_pretrained(settings.model)` works once `ensure_model` built the tiny model."""
-    settings = make_settings(cache_dir=tmp_path / "fresh-cache")
-    assert ensure_model(settings) == settings.model
-    assert AutoTokenizer.from_pretrained(settings.model).get_vocab() == load_tokenizer(settings).get_vocab()
-
-
-def test_ensure_model_names_a_missing_folder_in_one_line(make_settings, tmp_path):
-    """A model folder that does not exist stops in one line naming it, before any library traceback."""
-    with pytest.raises(UserError) as caught:
-        ensure_model(make_settings(model=str(tmp_path / "no-such-model")))
-    assert "no-such-model" in str(caught.value) and "\n" not in str(caught.value)
-
-
-def test_load_tokenizer_gives_the_tiny_tokenizer(tiny_settings, tiny_tokenizer):
-    """load_tokenizer on the tiny profile loads the session's tiny model's fast tokenizer."""
-    tokenizer = load_tokenizer(tiny_settings)
-    assert tokenizer.is_fast
-    assert tokenizer.get_vocab() == tiny_tokenizer.get_vocab()
 
 
 def test_items_are_unpadded(tiny_tokenizer):
@@ -100,16 +75,3 @@ def test_truncation_at_max_length(tiny_tokenizer, make_settings):
     assert len(short_ids) == token_lengths(["senator"], tiny_tokenizer)[0] < 8
 
 
-@pytest.mark.parametrize("kind", ["missing folder", "empty folder", "hub name"])
-def test_load_tokenizer_errors_are_user_errors(kind, tiny_settings, tmp_path, monkeypatch):
-    """A model that cannot be loaded is a one-line UserError naming it, not an OSError."""
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no minute of retries offline
-    (tmp_path / "empty").mkdir()
-    model = {"missing folder": str(tmp_path / "no-such-model"), "empty folder": str(tmp_path / "empty"),
-             "hub name": "no-such-org-xyz/no-such-model-xyz"}[kind]
-    with pytest.raises(Exception) as caught:
-        load_tokenizer(dataclasses.replace(tiny_settings, model=model))
-    assert isinstance(caught.value, UserError) and not isinstance(caught.value, OSError)
-    assert model in str(caught.value) and "\n" not in str(caught.value)

@@ -1,12 +1,13 @@
 """Write helpers/sample/news_topics.jsonl: 280 made-up news headlines in four topics, for notebook 07.
 
-Run from anywhere: python helpers/sample/make_topics.py (the output is committed).
+Run from anywhere: python tests/samples/make_topics.py [FOLDER] (default helpers/sample; the output is committed).
+It lives beside its test, tests/samples/test_samples.py, outside the installed package, which ships the data only.
 Other column names than the sarcasm sample (`title`, `topic`), labels as text, four imbalanced classes
 (40/30/20/10 %), about a third of the headlines in Korean and a few with emoji. Every name in it is made up.
 Topics share some words ("record", "launch", "wins", "기록", "발표") and a few headlines mix two topics,
 so a model has to learn more than one keyword per topic.
 """
-import json, random, re
+import json, random, re, sys
 from pathlib import Path
 
 rng = random.Random(7)
@@ -192,7 +193,8 @@ for topic, count in EMOJI_ROWS.items():
     for i, mark in zip(picked, (emoji[topic] + shared_emoji) * count):
         rows[i] = (f"{rows[i][0]} {mark}", topic)
 rng.shuffle(rows)
-out = Path(__file__).resolve().parent / "news_topics.jsonl"
+folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "helpers" / "sample"
+out = folder / "news_topics.jsonl"
 with open(out, "w", encoding="utf-8") as f:
     for i, (text, topic) in enumerate(rows):
         record = {"id": f"n{i:04d}", "title": text, "topic": topic}

@@ -1,9 +1,11 @@
 """Write helpers/sample/sarcasm_sample.json: 300 made-up headlines in the real file's schema.
 
-Run from the project root: python helpers/sample/make_sample.py (the output is committed).
+Run from anywhere: python tests/samples/make_sample.py [FOLDER] (default helpers/sample; the output is committed).
+It lives beside its test, tests/samples/test_samples.py, outside the installed package, which ships the data only.
 Nothing here is taken from the real dataset; a test checks that no headline appears in it.
 """
-import json, random, re
+import json, random, re, sys
+from pathlib import Path
 
 rng = random.Random(2026)
 who = ["area man", "local mom", "area dad", "teen", "grandmother", "office manager", "divorced father",
@@ -103,6 +105,7 @@ def link(h, s, i):
     return (f"https://local.theonion.com/{slug}-{1819570000 + i}" if s
             else f"https://www.huffingtonpost.com/entry/{slug}_us_{i:08x}")
 records = [{"article_link": link(h, s, i), "headline": h, "is_sarcastic": s} for i, (h, s) in enumerate(rows)]
-with open("helpers/sample/sarcasm_sample.json", "w") as f:
+folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "helpers" / "sample"
+with open(folder / "sarcasm_sample.json", "w") as f:
     f.write("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")
 print(len(records), sum(r["is_sarcastic"] for r in records))

@@ -1,0 +1,211 @@
+"""Resolve and load models and tokenizers: hub name or folder, the tiny model, trained models, one-line errors.
+
+Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it.
+Nothing else in `helpers` calls `from_pretrained` or probes the network. The `auto` profile's offline fallback
+lives here too (`get_settings`): it needs to know whether the data and the model can be reached, and the settings
+module, which every other module imports, does no network I/O; `helpers.get_settings` is this function.
+The libraries are imported where they are used, so that `import helpers` (and a typo on the command line) stays quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .settings import TRUE, Settings, UserError, build_settings, cached_path, is_url, requested_profile
+from .tiny import ensure_tiny_model, is_tiny
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def looks_like_path(name: str) -> bool:
+    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """True when `url` answers within `timeout` seconds."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+        return True
+    except Exception:
+        return False
+
+
+def data_status(settings: Settings) -> str:
+    """Where the data comes from: "local file", "cached", "reachable" or "missing" (notebook 00 prints it)."""
+    if not is_url(settings.data):
+        return "local file" if Path(settings.data).expanduser().exists() else "missing"
+    if cached_path(settings).exists():
+        return "cached"
+    return "reachable" if _reachable(settings.data) else "missing"
+
+
+def data_available(settings: Settings) -> bool:
+    """True when the data is a local file, already downloaded, or its URL answers."""
+    return data_status(settings) != "missing"
+
+
+def hub_cached(name: str) -> bool:
+    """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+
+    try:
+        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
+    except ValueError:  # not a valid hub name
+        return False
+
+
+def model_status(settings: Settings) -> str:
+    """Where the model comes from: "tiny", "local folder", "cached", "reachable" or "missing" (notebook 00)."""
+    if is_tiny(settings.model):
+        return "tiny"
+    if Path(settings.model).expanduser().is_dir():
+        return "local folder"
+    if looks_like_path(settings.model):
+        return "missing"
+    if hub_cached(settings.model):
+        return "cached"
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
+        return "missing"
+    return "reachable" if _reachable(f"https://huggingface.co/api/models/{settings.model}") else "missing"
+
+
+def model_available(settings: Settings) -> bool:
+    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
+    return model_status(settings) != "missing"
+
+
+def get_settings(profile: str | None = None, **overrides) -> Settings:
+    """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
+
+    Every notebook starts from it (`helpers.get_settings()`, notebook 01); the fallback is announced in one loud line.
+    """
+    settings = build_settings(profile, **overrides)
+    if requested_profile(profile) != "auto":
+        return settings
+    missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(settings)]
+    if not missing:
+        return settings
+    print(
+        f"!!! {' and '.join(missing)} cannot be reached (no network, nothing cached): "
+        "falling back to the offline 'tiny' profile. Set TC_PROFILE to choose. !!!",
+        flush=True,
+    )
+    return build_settings("tiny", **overrides)
+
+
+def from_pretrained(auto_class, name: str, **kwargs):
+    """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line (notebook 03)."""
+    if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
+        raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
+    try:
+        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False, **kwargs)
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"cannot load model {name!r} ({first}); set TC_MODEL (or --model) to a hub name you can reach "
+            "or a local model folder, or use TC_PROFILE=tiny offline"
+        ) from None
+
+
+def ensure_model(settings: Settings) -> str:
+    """`settings.model`, ready for `from_pretrained`: the tiny model built if needed, else one line (notebook 03)."""
+    from transformers import AutoConfig
+
+    from_pretrained(AutoConfig, settings.model)
+    return settings.model
+
+
+def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
+    """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`."""
+    from transformers import AutoTokenizer
+
+    return from_pretrained(AutoTokenizer, settings.model)
+
+
+def check_classifier(model: str, names: list[str]) -> None:
+    """Fail in one line unless `model` classifies texts and, if fine-tuned, knows exactly `names` (notebook 04)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    config = from_pretrained(AutoConfig, model)
+    if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        raise UserError(
+            f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
+            "set TC_MODEL (or --model) to a text encoder such as distilbert-base-uncased"
+        )
+    fine_tuned = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
+    saved = [config.id2label[i] for i in sorted(config.id2label)]
+    if fine_tuned and saved != list(names):
+        raise UserError(
+            f"model {model!r} was fine-tuned for the labels {saved}, but the data has {list(names)}; "
+            "use a model trained on this data, or a pretrained one to fine-tune"
+        )
+
+
+def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
+    """The pretrained body with a fresh classification head for the classes `names`, seeded (notebook 04)."""
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    check_classifier(settings.model, names)
+    set_seed(settings.seed)  # the new head's weights depend on it
+    return from_pretrained(
+        AutoModelForSequenceClassification,
+        settings.model,
+        num_labels=len(names),
+        id2label=dict(enumerate(names)),
+        label2id={name: i for i, name in enumerate(names)},
+    )
+
+
+def has_weights(folder: Path) -> bool:
+    """True when `folder` holds complete weights: each safetensors file whole, or PyTorch .bin weights (notebook 04)."""
+    from safetensors import SafetensorError, safe_open
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return any(folder.glob("pytorch_model*.bin"))
+    index = folder / "model.safetensors.index.json"
+    try:
+        if index.is_file() and not set(json.loads(index.read_text())["weight_map"].values()) <= {f.name for f in files}:
+            return False  # a shard missing
+        for file in files:
+            with safe_open(file, "pt"):  # reads the header, and checks it covers the whole file
+                pass
+    except (SafetensorError, OSError, ValueError, KeyError, AttributeError):
+        return False
+    return True
+
+
+def is_trained(folder: Path) -> bool:
+    """True when `folder` holds a complete saved model: its config and whole weights (notebook 04)."""
+    return (folder / "config.json").is_file() and has_weights(folder)
+
+
+def unfinished_model(folder: Path) -> str:
+    """The one-line error for a model folder whose weights are missing or cut short (notebook 04)."""
+    return (f"{folder} holds an unfinished model (its weights are missing or cut short: a save was interrupted); "
+            "train it again with --overwrite (TC_OVERWRITE=1)")
+
+
+def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
+    """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those (notebook 05)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not (Path(folder) / "config.json").is_file():
+        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
+    if not has_weights(Path(folder)):
+        raise UserError(unfinished_model(folder))
+    if names is not None:
+        check_classifier(str(folder), names)
+    return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))

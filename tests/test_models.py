@@ -1,0 +1,118 @@
+"""Models: resolving a name or folder, the auto profile's offline fallback, the tiny model, loading, one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+import helpers.models as hm
+import helpers.settings as hs
+from helpers import Settings, UserError, get_settings
+from helpers.models import ensure_model, load_tokenizer, load_trained
+
+
+def test_tiny_data_is_available(tmp_path):
+    """The tiny profile's data, the shipped sample, is available without a network."""
+    assert hm.data_available(get_settings("tiny", cache_dir=str(tmp_path)))
+
+
+def test_unbuilt_tiny_model_counts_as_available(tmp_path, monkeypatch):
+    """The tiny model is available offline even before its first build (load_tokenizer builds it on demand)."""
+    monkeypatch.setattr(hm, "_reachable", lambda url, timeout=3.0: False)
+    tiny = get_settings("tiny", cache_dir=str(tmp_path / "empty-cache"))
+    assert not Path(tiny.model).exists()
+    assert hm.model_available(tiny)
+
+
+def auto_settings(monkeypatch, tmp_path, *, reachable: bool, cuda: bool = False) -> Settings:
+    """`get_settings()` with the auto profile, an empty cache, the network and GPU as given."""
+    monkeypatch.setattr(hm, "_reachable", lambda url, timeout=3.0: reachable)
+    monkeypatch.setattr(hs, "_has_cuda", lambda: cuda)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return get_settings(cache_dir=str(tmp_path / "empty-cache"), output_dir=str(tmp_path / "out"))
+
+
+def test_auto_without_network_falls_back_to_tiny(monkeypatch, tmp_path, capsys):
+    """Offline with nothing cached, auto chooses tiny and says so loudly on one line."""
+    settings = auto_settings(monkeypatch, tmp_path, reachable=False)
+    assert settings.profile == "tiny"
+    assert Path(settings.data) == hs.SAMPLE_DATA
+    assert Path(settings.model) == tmp_path / "empty-cache" / hs.TINY_MODEL
+    loud = [line for line in capsys.readouterr().out.splitlines() if "!!!" in line]
+    assert len(loud) == 1 and "tiny" in loud[0]
+
+
+def test_auto_with_network_chooses_quick(monkeypatch, tmp_path, capsys):
+    """Online without a GPU, auto chooses quick and prints no warning."""
+    settings = auto_settings(monkeypatch, tmp_path, reachable=True)
+    assert settings.profile == "quick" and settings.train_rows == hs.PROFILES["quick"]["train_rows"]
+    assert "!!!" not in capsys.readouterr().out
+
+
+def test_auto_with_gpu_chooses_full(monkeypatch, tmp_path):
+    """Online with a GPU, auto chooses full."""
+    assert auto_settings(monkeypatch, tmp_path, reachable=True, cuda=True).profile == "full"
+
+
+def test_auto_with_a_missing_model_folder(monkeypatch, tmp_path):
+    """A model folder that does not exist makes auto fall back or fail with a UserError, never a traceback."""
+    monkeypatch.setenv("TC_MODEL", str(tmp_path / "no-such-model"))
+    try:
+        settings = auto_settings(monkeypatch, tmp_path, reachable=False)
+    except UserError:
+        return
+    assert settings.profile == "tiny"
+
+
+def test_auto_keeps_explicit_values(monkeypatch, tmp_path):
+    """Falling back to tiny keeps the values the user chose."""
+    monkeypatch.setenv("TC_EPOCHS", "2")
+    settings = auto_settings(monkeypatch, tmp_path, reachable=False)
+    assert settings.profile == "tiny" and settings.epochs == 2.0
+
+
+def test_ensure_model_builds_the_tiny_model_for_auto_tokenizer(make_settings, tmp_path):
+    """Notebook 03's `AutoTokenizer.from_pretrained(settings.model)` works once `ensure_model` built the tiny model."""
+    settings = make_settings(cache_dir=tmp_path / "fresh-cache")
+    assert ensure_model(settings) == settings.model
+    assert AutoTokenizer.from_pretrained(settings.model).get_vocab() == load_tokenizer(settings).get_vocab()
+
+
+def test_ensure_model_names_a_missing_folder_in_one_line(make_settings, tmp_path):
+    """A model folder that does not exist stops in one line naming it, before any library traceback."""
+    with pytest.raises(UserError) as caught:
+        ensure_model(make_settings(model=str(tmp_path / "no-such-model")))
+    assert "no-such-model" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_load_tokenizer_gives_the_tiny_tokenizer(tiny_settings, tiny_tokenizer):
+    """load_tokenizer on the tiny profile loads the session's tiny model's fast tokenizer."""
+    tokenizer = load_tokenizer(tiny_settings)
+    assert tokenizer.is_fast
+    assert tokenizer.get_vocab() == tiny_tokenizer.get_vocab()
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "empty folder", "hub name"])
+def test_load_tokenizer_errors_are_user_errors(kind, tiny_settings, tmp_path, monkeypatch):
+    """A model that cannot be loaded is a one-line UserError naming it, not an OSError."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no minute of retries offline
+    (tmp_path / "empty").mkdir()
+    model = {"missing folder": str(tmp_path / "no-such-model"), "empty folder": str(tmp_path / "empty"),
+             "hub name": "no-such-org-xyz/no-such-model-xyz"}[kind]
+    with pytest.raises(Exception) as caught:
+        load_tokenizer(dataclasses.replace(tiny_settings, model=model))
+    assert isinstance(caught.value, UserError) and not isinstance(caught.value, OSError)
+    assert model in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_load_trained_without_a_model(tmp_path):
+    """Loading from a folder with no trained model is a UserError telling to train first."""
+    from helpers import UserError
+
+    with pytest.raises(UserError, match="train"):
+        load_trained(tmp_path)
