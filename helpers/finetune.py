@@ -164,7 +164,7 @@ def build_trainer(
     """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
 
     With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
-    `options` go to the `Trainer` as they are: notebook 06 gives `model_init` (a fresh model per trial) and no model.
+    `options` go to the `Trainer` as they are, e.g. `model_init` (a fresh model per `train()`) and no model.
     """
 
     def num_labels() -> int:
@@ -184,6 +184,10 @@ def build_trainer(
     )
     trainer.add_callback(hardware.Announce(settings))  # says which device and precision train, as training starts
     return trainer
+
+
+class FolderInUse(UserError):
+    """The output folder is held by another run (`run_lock`)."""
 
 
 LOCK, HOLDER = ".run.lock", ".run.pid"  # in the output folder: held by the run using it, and that run's process id
@@ -208,7 +212,7 @@ def run_lock(settings: Settings) -> Iterator[Path]:
         lock.acquire()
     except Timeout:
         holder = (folder / HOLDER).read_text().strip() if (folder / HOLDER).is_file() else ""
-        raise UserError(
+        raise FolderInUse(
             f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to finish, "
             "or choose another --output-dir (TC_OUTPUT_DIR)"
         ) from None
