@@ -142,6 +142,7 @@ def sampler(search: str, space: dict[str, list], seed: int) -> optuna.samplers.B
 def open_study(base: Settings, space: dict[str, list], search: str = "random", seed: int = 0) -> optuna.Study:
     """The study of `space` in the output folder (made, or reopened), drawing points with `search`'s sampler."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial says its own one line
+    space = check_space(space)
     return optuna.create_study(storage=storage(base), study_name=study_name(space), direction="maximize",
                                sampler=sampler(search, space, seed), load_if_exists=True)
 
