@@ -276,6 +276,11 @@ def settings_of(run: pd.Series | dict, base: Settings) -> Settings:
     return dataclasses.replace(base, **values, output_dir=str(sweep_dir(base) / run["id"]))
 
 
+def knobs(run: pd.Series) -> dict:
+    """The searched values of a trial: its knobs but the seed and the base settings every trial shares (notebook 06)."""
+    return {name: run[name] for name in run.index if name in FIELDS and name not in RECORDED and not _missing(run[name])}
+
+
 def _missing(value) -> bool:
     """True for an empty cell (a knob this run did not search)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
