@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -33,7 +32,11 @@ SPACE: dict[str, list] = {
     "warmup_steps": [0, 0.1],
     "weight_decay": [0.0, 0.01],
 }
-SEARCHES = ("grid", "random", "tpe")
+SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, or TPE learning from the scores so far
+    "grid": lambda space, seed: optuna.samplers.GridSampler(space, seed=seed),
+    "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
+    "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed),
+}
 VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 STUDY_FILE = "study.log"
 # Not searchable: the sweep sets them itself, or they change which rows every trial is scored on.
@@ -46,8 +49,6 @@ RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "search", "seed", "log_history", *METRICS)  # the table's columns that are no knob
 
-
-# ---------------------------------------------------------------------------------------------- the points
 
 
 def check_space(space: dict[str, list]) -> dict[str, list]:
@@ -68,12 +69,6 @@ def check_space(space: dict[str, list]) -> dict[str, list]:
 def grid(space: dict[str, list]) -> list[dict]:
     """Every combination of the space's values."""
     return [dict(zip(space, values)) for values in itertools.product(*space.values())]
-
-
-def describe(point: dict) -> str:
-    """A point as `name=value, ...`."""
-    return ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
-                     for name, value in point.items())
 
 
 def with_validation(base: Settings) -> Settings:
@@ -108,9 +103,6 @@ def point_id(base: Settings, point: dict) -> str:
     return run_id(trial_settings(base, point))
 
 
-# ---------------------------------------------------------------------------------------------- the study
-
-
 def storage(base: Settings) -> optuna.storages.JournalStorage:
     """The study's storage: optuna's journal file `sweep/study.log`, safe for several processes on one machine.
 
@@ -128,23 +120,12 @@ def study_name(space: dict[str, list]) -> str:
     return "space-" + hashlib.sha1(json.dumps(space, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def sampler(search: str, space: dict[str, list], seed: int) -> optuna.samplers.BaseSampler:
-    """Optuna's sampler for `search`: every point (grid), seeded random draws, or TPE learning from the scores."""
-    if search == "grid":
-        return optuna.samplers.GridSampler(space, seed=seed)
-    if search == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if search == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    raise UserError(f"search {search!r} is unknown; choose one of {', '.join(SEARCHES)}")
-
-
 def open_study(base: Settings, space: dict[str, list], search: str = "random", seed: int = 0) -> optuna.Study:
     """The study of `space` in the output folder (made, or reopened), drawing points with `search`'s sampler."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial says its own one line
     space = check_space(space)
     return optuna.create_study(storage=storage(base), study_name=study_name(space), direction="maximize",
-                               sampler=sampler(search, space, seed), load_if_exists=True)
+                               sampler=SAMPLERS[search](space, seed), load_if_exists=True)
 
 
 def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
@@ -152,34 +133,25 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
     evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
     best = max(evaluations, key=lambda entry: entry["eval_accuracy"], default={})  # the first best: the kept epoch
     trained = next((entry for entry in reversed(log_history) if "train_runtime" in entry), {})
-    return {
-        "id": run_id(settings),
-        "val_accuracy": best.get("eval_accuracy"),
-        "val_f1": best.get("eval_f1"),
-        "val_loss": best.get("eval_loss"),
-        "train_seconds": trained.get("train_runtime"),
-        **{name: getattr(settings, name) for name in dict.fromkeys([*point, *SPACE, *RECORDED])},
-        "log_history": log_history,
-    }
-
-
-def trained_history(settings: Settings) -> list[dict] | None:
-    """The log history of the trial's saved model, or None when it has not been trained."""
-    folder = finetune.model_dir(settings)
-    return json.loads((folder / "log_history.json").read_text()) if finetune.is_trained(folder) else None
+    scores = [best.get("eval_accuracy"), best.get("eval_f1"), best.get("eval_loss"), trained.get("train_runtime")]
+    return {"id": run_id(settings), **dict(zip(METRICS, scores)),
+            **{name: getattr(settings, name) for name in dict.fromkeys([*point, *SPACE, *RECORDED])},
+            "log_history": log_history}
 
 
 def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list]) -> float:
     """Train the point optuna chose, unless done or in another process's hands (then pruned); its accuracy."""
     point = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
     settings = trial_settings(base, point)
-    label = f"trial {trial.number} ({describe(point)})"
+    label = f"trial {trial.number} (" + ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+                                                  for name, value in point.items()) + ")"
     if run_id(settings) in {run["id"] for run in runs_of_study(trial.study)}:
         print(f"{label}: already in the study, skipped", flush=True)
         raise optuna.TrialPruned()
     try:
         with finetune.run_lock(settings):  # the trial's folder only: other points stay free for other searches
-            history = trained_history(settings)  # trained by another search, or by one stopped before it recorded
+            saved = finetune.model_dir(settings)  # trained by another search, or by one stopped before it recorded
+            history = json.loads((saved / "log_history.json").read_text()) if finetune.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
                 history = finetune.train(settings).state.log_history
@@ -198,8 +170,8 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
            seed: int = 0) -> pd.DataFrame:
     """Run `trials` trials of `space` (grid: every point not yet done); every trial of the folder, best first."""
     space = check_space(SPACE if space is None else space)
-    if search not in SEARCHES:
-        raise UserError(f"search {search!r} is unknown; choose one of {', '.join(SEARCHES)}")
+    if search not in SAMPLERS:
+        raise UserError(f"search {search!r} is unknown; choose one of {', '.join(SAMPLERS)}")
     if trials < 1:
         raise UserError(f"trials={trials} must be at least 1")
     base = with_validation(base)
@@ -210,12 +182,10 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     return load_runs(base)
 
 
-# ---------------------------------------------------------------------------------------------- the results
-
 
 def runs_of_study(study: optuna.Study) -> list[dict]:
-    """The completed trials of one study, as their records, with the study's name and the sampler that chose them."""
-    return [{**trial.user_attrs["run"], "study": study.study_name, "trial": trial.number}
+    """The completed trials of one study, as their records, with the study's name."""
+    return [{"id": trial.user_attrs["run"]["id"], "study": study.study_name, **trial.user_attrs["run"]}
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
 
 
@@ -226,9 +196,12 @@ def load_runs(base: Settings) -> pd.DataFrame:
     store = storage(base)
     runs = [run for name in optuna.get_all_study_names(store)
             for run in runs_of_study(optuna.load_study(study_name=name, storage=store))]
-    table = pd.DataFrame(runs).drop(columns="trial").drop_duplicates("id")
-    table = table[["id", "study", *[name for name in table.columns if name not in ("id", "study")]]]
-    order = table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], na_position="last", kind="stable")
+    return best_first(pd.DataFrame(runs).drop_duplicates("id"))
+
+
+def best_first(runs: pd.DataFrame) -> pd.DataFrame:
+    """Rows by validation accuracy, highest first, then by validation loss, lowest first."""
+    order = runs.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], na_position="last", kind="stable")
     return order.reset_index(drop=True)
 
 
@@ -255,14 +228,9 @@ def by_setting(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return runs
     scores = runs.groupby(_setting_columns(runs), dropna=False, sort=False).agg(
-        seeds=("val_accuracy", "size"),
-        val_accuracy=("val_accuracy", "mean"),
-        val_accuracy_min=("val_accuracy", "min"),
-        val_accuracy_max=("val_accuracy", "max"),
-        val_loss=("val_loss", "mean"),
-    )
-    order = scores.reset_index().sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")
-    return order.reset_index(drop=True)
+        seeds=("val_accuracy", "size"), val_accuracy=("val_accuracy", "mean"), val_accuracy_min=("val_accuracy", "min"),
+        val_accuracy_max=("val_accuracy", "max"), val_loss=("val_loss", "mean"))
+    return best_first(scores.reset_index())
 
 
 def table(runs: pd.DataFrame) -> str:
@@ -272,18 +240,13 @@ def table(runs: pd.DataFrame) -> str:
 
 def settings_of(run: pd.Series | dict, base: Settings) -> Settings:
     """The settings a trial trained with: `base` with its recorded values, in its folder (for `predict.test_metrics`)."""
-    values = {name: coerce(name, run[name]) for name in FIELDS if name in run and not _missing(run[name])}
+    values = {name: coerce(name, run[name]) for name in FIELDS if name in run and not pd.isna(run[name])}
     return dataclasses.replace(base, **values, output_dir=str(sweep_dir(base) / run["id"]))
 
 
 def knobs(run: pd.Series) -> dict:
     """The searched values of a trial: its knobs but the seed and the base settings every trial shares (notebook 06)."""
-    return {name: run[name] for name in run.index if name in FIELDS and name not in RECORDED and not _missing(run[name])}
-
-
-def _missing(value) -> bool:
-    """True for an empty cell (a knob this run did not search)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return {name: run[name] for name in run.index if name in FIELDS and name not in RECORDED and not pd.isna(run[name])}
 
 
 def best_call(runs: pd.DataFrame) -> str:
@@ -291,11 +254,8 @@ def best_call(runs: pd.DataFrame) -> str:
     if runs.empty:
         raise UserError("no trials in the study yet; run a search first")
     best = runs.iloc[0]
-    values = {
-        name: coerce(name, best[name])
-        for name in runs.columns
-        if name in FIELDS and name != "profile" and not _missing(best[name]) and not _profile_gives(best, name)
-    }
+    values = {name: coerce(name, best[name]) for name in runs.columns
+              if name in FIELDS and name != "profile" and not pd.isna(best[name]) and not _profile_gives(best, name)}
     arguments = [repr(best["profile"]), *(f"{name}={value!r}" for name, value in values.items())]
     return f"helpers.get_settings({', '.join(arguments)})"
 
@@ -310,7 +270,5 @@ def _profile_gives(run: pd.Series, name: str) -> bool:
 
 def curves(runs: pd.DataFrame, top: int = 4) -> dict[str, pd.DataFrame]:
     """The loss curves of the best `top` runs, from the history kept in the study (nothing is trained again)."""
-    return {
-        f"{run['id']} (val acc {run['val_accuracy']:.3f})": finetune.loss_curves(run["log_history"])
-        for _, run in runs.head(top).iterrows()
-    }
+    return {f"{run['id']} (val acc {run['val_accuracy']:.3f})": finetune.loss_curves(run["log_history"])
+            for _, run in runs.head(top).iterrows()}
