@@ -47,7 +47,7 @@ NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eva
                "reuse_memory", "sort_predictions")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
-NOT_SETTINGS = ("id", "study", "search", "seed", "log_history", *METRICS)  # the table's columns that are no knob
+NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
 
 
 
