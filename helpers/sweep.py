@@ -168,12 +168,14 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list]) -> fl
 
 def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4, search: str = "random",
            seed: int = 0) -> pd.DataFrame:
-    """Run `trials` trials of `space` (grid: every point not yet done); every trial of the folder, best first."""
+    """Run `trials` trials of `space` (grid, or trials covering it: every point); the folder's trials, best first."""
     space = check_space(SPACE if space is None else space)
     if search not in SAMPLERS:
         raise UserError(f"search {search!r} is unknown; choose one of {', '.join(SAMPLERS)}")
     if trials < 1:
         raise UserError(f"trials={trials} must be at least 1")
+    if search == "random" and trials >= len(grid(space)):
+        search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
     study = open_study(base, space, search, seed)
     done = {run["id"] for run in runs_of_study(study)}
@@ -239,7 +241,7 @@ def table(runs: pd.DataFrame) -> str:
 
 
 def settings_of(run: pd.Series | dict, base: Settings) -> Settings:
-    """The settings a trial trained with: `base` with its recorded values, in its folder (for `predict.test_metrics`)."""
+    """The settings a trial trained with: `base` with its recorded values, in its folder (notebook 06)."""
     values = {name: coerce(name, run[name]) for name in FIELDS if name in run and not pd.isna(run[name])}
     return dataclasses.replace(base, **values, output_dir=str(sweep_dir(base) / run["id"]))
 

@@ -104,10 +104,20 @@ def test_seeded_random_draws_repeat(swept, no_training):
     assert all(point["learning_rate"] in SPACE["learning_rate"] for point in draws[0])
 
 
+def test_a_random_budget_covering_the_space_tries_every_point(swept, no_training):
+    """With `trials` at least the grid's size, a random search tries each point once (draws could repeat some)."""
+    base, _ = swept
+    sweep.search(base, SPACE, trials=5, search="random", seed=0)
+    study = sweep.open_study(base, SPACE)
+    drawn = [trial.params["learning_rate"] for trial in study.get_trials(deepcopy=False)[-len(SPACE["learning_rate"]):]]
+    assert sorted(drawn) == sorted(SPACE["learning_rate"])
+
+
 def test_each_trial_keeps_its_settings_scores_and_curves(swept):
     """A trial's user attrs give back its settings, the scores of its kept epoch and its folder's loss curves."""
     base, _ = swept
-    for trial in sweep.open_study(base, sweep.check_space(SPACE)).get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+    study = sweep.open_study(base, SPACE)
+    for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
         run = trial.user_attrs["run"]
         settings = sweep.settings_of(run, base)
         assert sweep.run_id(settings) == run["id"] and settings.learning_rate == trial.params["learning_rate"]
