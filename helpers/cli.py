@@ -51,7 +51,8 @@ def build_parser() -> Parser:
     predict.add_argument("--model", required=True, help="folder of a saved model (OUTPUT_DIR/model)")
     predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
     predict.set_defaults(run=run_predict)
-    sweep = commands.add_parser("sweep", help="train a model per point of a search space, keep it in a study, show the best")
+    sweep = commands.add_parser("sweep",
+                                help="train a model per point of a search space, keep it in a study, show the best")
     add_settings_flags(sweep)
     sweep.add_argument("--trials", type=int, default=4,
                        help="trials of random or tpe; grid tries every point of the space (default: 4)")
