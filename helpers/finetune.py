@@ -196,7 +196,7 @@ PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save
 
 @contextlib.contextmanager
 def run_lock(settings: Settings) -> Iterator[Path]:
-    """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming this one.
+    """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
 
     The operating system releases the lock when the process ends, however it ends, so a killed run never blocks the
     next. Re-entrant within a process. Under torchrun, process 0 holds it for the whole run. A folder the run made
