@@ -52,13 +52,16 @@ def build_parser() -> Parser:
     predict.add_argument("--model", required=True, help="folder of a saved model (OUTPUT_DIR/model)")
     predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
     predict.set_defaults(run=run_predict)
-    sweep = commands.add_parser("sweep", help="train one model per hyperparameter point, log the runs, show the best")
+    sweep = commands.add_parser("sweep",
+                                help="train a model per point of a search space, keep it in a study, show the best")
     add_settings_flags(sweep)
-    sweep.add_argument("--trials", type=int, default=4, help="points of the search space to train (default: 4)")
+    sweep.add_argument("--trials", type=int, default=4,
+                       help="trials of random or tpe; grid tries every point of the space (default: 4)")
     sweep.add_argument("--space", action="append", metavar="KNOB=V1,V2,...", type=space_entry, default=[],
                        help="values to try for one setting, repeatable (default: the space in helpers/sweep.py)")
-    sweep.add_argument("--search", choices=["random", "optuna"], default="random",
-                       help="random points, or optuna choosing from the scores so far (pip install optuna)")
+    sweep.add_argument("--search", choices=["grid", "random", "tpe"], default="random",
+                       help="how optuna chooses the points: all of them, seeded random draws, or TPE learning from "
+                            "the scores so far (default: random)")
     sweep.set_defaults(run=run_sweep)
     prefetch = commands.add_parser("prefetch", help="bring the data and the model (and wheels) here, to work offline")
     add_settings_flags(prefetch)
@@ -142,24 +145,24 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Train the points not in the runs log yet; print every run best first (then per setting), the best, the log."""
+    """Train the points not trained yet; print every trial best first (then per setting), the best, the study."""
     settings = settings_from(args)
     if args.trials <= 0:
         raise UserError(f"--trials {args.trials} must be > 0")
     from transformers.utils import logging
 
-    from .sweep import best_call, by_setting, optuna_search, runs_path, search, table
+    from .sweep import STUDY_FILE, best_call, by_setting, search, sweep_dir, table
 
     logging.set_verbosity_error()  # a fresh head per trial: the same "newly initialized" report each time
     space = dict(args.space) or None
-    runs = (optuna_search if args.search == "optuna" else search)(settings, space, trials=args.trials)
+    runs = search(settings, space, trials=args.trials, search=args.search)
     print(table(runs))
     settings_table = by_setting(runs)
     if len(settings_table) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
         print("\nmean over seeds, best first:")
         print(table(settings_table))
     print("best settings:", best_call(settings_table))
-    print("runs log:", runs_path(settings))
+    print("study:", sweep_dir(settings) / STUDY_FILE)
     return 0
 
 

@@ -148,7 +148,7 @@ def build_trainer(
     """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
 
     With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
-    `options` go to the `Trainer` as they are: notebook 06 gives `model_init` (a fresh model per trial) and no model.
+    `options` go to the `Trainer` as they are, e.g. `model_init` (a fresh model per `train()`) and no model.
     """
 
     def num_labels() -> int:
@@ -170,13 +170,17 @@ def build_trainer(
     return trainer
 
 
+class FolderInUse(UserError):
+    """The output folder is held by another run (`run_lock`)."""
+
+
 LOCK, HOLDER = ".run.lock", ".run.pid"  # in the output folder: held by the run using it, and that run's process id
 PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save being written, the model it replaces
 
 
 @contextlib.contextmanager
 def run_lock(settings: Settings) -> Iterator[Path]:
-    """Hold the output folder for one run (train, sweep, bench): a second run on it stops at once, naming this one.
+    """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
 
     The operating system releases the lock when the process ends, however it ends, so a killed run never blocks the
     next. Re-entrant within a process. Under torchrun, process 0 holds it for the whole run. A folder the run made
@@ -192,7 +196,7 @@ def run_lock(settings: Settings) -> Iterator[Path]:
         lock.acquire()
     except Timeout:
         holder = (folder / HOLDER).read_text().strip() if (folder / HOLDER).is_file() else ""
-        raise UserError(
+        raise FolderInUse(
             f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to finish, "
             "or choose another --output-dir (TC_OUTPUT_DIR)"
         ) from None

@@ -60,13 +60,27 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names: list[str]
 
 
 def metric_by_learning_rate(runs: pd.DataFrame, metric: str = "val_accuracy") -> plt.Axes:
-    """One dot per run: a validation metric against the learning rate (log scale), the best marked (notebook 06)."""
+    """One dot per trial of a sweep's table: a validation metric against the learning rate (log scale), the best
+    marked (notebook 06). Optuna's slice plot would draw the learning rates of a grid as categories, evenly spaced."""
     ax = plt.figure(figsize=(6, 3)).gca()
     ax.scatter(runs["learning_rate"], runs[metric], color="tab:blue", label="a run")
     ax.scatter(runs["learning_rate"].iloc[:1], runs[metric].iloc[:1], color="tab:orange", marker="*", s=200,
                label="best (first in the table)")
     ax.set(title=f"{metric} by learning rate", xlabel="learning rate (log scale)", ylabel=metric, xscale="log")
     ax.legend()
+    return ax
+
+
+def optimization_history(study) -> plt.Axes:
+    """Optuna's history of a study: each trial's validation accuracy in order, and the best so far (notebook 06)."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings(), plt.style.context({}):  # optuna switches the style to ggplot: for this plot only
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # "the interface can change"
+        ax = optuna.visualization.matplotlib.plot_optimization_history(study, target_name="validation accuracy")
+    ax.set_title("Validation accuracy, trial after trial")
     return ax
 
 

@@ -21,7 +21,8 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
-from .finetune import NO_EVALUATION, compute_metrics, training_arguments
+from .data import label_names
+from .finetune import NO_EVALUATION, compute_metrics, model_dir, training_arguments
 from .models import load_trained
 from .settings import Settings, warn
 from .split import load_split
@@ -78,22 +79,41 @@ def confident_mistakes(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     return rows[~rows["correct"]].sort_values("confidence", ascending=False).head(n)
 
 
-def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
-    """Predict the test split with `trainer`'s model: accuracy, F1, loss, the kept epoch's validation accuracy,
-    the sizes of the splits and the speeds."""
-    parts = load_split(settings)
-    tokenizer = trainer.processing_class
-    prediction = predict(trainer.model, tokenizer, tokenize(parts["test"], tokenizer, settings), settings)
-    trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
+def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings) -> dict[str, float]:
+    """The model's accuracy, F1 and loss on the test split, its size and the prediction speed (notebooks 05, 06).
+
+    The one measure of test rows: `python -m helpers train` reports it, and notebook 06 calls it on a sweep trial's
+    saved model (`saved_test_metrics`).
+    """
+    test = load_split(settings)["test"]
+    prediction = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings)
     return {
         **compute_metrics(prediction),
         "eval_loss": prediction.metrics["test_loss"],
+        "test_rows": len(test),
+        "predict_samples_per_second": prediction.metrics["test_samples_per_second"],
+    }
+
+
+def saved_test_metrics(settings: Settings) -> dict[str, float]:
+    """`test_metrics` of the model saved in the settings' output folder (notebook 06: a chosen trial's)."""
+    names = label_names(load_split(settings)["train"])
+    return test_metrics(*load_trained(model_dir(settings), names), settings)
+
+
+def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
+    """`test_metrics` of `trainer`'s model, with the kept epoch's validation accuracy, the split sizes and speeds."""
+    test = test_metrics(trainer.model, trainer.processing_class, settings)
+    parts = load_split(settings)
+    trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
+    return {
+        **{name: test[name] for name in ("accuracy", "f1", "eval_loss")},
         "validation_accuracy": trainer.state.best_metric,  # None without a validation split (the tutorial's setup)
         "train_rows": len(parts["train"]),
         "validation_rows": 0 if parts["validation"] is None else len(parts["validation"]),
-        "test_rows": len(parts["test"]),
+        "test_rows": test["test_rows"],
         "train_samples_per_second": trained["train_samples_per_second"],
-        "predict_samples_per_second": prediction.metrics["test_samples_per_second"],
+        "predict_samples_per_second": test["predict_samples_per_second"],
     }
 
 
