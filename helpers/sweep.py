@@ -19,7 +19,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from . import finetune
+from . import finetune, models
 from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, warn
 from .split import output_folder
 from .tiny import is_tiny
@@ -151,7 +151,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list]) -> fl
     try:
         with finetune.run_lock(settings):  # the trial's folder only: other points stay free for other searches
             saved = finetune.model_dir(settings)  # trained by another search, or by one stopped before it recorded
-            history = json.loads((saved / "log_history.json").read_text()) if finetune.is_trained(saved) else None
+            history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
                 history = finetune.train(settings).state.log_history

@@ -68,3 +68,10 @@ def test_did_it_learn_names_a_device_that_is_not_the_cpu(capsys):
     """On a GPU or an Apple GPU, a model that did not learn may be the device's fault: the warning says so."""
     assert not check_learned(trainer_with(0.5, [0, 1, 1], [0, 1] * 50, device="mps"))
     assert "mps device" in capsys.readouterr().err
+
+
+def test_one_class_of_train_rows_gives_the_majority_class_alone():
+    """Train rows of a single class (a tiny file's split) leave TF-IDF out instead of failing inside scikit-learn."""
+    train, test = labelled_frame(5, positives=1.0), labelled_frame(10, positives=0.5)
+    table = baselines.compare(train, test, num_labels=2)
+    assert list(table.index) == ["majority class"] and table.loc["majority class", "accuracy"] == 0.5
