@@ -1,7 +1,7 @@
 """The saved model's model card: a `README.md` in the model folder saying what it was trained on, how well it does,
 and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from a template kept here.
 
-Introduced in notebook 04 (the model folder); `python -m helpers train` adds the test metrics once it knows them.
+Introduced in notebook 04 (`finetune.save` writes it); `python -m helpers train` adds the test metrics once it knows them.
 The TheOnion/HuffPost caveat appears when the data is the sarcasm dataset: its URL, or a file with its three
 columns (`article_link`, `headline`, `is_sarcastic`, as the shipped sample has).
 """
@@ -95,6 +95,8 @@ def _results(parts: dict[str, pd.DataFrame | None], validation: dict | None, tes
         if metrics is None:
             continue
         rows.append(_row(name, "this model", metrics))
+        if parts["train"]["label"].nunique() < 2:  # no baseline learns from one class (train warned already)
+            continue
         baselines = compare(parts["train"], part, num_labels)
         rows += [_row(name, baseline, scores) for baseline, scores in baselines.to_dict("index").items()]
     return rows

@@ -45,7 +45,7 @@ FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "data", "t
          "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
 # Settings that do not change what a trial learns, left out of its id.
 NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
-               "reuse_memory", "sort_predictions")
+               "reuse_memory", "sort_predictions", "report_to")
 # Settings added after runs logs existed: left out of a run's id at their default, so older runs keep their ids.
 ADDED_LATER = ("lr_scheduler", "label_smoothing")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each run, with SPACE's knobs
