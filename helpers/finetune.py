@@ -281,7 +281,7 @@ def prepare_output(settings: Settings) -> str | None:
 
 
 def save(trainer: Trainer, settings: Settings) -> Path:
-    """Save the (best) model, its tokenizer and the training log into `model_dir(settings)`.
+    """Save the (best) model, its tokenizer, the training log and the model card into `model_dir(settings)`.
 
     They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
     disk, a killed kernel) never leaves a `model/` that looks trained.
@@ -294,6 +294,7 @@ def save(trainer: Trainer, settings: Settings) -> Path:
     trainer.save_model(str(partial))  # safetensors weights, config with id2label, tokenizer files; process 0 only
     if first:
         (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+        write_card(partial, settings)  # README.md: the model card, test metrics still to come
         shutil.rmtree(replaced, ignore_errors=True)
         if folder.exists():
             folder.rename(replaced)
@@ -349,9 +350,8 @@ def train(settings: Settings) -> Trainer:
         tokenize(evaluation_rows(parts), tokenizer, settings),
     )
     trainer.train(resume_from_checkpoint=resume_from)
-    folder = save(trainer, settings)
-    if trainer.is_world_process_zero():  # under torchrun: one card and one warning, not one per process
-        write_card(folder, settings)
+    save(trainer, settings)
+    if trainer.is_world_process_zero():  # under torchrun: one warning, not one per process
         check_learned(trainer)
     return trainer
 

@@ -44,7 +44,7 @@ FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "data", "t
          "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
 # Settings that do not change what a trial learns, left out of its id.
 NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
-               "reuse_memory", "sort_predictions")
+               "reuse_memory", "sort_predictions", "report_to")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob

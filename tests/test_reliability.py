@@ -240,8 +240,8 @@ def test_a_save_cut_short_leaves_the_model_as_it_was(trainer, tmp_path, tiny_cac
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
     assert is_trained(folder)
     monkeypatch.undo()
-    save(trainer, settings)  # the next save clears what the cut one left
-    assert sorted(path.name for path in folder.parent.iterdir()) == ["model"]
+    save(trainer, settings)  # the next save clears what the cut one left (the card made the split, as train does)
+    assert sorted(path.name for path in folder.parent.iterdir()) == ["model", "split.json"]
 
 
 def test_an_unfinished_model_is_never_taken_for_a_trained_one(trainer, tmp_path, tiny_cache, capsys):
