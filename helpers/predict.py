@@ -74,11 +74,6 @@ def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: li
     )
 
 
-def confident_mistakes(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The `n` wrong predictions the model was surest of (notebook 05)."""
-    return rows[~rows["correct"]].sort_values("confidence", ascending=False).head(n)
-
-
 def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings) -> dict[str, float]:
     """The model's accuracy, F1 and loss on the test split, its size and the prediction speed (notebooks 05, 06).
 
