@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import helpers
+import helpers.cli
 from helpers.settings import ENV_PREFIX, TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,9 +185,45 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return finish(start_cli(*args))
 
 
-def assert_one_line_error(stderr: str) -> None:
-    """A user's mistake is reported as exactly one non-empty line starting with `error:`, never a traceback."""
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error:") and lines[0][len("error:"):].strip(), stderr
+def cli(*argv: str, capsys) -> tuple[int, str, str]:
+    """Run the command line in this process: its exit status, stdout and stderr."""
+    try:
+        status = helpers.cli.main(list(argv))
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ---------------------------------------------------------------------------------------------- what a user reads
+
+
+def one_line(text: str) -> str:
+    """`text` stripped, after checking it is exactly one non-empty line and no traceback."""
+    assert "Traceback" not in text, text
+    assert len(text.strip().splitlines()) == 1, text
+    return text.strip()
+
+
+def one_line_error(stderr: str) -> str:
+    """The single `error: ...` line a user's mistake leaves on stderr (nothing else, never a traceback)."""
+    line = one_line(stderr)
+    assert line.startswith("error: ") and line[len("error: "):].strip(), stderr
+    return line
+
+
+def refused(call, *args, **kwargs) -> str:
+    """Call `call` expecting a `UserError`; its message, checked to be one line."""
+    with pytest.raises(helpers.UserError) as caught:
+        call(*args, **kwargs)
+    return one_line(str(caught.value))
+
+
+def warnings_in(stderr: str) -> list[str]:
+    """The `warning: ...` lines of `stderr`."""
+    return [line for line in stderr.splitlines() if line.startswith("warning: ")]
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every file under `folder`, relative to it (none when it does not exist)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []

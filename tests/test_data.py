@@ -217,3 +217,25 @@ def test_a_download_that_does_not_parse_is_not_cached(tmp_path):
     with pytest.raises(UserError, match="cannot read"):
         hd.download(broken.as_uri(), cache / "sarcasm.json")
     assert list(cache.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- text labels
+
+
+def test_text_labels_become_ids_with_their_names(tmp_path, make_settings):
+    """Labels given as text are mapped to ids 0..n-1, and the names travel with every part of the split."""
+    records = [dict(r, is_sarcastic=["satire", "news", "opinion"][i % 3]) for i, r in enumerate(headline_records(12))]
+    settings = make_settings(data=write_case(tmp_path, "d.jsonl", records))
+    parts = load_split(settings)
+    assert parts["train"].attrs["label_names"] == ["news", "opinion", "satire"]
+    assert parts["test"].attrs["label_names"] == ["news", "opinion", "satire"]
+    df = load_data(settings)
+    assert [df.attrs["label_names"][i] for i in df["label"]] == [r["is_sarcastic"] for r in records]
+
+
+def test_text_labels_follow_the_order_of_label_names(tmp_path, make_settings):
+    """When TC_LABEL_NAMES lists every text label, its order decides the ids."""
+    records = [dict(r, is_sarcastic=["sarcastic", "not sarcastic"][i % 2]) for i, r in enumerate(headline_records(6))]
+    df = load_data(make_settings(data=write_case(tmp_path, "d.csv", records)))
+    assert df.attrs["label_names"] == ["not sarcastic", "sarcastic"]
+    assert df["label"].tolist() == [1, 0, 1, 0, 1, 0]

@@ -15,7 +15,7 @@ from helpers import UserError
 from helpers.finetune import checkpoints
 from helpers.models import load_trained
 
-from conftest import assert_one_line_error, finish, run_cli, start_cli, tiny_settings_for, write_table
+from conftest import one_line_error, finish, run_cli, start_cli, tiny_settings_for, write_table
 
 EPOCHS = "4"  # a checkpoint each epoch: enough time after the first one to stop the run half way
 SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
@@ -72,7 +72,7 @@ def test_killed_run_resumes_to_the_same_result(reference, tmp_path, tiny_cache):
 
     again = run_cli(*train_args(out, tiny_cache))  # forgetting --resume is refused, and says what to do
     assert again.returncode == 1
-    assert_one_line_error(again.stderr)
+    one_line_error(again.stderr)
     assert "--resume" in again.stderr and "--overwrite" in again.stderr
 
     resumed = run_cli(*train_args(out, tiny_cache, "--resume"))
@@ -100,7 +100,7 @@ def test_a_trained_model_is_not_replaced_by_mistake(reference, tmp_path, tiny_ca
     before = weights(out)
     again = run_cli(*train_args(out, tiny_cache, "--learning-rate", "1e-3"))
     assert again.returncode == 1
-    assert_one_line_error(again.stderr)
+    one_line_error(again.stderr)
     assert "already holds a trained model; pass --overwrite" in again.stderr
     assert weights(out) == before
 
@@ -113,7 +113,7 @@ def test_nothing_to_resume(tmp_path, tiny_cache):
     """--resume on a folder without a checkpoint is a one-line error."""
     done = run_cli(*train_args(tmp_path / "out", tiny_cache, "--resume"))
     assert done.returncode == 1
-    assert_one_line_error(done.stderr)
+    one_line_error(done.stderr)
     assert "nothing to resume" in done.stderr
 
 
@@ -137,7 +137,7 @@ def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache):
     done = run_cli("train", "--profile", "tiny", "--data", str(data), "--model", str(reference / "model"),
                    "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache))
     assert done.returncode == 1
-    assert_one_line_error(done.stderr)
+    one_line_error(done.stderr)
     assert "was fine-tuned for the labels ['not sarcastic', 'sarcastic'], but the data has ['a', 'b', 'c']" in done.stderr
     with pytest.raises(UserError, match="was fine-tuned for the labels"):
         load_trained(reference / "model", ["a", "b", "c"])

@@ -21,7 +21,7 @@ from helpers.predict import evaluate_test, predict, probabilities, with_predicti
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
-from conftest import assert_one_line_error, remove_tc_env, run_cli, tiny_settings_for
+from conftest import one_line_error, remove_tc_env, run_cli, tiny_settings_for
 
 LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 0])
 PREDICTED = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 0])
@@ -140,7 +140,7 @@ def test_a_missing_tracker_is_one_line(tmp_path):
                    if name not in get_available_reporting_integrations())
     result = run_cli("train", "--profile", "tiny", "--report-to", missing, "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 1
-    assert_one_line_error(result.stderr)
+    one_line_error(result.stderr)
     assert f"pip install {finetune.PIP_NAMES.get(missing, missing)}" in result.stderr
     assert not (tmp_path / "out").exists()
 

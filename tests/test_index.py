@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import assert_one_line_error, run_cli
+from conftest import one_line_error, run_cli
 
 
 def notebook(folder: Path, name: str, *sources: str, html: bool = True) -> None:
@@ -39,5 +39,5 @@ def test_index_of_an_empty_folder_is_one_line(tmp_path):
     """Nothing executed yet: one error line saying to run `make run`, and no page."""
     done = run_cli("index", str(tmp_path))
     assert done.returncode == 1
-    assert_one_line_error(done.stderr)
+    one_line_error(done.stderr)
     assert "make run" in done.stderr and not (tmp_path / "index.html").exists()

@@ -23,7 +23,7 @@ import pytest
 from helpers import models as hm, prefetch
 from helpers.settings import SAMPLE_DATA, UserError
 
-from conftest import ROOT, assert_one_line_error, clean_env
+from conftest import ROOT, one_line_error, clean_env
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "teacher/tiny-hub"
@@ -149,7 +149,7 @@ def test_a_model_that_fails_half_way_leaves_no_trace(tmp_path, tiny_model):
         env = classroom(tmp_path, url)
         failed = run(["-m", "helpers", "prefetch", "--profile", "quick"], env | QUIET)
     assert failed.returncode == 1
-    assert_one_line_error(failed.stderr)
+    one_line_error(failed.stderr)
     assert f"could not fetch model '{REPO}' from the hub (RemoteEntryNotFoundError: 404 Client Error. Entry Not Found for url: " in failed.stderr
     assert failed.stdout.startswith("data: ")  # the data came before, whole
     assert not (tmp_path / "hf" / "hub" / "models--teacher--tiny-hub").exists()
@@ -160,7 +160,7 @@ def test_data_that_cannot_be_fetched_leaves_no_file(tmp_path):
     with serving({}) as url:
         failed = run(["-m", "helpers", "prefetch", "--profile", "quick"], classroom(tmp_path, url) | QUIET)
     assert failed.returncode == 1
-    assert_one_line_error(failed.stderr)
+    one_line_error(failed.stderr)
     assert "could not download" in failed.stderr
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 

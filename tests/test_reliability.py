@@ -17,35 +17,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 import helpers.data as hd
 from helpers import UserError, load_data
-from helpers.cli import main
 from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
 from helpers.models import is_trained, load_trained
 from helpers.predict import classifier
 from helpers.split import _warn_once, load_split
 
-from conftest import ROOT, clean_env, headline_records, tiny_settings_for, write_table
-
-
-def cli(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run the command line in this process: its exit status, stdout and stderr."""
-    try:
-        status = main(list(argv))
-    except SystemExit as exit:
-        status = exit.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line_error(err: str) -> str:
-    """The single `error:` line of `err` (no traceback, nothing else)."""
-    assert "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
-    return err.strip()
-
-
-def warnings_in(err: str) -> list[str]:
-    """The `warning:` lines of `err`."""
-    return [line for line in err.splitlines() if line.startswith("warning: ")]
+from conftest import ROOT, clean_env, cli, headline_records, one_line_error, tiny_settings_for, warnings_in, write_table
 
 
 # ---------------------------------------------------------------------------------------------- output folder

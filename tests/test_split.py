@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 
 from helpers import load_data, split_data
 from helpers.split import evaluation_rows, load_split, split_path, split_validation

@@ -15,7 +15,7 @@ import helpers
 from helpers import cli, finetune, predict, sweep
 from helpers.split import load_split
 
-from conftest import assert_one_line_error, finish_all, remove_tc_env, start_cli, tiny_settings_for
+from conftest import one_line_error, finish_all, remove_tc_env, start_cli, tiny_settings_for
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
 
@@ -240,14 +240,14 @@ def test_bad_space_entries_are_one_line_and_write_nothing(space, tmp_path, capsy
     """An unknown or fixed setting, or a bad value, ends in one `error:` line before the output folder is made."""
     out = tmp_path / "out"
     assert cli.main(["sweep", "--profile", "tiny", "--output-dir", str(out), "--space", space]) == 1
-    assert_one_line_error(capsys.readouterr().err)
+    one_line_error(capsys.readouterr().err)
     assert not out.exists()
 
 
 @pytest.mark.parametrize("argv", [["--trials", "0"], ["--epochs", "0"]])
 def test_cli_sweep_mistakes_are_one_line(argv, tmp_path, capsys):
     assert cli.main(["sweep", "--profile", "tiny", "--output-dir", str(tmp_path / "out"), *argv]) == 1
-    assert_one_line_error(capsys.readouterr().err)
+    one_line_error(capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
 
 
@@ -255,4 +255,4 @@ def test_cli_sweep_unknown_search_is_one_line(capsys):
     with pytest.raises(SystemExit) as caught:
         cli.main(["sweep", "--search", "optuna"])
     assert caught.value.code == 2
-    assert_one_line_error(capsys.readouterr().err)
+    one_line_error(capsys.readouterr().err)

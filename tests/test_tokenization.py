@@ -75,3 +75,22 @@ def test_truncation_at_max_length(tiny_tokenizer, make_settings):
     assert len(short_ids) == token_lengths(["senator"], tiny_tokenizer)[0] < 8
 
 
+def test_long_texts_are_truncated_and_counted(tmp_path, make_settings, capsys):
+    """Texts longer than max_length are cut to it, and one warning counts them."""
+    records = [{"headline": f"news {i}", "is_sarcastic": i % 2} for i in range(8)]
+    records[2]["headline"] = "word " * 50
+    records[5]["headline"] = "another word " * 30
+    settings = make_settings(data=write_case(tmp_path, "d.json", records), max_length=12)
+    df = load_data(settings)
+    capsys.readouterr()
+    dataset = tokenize(df, load_tokenizer(settings), settings)
+    assert max(len(ids) for ids in dataset.encodings["input_ids"]) == 12
+    assert "2 of 8 texts are longer than 12 tokens and were truncated" in one_line(capsys.readouterr().err)
+
+
+def test_max_length_above_the_models_is_capped(make_settings, capsys):
+    """A max_length above what the model takes is lowered to the model's limit, with a warning."""
+    settings = make_settings(max_length=100_000)
+    tokenizer = load_tokenizer(settings)
+    tokenize(load_data(settings).head(4), tokenizer, settings)
+    assert f"using {tokenizer.model_max_length}" in one_line(capsys.readouterr().err.splitlines()[-1])
