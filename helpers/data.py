@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn
+from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn, warn_once
 
 
 def _text(path: Path) -> str:
@@ -146,7 +146,7 @@ def read_table(path: Path) -> pd.DataFrame:
             except ValueError:
                 if suffix != ".json" or not _json_lines(path):
                     raise
-            warn(f"{path.name} holds JSON Lines (one object per line), not a JSON array; read as JSON Lines")
+            warn_once(f"{path.name} holds JSON Lines (one object per line), not a JSON array; read as JSON Lines")
             return READERS[".jsonl"](path)
     except UnicodeDecodeError as error:
         raise UserError(
@@ -193,17 +193,17 @@ def load_data(settings: Settings) -> pd.DataFrame:
 def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
     """Drop rows without text and warn about what a user should know; fail when no classifier can be trained."""
     if settings.data == DATA_URL and len(df) != EXPECTED_ROWS:
-        warn(f"{path.name} has {len(df):,} rows, not the {EXPECTED_ROWS:,} of the published dataset")
+        warn_once(f"{path.name} has {len(df):,} rows, not the {EXPECTED_ROWS:,} of the published dataset")
     empty = df["sentence"].isna() | df["sentence"].astype(str).str.strip().eq("")
     if empty.any():
-        warn(f"dropped {empty.sum():,} rows of {path.name} with an empty or missing text")
+        warn_once(f"dropped {empty.sum():,} rows of {path.name} with an empty or missing text")
         df = df[~empty]
     if df.empty:
         raise UserError(f"{path.name} has no rows with text; point TC_DATA (or --data) at a file with rows")
     df = df.assign(sentence=df["sentence"].astype(str))
     duplicates = df.duplicated().sum()
     if duplicates:
-        warn(f"{path.name} has {duplicates:,} duplicate rows (same text and label); they are kept")
+        warn_once(f"{path.name} has {duplicates:,} duplicate rows (same text and label); they are kept")
     if df["label"].nunique() < 2:
         raise UserError(f"{path.name} has {len(df):,} usable rows but only one class; a classifier needs two or more")
     return df

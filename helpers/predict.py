@@ -77,8 +77,8 @@ def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: li
 def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings) -> dict[str, float]:
     """The model's accuracy, F1 and loss on the test split, its size and the prediction speed (notebooks 05, 06).
 
-    The one measure of test rows: `python -m helpers train` reports it, and notebook 06 calls it on a sweep trial's
-    saved model (`saved_test_metrics`).
+    The one measure of test rows: `python -m helpers train` reports it, notebook 05 puts it in its baselines table,
+    and notebook 06 calls it on a sweep trial's saved model (`saved_test_metrics`).
     """
     test = load_split(settings)["test"]
     prediction = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings)

@@ -8,6 +8,7 @@ Nothing here touches the network or loads a model: whether the data and the mode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import typing
@@ -30,6 +31,12 @@ class UserError(ValueError):
 def warn(message: str) -> None:
     """Tell the user something they should know, in one line on stderr, without stopping."""
     print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+@functools.cache
+def warn_once(message: str) -> None:
+    """`warn(message)` the first time only in this process: the steps of one run load the same data (notebook 01)."""
+    warn(message)
 
 
 def _knob(default, help: str, allowed: tuple | None = None):

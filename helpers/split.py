@@ -5,7 +5,6 @@ Introduced in notebook 02 (split).
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .data import label_names, load_data
-from .settings import Settings, UserError, warn
+from .settings import Settings, UserError, warn_once
 
 PARTS = ("train", "validation", "test")
 FEW_ROWS = 10  # fewer train rows of a class than this, and a result says little about it
@@ -124,12 +123,7 @@ def check_train_rows(train: pd.DataFrame) -> None:
     counts = train["label"].value_counts().reindex(range(len(names)), fill_value=0)
     if counts.min() < FEW_ROWS:
         each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
-        _warn_once(f"the train split has only {len(train)} rows ({each}), fewer than {FEW_ROWS} of a class: "
-                   "a model trained on so few means little; use more data, or a smaller TC_TEST_SIZE or "
-                   "TC_VALIDATION_SIZE")
+        warn_once(f"the train split has only {len(train)} rows ({each}), fewer than {FEW_ROWS} of a class: "
+                  "a model trained on so few means little; use more data, or a smaller TC_TEST_SIZE or "
+                  "TC_VALIDATION_SIZE")
 
-
-@functools.cache
-def _warn_once(message: str) -> None:
-    """`warn(message)` the first time only: several steps of one run load the same split."""
-    warn(message)
