@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: install run test lab bench prefetch clean
+.PHONY: install run test test-fast lab bench prefetch clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: install
 
 test: install
 	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
+
+# While changing the code: the tests that neither start a process, nor train a model, nor run a notebook.
+test-fast: install
+	TC_PROFILE=tiny $(BIN)/python -m pytest -m "not slow" -p no:cacheprovider tests
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

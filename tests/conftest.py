@@ -1,13 +1,16 @@
-"""Shared fixtures and small helpers for the unit tests of the `helpers` package.
+"""The one support module of the tests: shared fixtures, sample data and the checks many suites make.
 
-Every test runs with no `TC_*` variable set, so a user's shell cannot change results. The tiny model is
-built once per session into a temporary cache folder and reused by every test that needs a model.
+Every test runs with no `TC_*` variable set, so a user's shell cannot change results, and sees the warnings a new
+process would. The tiny model is built once per session into a temporary cache folder and reused by every test
+that needs a model; so are a trained tiny model (`trained`) and one trained on the topics sample (`topics_run`).
+Tests that start a process, train a model or run a notebook are marked `slow`: `make test-fast` skips them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +21,20 @@ import pytest
 
 import helpers
 import helpers.cli
-from helpers.settings import ENV_PREFIX, TINY_MODEL
+from helpers.settings import ENV_PREFIX, TINY_MODEL, TOPICS_SAMPLE, warn_once
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sarcasm_headlines.csv"
 needs_real_data = pytest.mark.skipif(
     not REAL_DATA.is_file(), reason=f"the real dataset copy {REAL_DATA} is not on this machine"
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
 
 
 # ---------------------------------------------------------------------------------------------- environment
@@ -59,6 +69,12 @@ def _one_torch_thread():
 def _no_tc_env(monkeypatch):
     """No test sees the user's `TC_*` variables."""
     remove_tc_env(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings():
+    """Every test sees the warnings `warn_once` gives once a process, as a new process would."""
+    warn_once.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------- tiny model
@@ -147,6 +163,64 @@ def labelled_frame(n: int = 1000, positives: float = 0.3, seed: int = 0) -> pd.D
     return pd.DataFrame({"sentence": [f"text {i}" for i in range(n)], "label": labels})
 
 
+TOPICS = ["politics", "sports", "science", "entertainment"]  # the topics sample's classes, largest first
+TOPIC_COLUMNS = dict(text_column="title", label_column="topic")
+HANGUL = re.compile("[\uac00-\ud7a3]")
+EMOJI = re.compile("[\u2600-\u27bf\U0001F300-\U0001FAFF]")
+
+
+def topic_records() -> list[dict]:
+    """The rows of the shipped topics sample, as written in the file."""
+    return [json.loads(line) for line in TOPICS_SAMPLE.read_text(encoding="utf-8").splitlines()]
+
+
+def is_special(text: str) -> bool:
+    """True for a headline with Korean letters or an emoji."""
+    return bool(HANGUL.search(text) or EMOJI.search(text))
+
+
+# ---------------------------------------------------------------------------------------------- predictions
+
+LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 0])
+PREDICTED = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 0])
+
+
+def logits_for(predicted: np.ndarray, classes: int = 2, seed: int = 0) -> np.ndarray:
+    """Random logits whose argmax is `predicted` in every row."""
+    logits = np.random.default_rng(seed).normal(size=(len(predicted), classes)).astype(np.float32)
+    logits[np.arange(len(predicted)), predicted] = logits.max(axis=1) + 1.0
+    return logits
+
+
+# ---------------------------------------------------------------------------------------------- trained models
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, tiny_cache):
+    """The tiny model trained for 10 steps, once for the session: (settings, trainer)."""
+    from helpers.finetune import train
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        remove_tc_env(monkeypatch)
+        settings = tiny_settings_for(tmp_path_factory.mktemp("trained"), tiny_cache, max_steps=10)
+        return settings, train(settings)
+
+
+@pytest.fixture(scope="session")
+def topics_run(tmp_path_factory, tiny_cache):
+    """The tiny model fine-tuned on the topics sample as notebook 07 does it, once for the session: (settings,
+    trainer)."""
+    from helpers.finetune import train
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        remove_tc_env(monkeypatch)
+        settings = tiny_settings_for(
+            tmp_path_factory.mktemp("topics"), tiny_cache, data=str(TOPICS_SAMPLE), **TOPIC_COLUMNS,
+            stratify=True, validation_size=0.1, class_weights=True, epochs=20,
+        )
+        return settings, train(settings)
+
+
 # ---------------------------------------------------------------------------------------------- command line
 
 
@@ -185,8 +259,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return finish(start_cli(*args))
 
 
-def cli(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run the command line in this process: its exit status, stdout and stderr."""
+def run_main(*argv: str, capsys) -> tuple[int, str, str]:
+    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr."""
     try:
         status = helpers.cli.main(list(argv))
     except SystemExit as exit:

@@ -27,6 +27,7 @@ def trained_by_cli(tmp_path_factory, tiny_cache):
     return out
 
 
+@pytest.mark.slow
 def test_card_carries_the_real_metrics(trained_by_cli):
     """The card parses, and shows the validation and test accuracy metrics.json holds, beside the baselines."""
     card = ModelCard.load(trained_by_cli / "model" / "README.md")
@@ -40,6 +41,7 @@ def test_card_carries_the_real_metrics(trained_by_cli):
     assert "TheOnion" in card.text and "not measured yet" not in card.text
 
 
+@pytest.mark.slow
 def test_card_renders_offline_and_names_a_hub_base_model(trained_by_cli, tiny_settings, monkeypatch, tmp_path):
     """With the hub offline, a card for a hub base model renders with it in the metadata, test metrics still to come."""
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)

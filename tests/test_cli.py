@@ -12,7 +12,7 @@ from helpers import cli
 from helpers.data import read_table
 from helpers.settings import SAMPLE_DATA
 
-from conftest import one_line_error, finish_all, run_cli, start_cli
+from conftest import finish_all, one_line_error, run_cli, start_cli
 
 LABEL_NAMES = {"sarcastic", "not sarcastic"}
 
@@ -35,6 +35,7 @@ def trained_dir(runs):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_sensible_metrics(trained_dir):
     """`train` writes metrics.json with accuracy, F1, loss, the split sizes and speeds, all in range."""
     metrics = json.loads((trained_dir / "metrics.json").read_text())
@@ -49,6 +50,7 @@ def test_train_writes_sensible_metrics(trained_dir):
     assert (trained_dir / "model" / "config.json").is_file() and (trained_dir / "split.json").is_file()
 
 
+@pytest.mark.slow
 def test_train_prints_the_metrics(runs, trained_dir):
     """`train` prints the same metrics it saves, and where it saved them."""
     results, _ = runs
@@ -62,6 +64,7 @@ def test_train_prints_the_metrics(runs, trained_dir):
     assert str(trained_dir / "model") in stdout
 
 
+@pytest.mark.slow
 def test_predict_labels_each_text(trained_dir):
     """`predict` prints one line per text: a label name, its probability (at least 0.5) and the text."""
     texts = ["area man finally reads terms and conditions", "senator proposes housing proposal"]
@@ -76,6 +79,7 @@ def test_predict_labels_each_text(trained_dir):
         assert echoed == text
 
 
+@pytest.mark.slow
 def test_a_mistake_ends_the_process_in_one_line(runs):
     """`python -m helpers`, a real process, exits with status 1 and one `error:` line on stderr: no traceback
     (every mistake is tested in process, in test_errors)."""
@@ -93,6 +97,7 @@ def test_flags_reach_the_settings():
     assert settings.text_column == "text" and settings.learning_rate == 3e-3
 
 
+@pytest.mark.slow
 def test_predict_reads_stdin(trained_dir, monkeypatch, capsys):
     """With no text arguments, predict labels each non-empty stdin line."""
     monkeypatch.setattr("sys.stdin", io.StringIO("area man wins argument\n\nsenator delays tax overhaul\n"))

@@ -37,6 +37,7 @@ def without_dropout(tiny_cache, cache):
     return cache
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one(tmp_path, tiny_cache):
     """Two processes of batch 8 finish, write the metrics once, and train the same model as one process of batch 16.
 

@@ -13,7 +13,7 @@ from helpers.finetune import train
 from helpers.models import load_trained
 from helpers.split import load_split
 
-from conftest import cli, files_in, headline_records, one_line_error, refused, write_table
+from conftest import files_in, headline_records, one_line_error, refused, run_main, tiny_settings_for, write_table
 
 # ---------------------------------------------------------------------------------------------- the tables
 
@@ -46,6 +46,7 @@ BAD_DATA = {
     "negative label": ("d.csv", labelled(-1), {}, "label -1 (row 3) is not one of the ids 0..1"),
     "label out of range": ("d.jsonl", labelled(2), {}, "label 2 (row 3) is not one of the ids 0..1"),
     "text among number labels": ("d.json", labelled("yes"), {}, "label 'yes' (row 3) is text"),
+    "text among number labels in a csv": ("d.csv", labelled("abc"), {}, "label 'abc' (row 3) is text while other"),
     "missing label": ("d.json", labelled(None), {}, "row 3 has no label"),
     "one class only": ("d.json", [dict(r, is_sarcastic=0) for r in headline_records(8)], {}, "only one class"),
     "too few rows to split": ("d.json", headline_records(4), {"test_size": 0.9}, "too few rows to split: 4 rows"),
@@ -110,7 +111,7 @@ def test_bad_data_on_the_command_line(case, tmp_path, tiny_cache, capsys):
     """`python -m helpers train` ends with exit status 1 and one `error:` line, and leaves no file behind."""
     name, content, overrides, expected = BAD_DATA[case]
     flags = [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items()]
-    status, _, err = cli("train", "--profile", "tiny", "--data", write_case(tmp_path, name, content),
+    status, _, err = run_main("train", "--profile", "tiny", "--data", write_case(tmp_path, name, content),
                          "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache), *flags, capsys=capsys)
     assert status == 1 and expected in one_line_error(err)
     assert files_in(tmp_path / "out") == []
@@ -146,7 +147,7 @@ def test_bad_setting_on_the_command_line(case, tmp_path, capsys):
     """The same value as a flag: exit status 1, one `error:` line, nothing written."""
     name, value, expected = BAD_SETTINGS[case]
     profile = [] if name == "profile" else ["--profile", "tiny"]
-    status, _, err = cli("train", *profile, f"--{name.replace('_', '-')}={value}",
+    status, _, err = run_main("train", *profile, f"--{name.replace('_', '-')}={value}",
                          "--output-dir", str(tmp_path / "out"), capsys=capsys)
     assert status == 1 and expected in one_line_error(err)
     assert files_in(tmp_path / "out") == []
@@ -165,7 +166,7 @@ def test_unknown_keyword_and_variable(monkeypatch):
                                   ["trian"], []])
 def test_command_line_mistakes(argv, capsys):
     """A misspelt or abbreviated flag, a flag without its value, an unknown command: exit status 2, one line."""
-    status, _, err = cli(*argv, capsys=capsys)
+    status, _, err = run_main(*argv, capsys=capsys)
     assert status == 2 and one_line_error(err)
 
 
@@ -177,7 +178,7 @@ def test_command_line_mistakes(argv, capsys):
 def test_bench_sizes_out_of_range(flag, value, message, tmp_path, tiny_cache, capsys):
     """A benchmark too small to time is refused in one line before anything is loaded, and writes nothing."""
     out = tmp_path / "out"
-    status, _, err = cli("bench", "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out),
+    status, _, err = run_main("bench", "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out),
                          flag, value, capsys=capsys)
     assert status == 1 and message in one_line_error(err)
     assert not out.exists()
@@ -190,7 +191,7 @@ def test_model_folder_that_does_not_exist(tmp_path, make_settings, capsys):
     """A model folder that is not there is named, in Python and on the command line."""
     message = refused(train, make_settings(model=str(tmp_path / "nowhere")))
     assert re.search("model folder .*nowhere does not exist", message)
-    status, _, err = cli("train", "--profile", "tiny", "--model", str(tmp_path / "nowhere"), "--output-dir",
+    status, _, err = run_main("train", "--profile", "tiny", "--model", str(tmp_path / "nowhere"), "--output-dir",
                          str(tmp_path / "out2"), capsys=capsys)
     assert status == 1 and "does not exist" in one_line_error(err)
 
@@ -207,5 +208,30 @@ def test_model_that_cannot_classify(tmp_path, make_settings):
 def test_a_folder_without_a_trained_model(tmp_path, capsys):
     """Predicting with a folder that holds no trained model says to train first, in Python and on the command line."""
     assert "train" in refused(load_trained, tmp_path)
-    status, _, err = cli("predict", "--model", str(tmp_path), "a headline", capsys=capsys)
+    status, _, err = run_main("predict", "--model", str(tmp_path), "a headline", capsys=capsys)
     assert status == 1 and str(tmp_path) in one_line_error(err)
+
+
+# ---------------------------------------------------------------------------------------------- output folder
+
+
+@pytest.mark.parametrize("command", ["train", "sweep", "bench"])
+@pytest.mark.parametrize("where", ["the folder", "a parent"])
+def test_output_dir_that_is_a_file(command, where, tmp_path, tiny_cache, capsys):
+    """An --output-dir that is (or lies under) a file ends in one `error:` line naming the file; the file is intact."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("my notes\n")
+    out = blocker if where == "the folder" else blocker / "run"
+    status, _, err = run_main(command, "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out),
+                         capsys=capsys)
+    assert status == 1
+    assert f"{blocker} is a file, not a folder" in one_line_error(err)
+    assert blocker.read_text() == "my notes\n"
+
+
+def test_output_dir_that_is_a_file_in_python(tmp_path, tiny_cache):
+    """The notebooks' entry points say the same in a `UserError`."""
+    blocker = tmp_path / "out"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        load_split(tiny_settings_for(blocker, tiny_cache))

@@ -1,21 +1,35 @@
 """Faults during training: identical reruns, a run killed or interrupted and resumed, no trained model replaced by
-mistake, and a model that does not fit the data. Each run is `python -m helpers train` on the tiny profile."""
+mistake, a model that does not fit the data, one run per output folder, and saves that are all or nothing."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
 from helpers import UserError
-from helpers.finetune import checkpoints
-from helpers.models import load_trained
+from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
+from helpers.models import is_trained, load_trained
 
-from conftest import one_line_error, finish, run_cli, start_cli, tiny_settings_for, write_table
+from conftest import (
+    ROOT,
+    clean_env,
+    finish,
+    one_line_error,
+    run_cli,
+    run_main,
+    start_cli,
+    tiny_settings_for,
+    write_table,
+)
 
 EPOCHS = "4"  # a checkpoint each epoch: enough time after the first one to stop the run half way
 SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
@@ -23,7 +37,8 @@ SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
 
 def train_args(out: Path, cache: Path, *extra: str) -> list[str]:
     """The command line of one tiny training into `out`."""
-    return ["train", "--profile", "tiny", "--epochs", EPOCHS, "--output-dir", str(out), "--cache-dir", str(cache), *extra]
+    return ["train", "--profile", "tiny", "--epochs", EPOCHS, "--output-dir", str(out), "--cache-dir", str(cache),
+            *extra]
 
 
 def metrics(out: Path) -> dict:
@@ -55,6 +70,7 @@ def stop_after_first_checkpoint(out: Path, cache: Path, sig: int):
     return finish(process)
 
 
+@pytest.mark.slow
 def test_same_settings_give_identical_results(reference, tmp_path, tiny_cache):
     """A second run with the same settings gives the same metrics and the same weights, byte for byte."""
     again = run_cli(*train_args(tmp_path / "out", tiny_cache))
@@ -63,6 +79,7 @@ def test_same_settings_give_identical_results(reference, tmp_path, tiny_cache):
     assert weights(tmp_path / "out") == weights(reference)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(reference, tmp_path, tiny_cache):
     """A run killed after its first checkpoint keeps it; --resume carries on to the uninterrupted run's result."""
     out = tmp_path / "out"
@@ -80,6 +97,7 @@ def test_killed_run_resumes_to_the_same_result(reference, tmp_path, tiny_cache):
     assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path, tiny_cache):
     """Ctrl-C (SIGINT) ends with exit status 130 and one line naming --resume; resuming finishes the run."""
     out = tmp_path / "out"
@@ -93,6 +111,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path,
     assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_trained_model_is_not_replaced_by_mistake(reference, tmp_path, tiny_cache):
     """Training again into a folder with a trained model fails and leaves it as it was; --overwrite replaces it."""
     out = tmp_path / "out"
@@ -109,6 +128,7 @@ def test_a_trained_model_is_not_replaced_by_mistake(reference, tmp_path, tiny_ca
     assert weights(out) != before
 
 
+@pytest.mark.slow
 def test_nothing_to_resume(tmp_path, tiny_cache):
     """--resume on a folder without a checkpoint is a one-line error."""
     done = run_cli(*train_args(tmp_path / "out", tiny_cache, "--resume"))
@@ -117,6 +137,7 @@ def test_nothing_to_resume(tmp_path, tiny_cache):
     assert "nothing to resume" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_half_written_checkpoint_is_not_resumed_from(reference, tmp_path, tiny_cache):
     """A checkpoint cut short while being written (no trainer_state.json yet) is skipped, and removed on resume."""
     out = tmp_path / "out"
@@ -130,6 +151,7 @@ def test_a_half_written_checkpoint_is_not_resumed_from(reference, tmp_path, tiny
     assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache):
     """Fine-tuning, or evaluating, a model trained for other labels is refused in one line naming both."""
     records = [{"headline": f"story {i}", "is_sarcastic": ["a", "b", "c"][i % 3]} for i in range(60)]
@@ -138,8 +160,143 @@ def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache):
                    "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache))
     assert done.returncode == 1
     one_line_error(done.stderr)
-    assert "was fine-tuned for the labels ['not sarcastic', 'sarcastic'], but the data has ['a', 'b', 'c']" in done.stderr
+    assert ("was fine-tuned for the labels ['not sarcastic', 'sarcastic'], but the data has ['a', 'b', 'c']"
+            in done.stderr)
     with pytest.raises(UserError, match="was fine-tuned for the labels"):
         load_trained(reference / "model", ["a", "b", "c"])
     model, _ = load_trained(reference / "model", ["not sarcastic", "sarcastic"])
     assert model.config.id2label == {0: "not sarcastic", 1: "sarcastic"}
+
+
+# ---------------------------------------------------------------------------------------------- one run per folder
+
+HOLD = """
+import sys
+from helpers import get_settings
+from helpers.finetune import run_lock
+with run_lock(get_settings("tiny", output_dir=sys.argv[1], cache_dir=sys.argv[2])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def other_run(tmp_path, tiny_cache):
+    """Another process holding the output folder `tmp_path / "out"`, as a run would; killed at the end."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out"), str(tiny_cache)], cwd=ROOT,
+                               env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    yield process
+    process.kill()
+    process.communicate()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "bench"])  # a sweep locks each trial's folder only (test_sweep)
+def test_second_run_on_a_folder_stops_at_once(command, other_run, tmp_path, tiny_cache, capsys):
+    """A run on a folder another run holds stops in one line naming the folder and the other's process id."""
+    out = tmp_path / "out"
+    status, _, err = run_main(command, "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out),
+                         capsys=capsys)
+    assert status == 1
+    assert one_line_error(err) == (f"error: {out} is in use by another run (process {other_run.pid}); wait for it "
+                                   "to finish, or choose another --output-dir (TC_OUTPUT_DIR)")
+    assert sorted(path.name for path in out.iterdir()) == sorted([HOLDER, LOCK]), "the other run's folder is untouched"
+
+
+@pytest.mark.slow
+def test_a_killed_run_does_not_block(other_run, tmp_path, tiny_cache):
+    """The lock of a process that was killed (its files still there) does not stop the next run."""
+    other_run.send_signal(signal.SIGKILL)
+    other_run.wait()
+    out = tmp_path / "out"
+    assert (out / LOCK).exists() and (out / HOLDER).read_text().strip() == str(other_run.pid)
+    with run_lock(tiny_settings_for(out, tiny_cache)) as folder:
+        assert (folder / HOLDER).read_text().strip() == str(os.getpid())
+
+
+@pytest.mark.slow
+def test_lock_is_released_on_a_crash_and_is_reentrant(tmp_path, tiny_cache):
+    """A run that fails releases the folder (a run in another process can take it); within one run it nests."""
+    settings = tiny_settings_for(tmp_path / "out", tiny_cache)
+    with pytest.raises(RuntimeError):
+        with run_lock(settings):
+            with run_lock(settings):  # train inside the command line's run
+                pass
+            assert (tmp_path / "out" / LOCK).exists(), "still held by the outer run"
+            raise RuntimeError("crash")
+    taken = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out"), str(tiny_cache)], cwd=ROOT,
+                             env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert taken.stdout.readline().strip() == "held"
+    finally:
+        taken.kill()
+        taken.communicate()
+
+
+# ---------------------------------------------------------------------------------------------- atomic save
+
+
+@pytest.fixture
+def trainer(tiny_model, tmp_path) -> Trainer:
+    """A `Trainer` holding a tiny classifier (no training needed to save one)."""
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=2)
+    args = TrainingArguments(output_dir=str(tmp_path / "scratch"), report_to="none", use_cpu=True)
+    return Trainer(model=model, args=args, processing_class=AutoTokenizer.from_pretrained(tiny_model))
+
+
+def test_a_save_cut_short_leaves_the_model_as_it_was(trainer, tmp_path, tiny_cache, monkeypatch):
+    """A save that fails half way (disk full) leaves the model folder as it was, and no half model in its place."""
+    settings = tiny_settings_for(tmp_path / "out", tiny_cache)
+    folder = save(trainer, settings)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    real_save = trainer.save_model
+
+    def disk_full(output_dir):
+        real_save(output_dir)
+        weights = os.path.join(output_dir, "model.safetensors")
+        os.truncate(weights, os.path.getsize(weights) // 2)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer, "save_model", disk_full)
+    with pytest.raises(OSError):
+        save(trainer, settings)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert is_trained(folder)
+    monkeypatch.undo()
+    save(trainer, settings)  # the next save clears what the cut one left (the card made the split, as train does)
+    assert sorted(path.name for path in folder.parent.iterdir()) == ["model", "split.json"]
+
+
+def test_an_unfinished_model_is_never_taken_for_a_trained_one(trainer, tmp_path, tiny_cache, capsys):
+    """A model/ whose weights are cut short is reported as unfinished by predict, train and the notebooks."""
+    out = tmp_path / "out"
+    folder = save(trainer, tiny_settings_for(out, tiny_cache))
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert not is_trained(folder)
+    unfinished = f"{folder} holds an unfinished model"
+    with pytest.raises(UserError, match=unfinished):
+        load_trained(folder)
+    with pytest.raises(UserError, match=unfinished):
+        prepare_output(tiny_settings_for(out, tiny_cache))
+    with pytest.raises(UserError, match=unfinished):
+        ensure_trained(tiny_settings_for(out, tiny_cache))
+    capsys.readouterr()
+    status, _, err = run_main("predict", "--model", str(folder), "a headline", capsys=capsys)
+    assert status == 1 and unfinished in one_line_error(err)
+    assert prepare_output(tiny_settings_for(out, tiny_cache, overwrite=True)) is None
+    assert not folder.exists()
+
+
+def test_a_checkpoint_whose_state_is_being_written_is_not_complete(trainer, tmp_path, tiny_cache):
+    """A checkpoint stopped while its trainer_state.json was being written (empty, or cut) is not resumed from."""
+    settings = tiny_settings_for(tmp_path / "out", tiny_cache)
+    folder = tmp_path / "out" / "checkpoint-14"
+    trainer.save_model(str(folder))
+    state = folder / "trainer_state.json"
+    for cut_short in ("", '{"global_step": 14, "log_hist'):
+        state.write_text(cut_short)
+        assert checkpoints(settings) == []
+    state.write_text(json.dumps({"global_step": 14}))
+    assert checkpoints(settings) == [folder]

@@ -1,37 +1,43 @@
-"""Fine-tuning: metrics from logits, the tutorial's accuracy mistake, the tiny model, a short real training run."""
+"""Fine-tuning (`helpers/finetune.py`): metrics from logits, the tutorial's accuracy mistake, the training arguments,
+trackers, a short real training run, grouping by length, and class weights in the loss."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, EvalPrediction
+from transformers import DataCollatorWithPadding, EvalPrediction
 from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+from transformers.trainer_pt_utils import LabelSmoother
 from transformers.trainer_utils import PredictionOutput
 
 from helpers import finetune
-from helpers.finetune import compute_metrics, loss_curves, model_dir, train, training_arguments
-from helpers.models import load_model, load_trained
-from helpers.predict import evaluate_test, predict, probabilities, with_predictions
+from helpers.data import label_names
+from helpers.finetune import (
+    build_trainer,
+    class_weights,
+    compute_metrics,
+    loss_curves,
+    loss_function,
+    model_dir,
+    training_arguments,
+    weighted_cross_entropy,
+)
+from helpers.models import load_model, load_tokenizer
+from helpers.settings import TOPICS_SAMPLE
 from helpers.split import load_split
-from helpers.tokenization import tokenize
+from helpers.tokenization import HeadlineDataset, tokenize
 
-from conftest import one_line_error, remove_tc_env, run_cli, tiny_settings_for
+from conftest import LABELS, PREDICTED, TOPIC_COLUMNS, logits_for, one_line_error, run_cli, topic_records
 
-LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 0])
-PREDICTED = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 0])
-
-
-def logits_for(predicted: np.ndarray, classes: int = 2, seed: int = 0) -> np.ndarray:
-    """Random logits whose argmax is `predicted` in every row."""
-    logits = np.random.default_rng(seed).normal(size=(len(predicted), classes)).astype(np.float32)
-    logits[np.arange(len(predicted)), predicted] = logits.max(axis=1) + 1.0
-    return logits
+IMBALANCED = [0] * 40 + [1] * 30 + [2] * 20 + [3] * 10
+BALANCED = [0, 1, 2, 3] * 25
 
 
 def by_hand(labels, predicted) -> tuple[float, float]:
@@ -80,32 +86,6 @@ def test_tutorial_accuracy_is_always_perfect():
         assert accuracy < 1
 
 
-def test_probabilities_and_predictions_table():
-    """Probabilities are a softmax (rows sum to 1, argmax kept); the table marks right and wrong rows."""
-    prediction = PredictionOutput(predictions=logits_for(PREDICTED) * 30, label_ids=LABELS, metrics={})
-    probs = probabilities(prediction)
-    assert np.allclose(probs.sum(axis=1), 1) and (probs.argmax(axis=1) == PREDICTED).all()
-    test = pd.DataFrame({"sentence": [f"t{i}" for i in range(len(LABELS))], "label": LABELS})
-    rows = with_predictions(test, prediction, ["not sarcastic", "sarcastic"])
-    assert rows["correct"].tolist() == (PREDICTED == LABELS).tolist()
-    assert rows["predicted_name"].tolist() == [["not sarcastic", "sarcastic"][p] for p in PREDICTED]
-    assert ((rows["confidence"] >= 0.5) & (rows["confidence"] <= 1)).all()
-    expected = torch.nn.functional.cross_entropy(torch.tensor(prediction.predictions), torch.tensor(LABELS),
-                                                 reduction="none")
-    assert np.allclose(rows["loss"], expected.numpy(), rtol=1e-4), "each row's loss is its cross-entropy"
-    assert rows.nlargest(4, "loss")["correct"].eq(False).all(), "the highest losses are the mistakes"
-
-
-def test_tiny_model_loads_and_is_small(tiny_model):
-    """The built tiny model loads with the Auto classes and has fewer than 200k parameters."""
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=2)
-    assert tokenizer.is_fast and tokenizer("area man")["input_ids"][0] == tokenizer.cls_token_id
-    assert sum(p.numel() for p in model.parameters()) < 200_000
-    assert sum(f.stat().st_size for f in tiny_model.iterdir()) < 2_000_000
-    assert model.config.vocab_size == tokenizer.vocab_size
-
-
 def test_training_arguments(tiny_settings):
     """Training evaluates and saves each epoch and ends with the best checkpoint by accuracy."""
     args = training_arguments(tiny_settings)
@@ -126,7 +106,6 @@ def test_schedule_and_label_smoothing_reach_the_trainer(tiny_settings):
     assert args.lr_scheduler_type == "cosine" and args.label_smoothing_factor == 0.1
 
 
-
 def test_report_to_reaches_the_training_arguments(tiny_settings, monkeypatch):
     """No tracker by default; a tracker that is installed (here: made to look installed) reaches `report_to`."""
     assert training_arguments(tiny_settings).report_to == []
@@ -134,6 +113,7 @@ def test_report_to_reaches_the_training_arguments(tiny_settings, monkeypatch):
     assert training_arguments(dataclasses.replace(tiny_settings, report_to="tensorboard")).report_to == ["tensorboard"]
 
 
+@pytest.mark.slow
 def test_a_missing_tracker_is_one_line(tmp_path):
     """A tracker that is not installed stops `train` in one line saying what to install, before writing anything."""
     missing = next(name for name in ["tensorboard", *sorted(INTEGRATION_TO_CALLBACK)]
@@ -145,15 +125,7 @@ def test_a_missing_tracker_is_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_cache):
-    """The tiny model trained for 10 steps, once for this module: (settings, trainer)."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        remove_tc_env(monkeypatch)
-        settings = tiny_settings_for(tmp_path_factory.mktemp("trained"), tiny_cache, max_steps=10)
-        return settings, train(settings)
-
-
+@pytest.mark.slow
 def test_training_changes_the_weights(trained):
     """After training the weights differ from the same seeded starting model, and the loss was logged."""
     settings, trainer = trained
@@ -168,6 +140,7 @@ def test_training_changes_the_weights(trained):
     assert trainer.state.global_step == settings.max_steps
 
 
+@pytest.mark.slow
 def test_training_evaluates(trained):
     """The run evaluates accuracy and F1 (every epoch, and at the end) and the loss curves have both splits."""
     _, trainer = trained
@@ -177,6 +150,7 @@ def test_training_evaluates(trained):
     assert set(curves["split"]) == {"train", "eval"} and curves["loss"].notna().all()
 
 
+@pytest.mark.slow
 def test_saved_model_folder(trained):
     """The saved folder has safetensors weights, the label names, the tokenizer and the training log."""
     settings, _ = trained
@@ -190,28 +164,122 @@ def test_saved_model_folder(trained):
     assert json.loads((folder / "log_history.json").read_text())
 
 
-def test_reloaded_model_predicts_the_same(trained):
-    """The model reloaded from disk gives the in-memory model's logits on the test split."""
-    settings, trainer = trained
-    model, tokenizer = load_trained(model_dir(settings))
-    test = tokenize(load_split(settings)["test"], tokenizer, settings)
-    reloaded = predict(model, tokenizer, test, settings).predictions
-    in_memory = predict(trainer.model, trainer.processing_class, test, settings).predictions
-    assert reloaded.shape == (len(test), 2)
-    assert np.allclose(reloaded, in_memory, atol=1e-5)
+def test_group_by_length_batches_similar_lengths(make_settings):
+    """With group_by_length every row is still seen once an epoch, and batches hold similar lengths."""
+    settings = make_settings(group_by_length=True)
+    tokenizer = load_tokenizer(settings)
+    rows = load_split(settings)["train"]
+    train = tokenize(rows, tokenizer, settings)
+    trainer = finetune.build_trainer(settings, load_model(settings, label_names(rows)), tokenizer, train, train)
+    order = list(trainer._get_train_sampler(train))
+    assert sorted(order) == list(range(len(train)))
+    lengths = np.array([len(ids) for ids in train.encodings["input_ids"]])
+    size = settings.train_batch_size
+
+    def padding(indices):
+        batches = [lengths[indices[i:i + size]] for i in range(0, len(indices), size)]
+        return sum(b.max() * len(b) - b.sum() for b in batches)
+
+    shuffled = np.random.default_rng(0).permutation(len(train))
+    assert padding(order) < padding(shuffled)
 
 
-def test_evaluate_test(trained):
-    """evaluate_test reports accuracy and F1 of the argmax on the whole test split, with sizes and speeds."""
-    settings, trainer = trained
-    metrics = evaluate_test(trainer, settings)
-    parts = load_split(settings)
+# ---------------------------------------------------------------------------------------------- class weights
+
+
+def test_class_weights_are_inverse_class_frequency():
+    """Weights are rows / (classes * rows of the class): each class weighs the same in total; balanced is all 1."""
+    counts = np.bincount(IMBALANCED)
+    weights = class_weights(IMBALANCED, 4)
+    assert torch.allclose(weights, torch.tensor(len(IMBALANCED) / (4 * counts), dtype=torch.float32))
+    assert np.allclose(weights.numpy() * counts, len(IMBALANCED) / 4)
+    assert weights.argmax() == 3 and weights.argmin() == 0  # the rarest class weighs most
+    assert torch.equal(class_weights(BALANCED, 4), torch.ones(4))
+
+
+def test_a_class_without_train_rows_weighs_one(capsys):
+    """A class missing from the train labels gets weight 1, and a warning says which."""
+    weights = class_weights([0, 0, 0, 1], 3)
+    assert weights[2] == 1 and weights[0] < weights[1]
+    assert "[2] have no train rows" in capsys.readouterr().err
+
+
+def test_class_weights_keep_label_smoothing(make_settings):
+    """The weighted loss that replaces the Trainer's own still smooths the labels when label_smoothing is set."""
+    labels, logits = torch.tensor([0, 0, 0, 1]), torch.tensor([[2.0, -1.0], [0.5, 0.3], [-1.0, 1.0], [0.0, 3.0]])
+    settings = make_settings(class_weights=True, label_smoothing=0.1)
+    loss = loss_function(settings, lambda: 2, SimpleNamespace(labels=labels))
+    weights = class_weights(labels, 2)
+    smoothed = weighted_cross_entropy({"logits": logits}, labels, weights=weights, label_smoothing=0.1)
+    assert torch.isclose(loss({"logits": logits}, labels), smoothed)
+    assert not torch.isclose(smoothed, weighted_cross_entropy({"logits": logits}, labels, weights=weights))
+
+
+def outputs_for(trainer, labels: list[int]):
+    """A trained model's outputs (with its own loss) for sample headlines given `labels` (its logits differ by
+    class; a fresh head's are all about equal, and so would be any weighting of them)."""
     tokenizer = trainer.processing_class
-    prediction = predict(trainer.model, tokenizer, tokenize(parts["test"], tokenizer, settings), settings)
-    accuracy = float((np.argmax(prediction.predictions, axis=-1) == parts["test"]["label"].to_numpy()).mean())
-    assert metrics["accuracy"] == pytest.approx(accuracy)
-    assert (metrics["train_rows"], metrics["test_rows"]) == (len(parts["train"]), len(parts["test"]))
-    assert metrics["eval_loss"] > 0
-    assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
+    texts = [record["title"] for record in topic_records()][: len(labels)]
+    dataset = HeadlineDataset(texts, labels, tokenizer, max_length=64)
+    batch = DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(len(dataset))])
+    with torch.no_grad():
+        return trainer.model.eval()(**batch.to(trainer.model.device)), batch["labels"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("labels, balanced", [(IMBALANCED, False), (BALANCED, True)], ids=["imbalanced", "balanced"])
+def test_weighted_loss_differs_only_on_imbalanced_labels(labels, balanced, topics_run):
+    """Weighted cross-entropy is sum(w[y] * nll) / rows: the model's own loss on balanced labels, not on imbalanced."""
+    outputs, tensor = outputs_for(topics_run[1], labels)
+    weights = class_weights(labels, 4)
+    weighted = weighted_cross_entropy(outputs, tensor, weights=weights)
+    nll = -torch.log_softmax(outputs.logits, dim=-1)[torch.arange(len(labels)), tensor]
+    assert torch.isclose(weighted, (weights[tensor] * nll).sum() / len(labels))
+    assert torch.isclose(weighted, outputs.loss, rtol=0, atol=1e-6) == balanced
+    if not balanced:
+        assert abs(weighted - outputs.loss) > 1e-3
+
+
+@pytest.mark.slow
+def test_weighted_loss_of_accumulated_batches_is_one_batch(topics_run):
+    """Two halves, each divided by all rows (the Trainer's num_items_in_batch), add up to the whole batch's loss."""
+    outputs, labels = outputs_for(topics_run[1], IMBALANCED)
+    weights = class_weights(IMBALANCED, 4)
+    halves = [slice(0, 37), slice(37, None)]
+    parts = [weighted_cross_entropy({"logits": outputs.logits[half]}, labels[half], len(labels), weights=weights)
+             for half in halves]
+    assert torch.isclose(sum(parts), weighted_cross_entropy(outputs, labels, weights=weights))
+
+
+@pytest.mark.slow
+def test_weighted_loss_smooths_labels_as_the_trainer_does(topics_run):
+    """With equal weights and label smoothing the weighted loss is the Trainer's label-smoothed loss."""
+    outputs, labels = outputs_for(topics_run[1], IMBALANCED)
+    smoothed = LabelSmoother(epsilon=0.1)(outputs, labels, shift_labels=False)
+    weighted = weighted_cross_entropy(outputs, labels, weights=torch.ones(4), label_smoothing=0.1)
+    assert torch.isclose(weighted, smoothed)
+    assert abs(weighted - weighted_cross_entropy(outputs, labels, weights=torch.ones(4))) > 1e-3
+
+
+@pytest.mark.slow
+def test_build_trainer_weights_the_loss_only_when_asked(make_settings, topics_run):
+    """class_weights=True hands the Trainer a weighted loss from the train labels; False keeps the model's own."""
+    model = topics_run[1].model.eval()  # trained: its logits differ by class
+    trainers = {}
+    for flag in (False, True):
+        settings = make_settings(data=str(TOPICS_SAMPLE), **TOPIC_COLUMNS, class_weights=flag, precision="fp32")
+        parts, tokenizer = load_split(settings), load_tokenizer(settings)
+        train_data = tokenize(parts["train"], tokenizer, settings)
+        test_data = tokenize(parts["test"], tokenizer, settings)
+        trainers[flag] = build_trainer(settings, model, tokenizer, train_data, test_data)
+    assert trainers[False].compute_loss_func is None
+    weights = trainers[True].compute_loss_func.keywords["weights"]
+    assert torch.equal(weights, class_weights(parts["train"]["label"].tolist(), 4))
+    batch = DataCollatorWithPadding(tokenizer)([train_data[i] for i in range(32)])
+    with torch.no_grad():
+        own = trainers[False].model(**batch).loss
+        losses = {flag: trainer.compute_loss(trainer.model, dict(batch)) for flag, trainer in trainers.items()}
+    assert torch.isclose(losses[False], own)
+    assert torch.isclose(losses[True], weighted_cross_entropy(trainers[True].model(**batch), batch["labels"],
+                                                              weights=weights))
+    assert abs(losses[True] - losses[False]) > 1e-3

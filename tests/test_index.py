@@ -6,18 +6,22 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from conftest import one_line_error, run_cli
 
 
 def notebook(folder: Path, name: str, *sources: str, html: bool = True) -> None:
     """An executed notebook NAME.ipynb with markdown cells `sources` (and a code cell), and its NAME.html."""
     cells = [{"cell_type": "code", "source": ["print(1)"], "metadata": {}, "outputs": []}]
-    cells += [{"cell_type": "markdown", "source": source.splitlines(keepends=True), "metadata": {}} for source in sources]
+    cells += [{"cell_type": "markdown", "source": source.splitlines(keepends=True), "metadata": {}}
+              for source in sources]
     (folder / f"{name}.ipynb").write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5}))
     if html:
         (folder / f"{name}.html").write_text("<html></html>")
 
 
+@pytest.mark.slow
 def test_index_links_each_executed_notebook_in_order(tmp_path):
     """One link a notebook, by file name, titled by its first heading; a notebook without HTML is left out."""
     notebook(tmp_path, "04_finetune", "Some words first.\n\n# 4. Fine-tune with `transformers.Trainer`\n\n## Later")
@@ -35,6 +39,7 @@ def test_index_links_each_executed_notebook_in_order(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_index_of_an_empty_folder_is_one_line(tmp_path):
     """Nothing executed yet: one error line saying to run `make run`, and no page."""
     done = run_cli("index", str(tmp_path))

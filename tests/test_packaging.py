@@ -9,8 +9,9 @@ import json
 import re
 import subprocess
 import sys
-import tomllib
 
+import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -65,6 +66,7 @@ def test_ranges_leave_torch_to_the_platform_and_hold_the_pins():
     assert "-e ." in (ROOT / "requirements.txt").read_text().splitlines()
 
 
+@pytest.mark.slow
 def test_pip_install_keeps_the_installed_torch(tmp_path):
     """`pip install -e .` where torch and the rest are installed installs the project alone (a dry run, no index)."""
     report = tmp_path / "report.json"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import models as hm, prefetch
+from helpers import models as hm
+from helpers import prefetch
 from helpers.settings import SAMPLE_DATA, UserError
 
-from conftest import ROOT, one_line_error, clean_env
+from conftest import ROOT, clean_env, one_line_error, refused
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "teacher/tiny-hub"
@@ -110,6 +112,7 @@ def classroom(tmp_path: Path, url: str) -> dict[str, str]:
             "HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": url, "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
+@pytest.mark.slow
 def test_prefetch_then_train_offline(tmp_path, tiny_model):
     """Prefetch brings data and model into the caches; offline, auto takes them (not tiny) and trains on them."""
     with serving(hub_files(tiny_model)) as url:
@@ -143,6 +146,7 @@ def test_prefetch_then_train_offline(tmp_path, tiny_model):
 QUIET = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}  # stderr then holds the error line alone
 
 
+@pytest.mark.slow
 def test_a_model_that_fails_half_way_leaves_no_trace(tmp_path, tiny_model):
     """The hub lists the weights but does not serve them: one error line, and no model folder in the cache."""
     with serving(hub_files(tiny_model), missing={"model.safetensors"}) as url:
@@ -150,11 +154,13 @@ def test_a_model_that_fails_half_way_leaves_no_trace(tmp_path, tiny_model):
         failed = run(["-m", "helpers", "prefetch", "--profile", "quick"], env | QUIET)
     assert failed.returncode == 1
     one_line_error(failed.stderr)
-    assert f"could not fetch model '{REPO}' from the hub (RemoteEntryNotFoundError: 404 Client Error. Entry Not Found for url: " in failed.stderr
+    assert (f"could not fetch model '{REPO}' from the hub (RemoteEntryNotFoundError: 404 Client Error. "
+            "Entry Not Found for url: ") in failed.stderr
     assert failed.stdout.startswith("data: ")  # the data came before, whole
     assert not (tmp_path / "hf" / "hub" / "models--teacher--tiny-hub").exists()
 
 
+@pytest.mark.slow
 def test_data_that_cannot_be_fetched_leaves_no_file(tmp_path):
     """A data URL that answers 404: one error line, and nothing in the download cache."""
     with serving({}) as url:
@@ -180,11 +186,11 @@ def test_a_local_model_folder_needs_nothing(tiny_model, tmp_path):
         f"model: {folder} is a local folder, nothing to fetch ({prefetch.human(prefetch.size(folder))})"
     with pytest.raises(UserError, match="does not exist"):
         prefetch.prefetch_model(str(tmp_path / "missing"))
-    with pytest.raises(UserError, match="cannot fetch model 'bad name!!' .*give a hub name") as error:
-        prefetch.prefetch_model("bad name!!")
-    assert "\n" not in str(error.value)
+    message = refused(prefetch.prefetch_model, "bad name!!")
+    assert re.search("cannot fetch model 'bad name!!' .*give a hub name", message)
 
 
+@pytest.mark.slow
 def test_only_the_weights_from_pretrained_loads(tmp_path, tiny_model):
     """An older repository with PyTorch and TensorFlow weights: the PyTorch ones are fetched, the rest left."""
     files = {name: body for name, body in hub_files(tiny_model).items() if name != "model.safetensors"}
@@ -205,11 +211,13 @@ def fake_wheel(folder: Path, name: str = "tinypkg", version: str = "1.0") -> Pat
     with zipfile.ZipFile(path, "w") as wheel:
         wheel.writestr(f"{name}/__init__.py", "")
         wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/WHEEL",
+                       "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         wheel.writestr(f"{info}/RECORD", "")
     return path
 
 
+@pytest.mark.slow
 def test_wheels_come_whole_or_not_at_all(tmp_path):
     """pip download fills the folder when every package comes, and adds nothing when one does not."""
     index = tmp_path / "index"
@@ -219,9 +227,8 @@ def test_wheels_come_whole_or_not_at_all(tmp_path):
     line = prefetch.prefetch_wheels(tmp_path / "usb", ["tinypkg==1.0"], local)
     assert line.startswith(f"wheels: 1 files in {tmp_path / 'usb'} (")
     assert (tmp_path / "usb" / wheel.name).read_bytes() == wheel.read_bytes()
-    with pytest.raises(UserError, match="pip download failed") as error:
-        prefetch.prefetch_wheels(tmp_path / "usb2", ["tinypkg==1.0", "no-such-package==9.9"], local)
-    assert "\n" not in str(error.value)
+    assert "pip download failed" in refused(prefetch.prefetch_wheels, tmp_path / "usb2",
+                                            ["tinypkg==1.0", "no-such-package==9.9"], local)
     assert list((tmp_path / "usb2").iterdir()) == []
 
 

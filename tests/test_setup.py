@@ -6,7 +6,9 @@ import pytest
 import torch
 from huggingface_hub import constants
 
-from helpers import models as hm, settings as hs, setup
+from helpers import models as hm
+from helpers import settings as hs
+from helpers import setup
 
 PREFETCH = "while online, run `python -m helpers prefetch` (or `make prefetch`) once"
 
@@ -22,6 +24,7 @@ def quick(make_settings, **changes) -> hs.Settings:
     return hs.Settings(**{**vars(make_settings()), "profile": "quick", "model": "distilbert-base-uncased", **changes})
 
 
+@pytest.mark.slow
 def test_ready_on_the_tiny_profile(monkeypatch, tiny_settings):
     """With TC_PROFILE=tiny (as under nbval) everything is here: measured on real steps, then a ready line."""
     monkeypatch.setenv("TC_PROFILE", "tiny")

@@ -1,15 +1,26 @@
-"""Split: the tutorial's 75/25 split, reproducibility, stratification, validation, subsets, and the saved split."""
+"""Split: the tutorial's 75/25 split, reproducibility, stratification, validation, subsets, the saved split, and the
+warning about too few train rows."""
 
 from __future__ import annotations
 
 import json
 import math
 
+import pytest
 
 from helpers import load_data, split_data
 from helpers.split import evaluation_rows, load_split, split_path, split_validation
 
-from conftest import REAL_DATA, labelled_frame, needs_real_data
+from conftest import (
+    REAL_DATA,
+    headline_records,
+    labelled_frame,
+    needs_real_data,
+    run_main,
+    tiny_settings_for,
+    warnings_in,
+    write_table,
+)
 
 
 def positive_share(df) -> float:
@@ -125,3 +136,24 @@ def test_real_data_gives_the_tutorials_split(make_settings):
     assert parts["test"].index.equals(test.index), "the tutorial's test rows, unchanged"
     assert (len(parts["train"]), len(parts["validation"])) == (18027, 2004)
     assert set(parts["train"].index) | set(parts["validation"].index) == set(train.index)
+
+
+@pytest.mark.slow
+def test_too_few_train_rows_per_class_warns(tmp_path, tiny_cache, capsys):
+    """A file of three rows trains (one row, with one for validation and one for test), and one warning names the rows
+    of each class; enough rows: no warning."""
+    data = write_table(tmp_path / "three.json", headline_records(3))
+    status, _, err = run_main("train", "--profile", "tiny", "--data", str(data), "--epochs", "1", "--cache-dir",
+                         str(tiny_cache), "--output-dir", str(tmp_path / "out"), capsys=capsys)
+    assert status == 0, err
+    train = json.loads((tmp_path / "out" / "split.json").read_text())["train"]
+    sarcastic = sum(headline_records(3)[i]["is_sarcastic"] for i in train)
+    few = [line for line in warnings_in(err) if "train split" in line]
+    assert few == [f"warning: the train split has only 1 rows ({1 - sarcastic} of 'not sarcastic', {sarcastic} of "
+                   "'sarcastic'), fewer than 10 of a class: a model trained on so few means little; use more data, "
+                   "or a smaller TC_TEST_SIZE or TC_VALIDATION_SIZE"]
+
+    enough = tiny_settings_for(tmp_path / "enough", tiny_cache, data=str(
+        write_table(tmp_path / "forty.json", headline_records(40))))
+    load_split(enough)
+    assert not [line for line in warnings_in(capsys.readouterr().err) if "train split" in line]

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import helpers
-from helpers import cli, finetune, predict, sweep
+from helpers import finetune, predict, sweep
 from helpers.split import load_split
 
-from conftest import one_line_error, finish_all, remove_tc_env, start_cli, tiny_settings_for
+from conftest import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
 
@@ -65,6 +65,7 @@ def parse_call(call: str) -> tuple[list, dict]:
 # ---------------------------------------------------------------------------------------------- two sweeps at once
 
 
+@pytest.mark.slow
 def test_two_sweeps_at_once_train_each_point_once(swept):
     """Both exit 0; between them each grid point is trained exactly once, in its own folder, and is one trial."""
     base, results = swept
@@ -80,6 +81,7 @@ def test_two_sweeps_at_once_train_each_point_once(swept):
     assert not list(sweep.sweep_dir(base).glob("*/checkpoint-*")), "checkpoints are deleted, models kept"
 
 
+@pytest.mark.slow
 def test_a_rerun_trains_nothing(swept, no_training, capsys):
     """The grid again, and a random search of the same space: every point is skipped with one line."""
     base, _ = swept
@@ -92,6 +94,7 @@ def test_a_rerun_trains_nothing(swept, no_training, capsys):
     pd.testing.assert_frame_equal(before, after)
 
 
+@pytest.mark.slow
 def test_seeded_random_draws_repeat(swept, no_training):
     """The same seed draws the same points again; every draw lies in the space."""
     base, _ = swept
@@ -104,6 +107,7 @@ def test_seeded_random_draws_repeat(swept, no_training):
     assert all(point["learning_rate"] in SPACE["learning_rate"] for point in draws[0])
 
 
+@pytest.mark.slow
 def test_a_random_budget_covering_the_space_tries_every_point(swept, no_training):
     """With `trials` at least the grid's size, a random search tries each point once (draws could repeat some)."""
     base, _ = swept
@@ -113,6 +117,7 @@ def test_a_random_budget_covering_the_space_tries_every_point(swept, no_training
     assert sorted(drawn) == sorted(SPACE["learning_rate"])
 
 
+@pytest.mark.slow
 def test_each_trial_keeps_its_settings_scores_and_curves(swept):
     """A trial's user attrs give back its settings, the scores of its kept epoch and its folder's loss curves."""
     base, _ = swept
@@ -129,6 +134,7 @@ def test_each_trial_keeps_its_settings_scores_and_curves(swept):
         assert run["train_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_results_are_best_first_with_their_curves(swept):
     """The table is sorted on validation accuracy, then loss; the curves of the best come from the study."""
     base, _ = swept
@@ -139,6 +145,7 @@ def test_results_are_best_first_with_their_curves(swept):
     assert len(curves) == 2 and all(set(frame["split"]) == {"train", "eval"} for frame in curves.values())
 
 
+@pytest.mark.slow
 def test_test_metrics_of_a_chosen_trial(swept):
     """The chosen trial's saved model is measured on every test row by the function `train` uses."""
     base, _ = swept
@@ -151,6 +158,7 @@ def test_test_metrics_of_a_chosen_trial(swept):
 # ---------------------------------------------------------------------------------------------- the best call
 
 
+@pytest.mark.slow
 def test_best_call_gives_back_the_best_point(swept):
     """The printed call, read without evaluating it, rebuilds the best trial's settings."""
     base, results = swept
@@ -235,24 +243,14 @@ def test_a_validation_split_is_added_once(make_settings, capsys):
 # ---------------------------------------------------------------------------------------------- mistakes
 
 
-@pytest.mark.parametrize("space", ["warmup=0,0.1", "data=a.csv,b.csv", "learning_rate=fast", "epochs=1,,2"])
-def test_bad_space_entries_are_one_line_and_write_nothing(space, tmp_path, capsys):
-    """An unknown or fixed setting, or a bad value, ends in one `error:` line before the output folder is made."""
+@pytest.mark.parametrize("argv", [["--space", "warmup=0,0.1"], ["--space", "data=a.csv,b.csv"],
+                                  ["--space", "learning_rate=fast"], ["--space", "epochs=1,,2"], ["--trials", "0"]])
+def test_sweep_mistakes_are_one_line_and_write_nothing(argv, tmp_path, capsys):
+    """An unknown or fixed setting in the space, a bad value, or no trials: one `error:` line (exit status 1) before
+    the output folder is made; a search that does not exist is argparse's (exit status 2)."""
     out = tmp_path / "out"
-    assert cli.main(["sweep", "--profile", "tiny", "--output-dir", str(out), "--space", space]) == 1
-    one_line_error(capsys.readouterr().err)
+    status, _, err = run_main("sweep", "--profile", "tiny", "--output-dir", str(out), *argv, capsys=capsys)
+    assert status == 1 and one_line_error(err)
     assert not out.exists()
-
-
-@pytest.mark.parametrize("argv", [["--trials", "0"], ["--epochs", "0"]])
-def test_cli_sweep_mistakes_are_one_line(argv, tmp_path, capsys):
-    assert cli.main(["sweep", "--profile", "tiny", "--output-dir", str(tmp_path / "out"), *argv]) == 1
-    one_line_error(capsys.readouterr().err)
-    assert not (tmp_path / "out").exists()
-
-
-def test_cli_sweep_unknown_search_is_one_line(capsys):
-    with pytest.raises(SystemExit) as caught:
-        cli.main(["sweep", "--search", "optuna"])
-    assert caught.value.code == 2
-    one_line_error(capsys.readouterr().err)
+    status, _, err = run_main("sweep", "--search", "optuna", capsys=capsys)
+    assert status == 2 and "--search" in one_line_error(err)

@@ -1,4 +1,5 @@
-"""The tiny model is the same, byte for byte, on every build: same vocabulary, same weights, whatever the hash seed."""
+"""The tiny model (`helpers/tiny.py`): small, the same byte for byte on every build whatever the hash seed, rebuilt
+when the samples change, and a vocabulary that covers the samples' Korean and emoji."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import hashlib
 import json
 import subprocess
 import sys
+import unicodedata
 
-from helpers.tiny import SPECIAL_TOKENS, wordpiece_vocab
+import pytest
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import ROOT, clean_env, finish_all
+from helpers.settings import TINY_MODEL
+from helpers.tiny import BUILT_FROM, SPECIAL_TOKENS, build_tiny_model, ensure_tiny_model, is_current, wordpiece_vocab
+
+from conftest import EMOJI, ROOT, clean_env, finish_all, is_special, topic_records
 
 BUILD = """
 import hashlib, json, sys
@@ -26,6 +32,7 @@ def start_build(folder, hash_seed: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=clean_env() | {"PYTHONHASHSEED": hash_seed})
 
 
+@pytest.mark.slow
 def test_tiny_model_is_the_same_whatever_the_hash_seed(tmp_path, tiny_model):
     """Two processes with different PYTHONHASHSEED build identical files, identical to the session's model too."""
     builds = {seed: start_build(tmp_path / seed / "tiny-distilbert", seed) for seed in ("1", "2")}
@@ -44,3 +51,39 @@ def test_vocabulary_breaks_ties_by_text():
     assert tokens[: len(SPECIAL_TOKENS)] == SPECIAL_TOKENS
     assert tokens[len(SPECIAL_TOKENS):] == ["##b", "##d", "a", "c", "ab", "cd"]
     assert list(wordpiece_vocab(["cd cd ab ab"], 14)) == tokens, "the order of the texts does not matter"
+
+
+def test_korean_and_emoji_tokenize_to_known_tokens(tiny_tokenizer):
+    """The tiny vocabulary covers the sample's Korean and emoji: no [UNK], and the tokens give the text back."""
+    texts = [record["title"] for record in topic_records() if is_special(record["title"])]
+    texts += ["화성 탐사선 발사 성공", "한강 파랑새, 아시아 컵 우승 차지 🏆"]  # new headlines, known letters
+    rows = tiny_tokenizer(texts)["input_ids"]
+    assert all(tiny_tokenizer.unk_token_id not in row for row in rows)
+    for text, row in zip(texts, rows):
+        decoded = unicodedata.normalize("NFC", tiny_tokenizer.decode(row, skip_special_tokens=True))
+        assert decoded.replace(" ", "") == text.lower().replace(" ", "").replace("\ufe0f", ""), text
+    assert {mark for text in texts for mark in EMOJI.findall(text)} <= set(tiny_tokenizer.get_vocab())
+
+
+@pytest.mark.slow
+def test_a_tiny_model_built_from_other_samples_is_rebuilt(tmp_path):
+    """A cached tiny model whose fingerprint is not the current samples' is built again; a current one is kept."""
+    folder = build_tiny_model(tmp_path / TINY_MODEL)
+    assert is_current(folder)
+    built = (folder / "config.json").stat().st_mtime_ns
+    ensure_tiny_model(str(folder))
+    assert (folder / "config.json").stat().st_mtime_ns == built
+    (folder / BUILT_FROM).write_text("an older sample\n")
+    assert not is_current(folder)
+    ensure_tiny_model(str(folder))
+    assert is_current(folder)
+
+
+def test_tiny_model_loads_and_is_small(tiny_model):
+    """The built tiny model loads with the Auto classes and has fewer than 200k parameters."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=2)
+    assert tokenizer.is_fast and tokenizer("area man")["input_ids"][0] == tokenizer.cls_token_id
+    assert sum(p.numel() for p in model.parameters()) < 200_000
+    assert sum(f.stat().st_size for f in tiny_model.iterdir()) < 2_000_000
+    assert model.config.vocab_size == tokenizer.vocab_size

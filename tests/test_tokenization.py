@@ -7,6 +7,8 @@ from transformers import DataCollatorWithPadding
 
 from helpers.tokenization import HeadlineDataset, TutorialDataset, token_lengths, tokenize
 
+from conftest import warnings_in
+
 TEXTS = [
     "area man wins argument with self in shower",
     "senator delays climate bill",
@@ -65,32 +67,22 @@ def test_token_lengths_count_special_tokens(tiny_tokenizer):
     assert ids[0] == tiny_tokenizer.cls_token_id and ids[-1] == tiny_tokenizer.sep_token_id
 
 
-def test_truncation_at_max_length(tiny_tokenizer, make_settings):
-    """tokenize cuts texts to settings.max_length tokens, keeping [SEP] at the end; short texts are untouched."""
+def test_truncation_at_max_length(tiny_tokenizer, make_settings, capsys):
+    """tokenize cuts texts to settings.max_length tokens, keeping [SEP] at the end, and one warning counts them;
+    short texts are untouched."""
     settings = make_settings(max_length=8)
-    df = pd.DataFrame({"sentence": [LONG, "senator"], "label": [1, 0]})
+    df = pd.DataFrame({"sentence": [LONG, "senator", LONG], "label": [1, 0, 1]})
     dataset = tokenize(df, tiny_tokenizer, settings)
     long_ids, short_ids = dataset[0]["input_ids"], dataset[1]["input_ids"]
     assert len(long_ids) == 8 and long_ids[-1] == tiny_tokenizer.sep_token_id
     assert len(short_ids) == token_lengths(["senator"], tiny_tokenizer)[0] < 8
+    assert warnings_in(capsys.readouterr().err) == [
+        "warning: 2 of 3 texts are longer than 8 tokens and were truncated (max_length)"]
 
 
-def test_long_texts_are_truncated_and_counted(tmp_path, make_settings, capsys):
-    """Texts longer than max_length are cut to it, and one warning counts them."""
-    records = [{"headline": f"news {i}", "is_sarcastic": i % 2} for i in range(8)]
-    records[2]["headline"] = "word " * 50
-    records[5]["headline"] = "another word " * 30
-    settings = make_settings(data=write_case(tmp_path, "d.json", records), max_length=12)
-    df = load_data(settings)
-    capsys.readouterr()
-    dataset = tokenize(df, load_tokenizer(settings), settings)
-    assert max(len(ids) for ids in dataset.encodings["input_ids"]) == 12
-    assert "2 of 8 texts are longer than 12 tokens and were truncated" in one_line(capsys.readouterr().err)
-
-
-def test_max_length_above_the_models_is_capped(make_settings, capsys):
+def test_max_length_above_the_models_is_capped(tiny_tokenizer, make_settings, capsys):
     """A max_length above what the model takes is lowered to the model's limit, with a warning."""
-    settings = make_settings(max_length=100_000)
-    tokenizer = load_tokenizer(settings)
-    tokenize(load_data(settings).head(4), tokenizer, settings)
-    assert f"using {tokenizer.model_max_length}" in one_line(capsys.readouterr().err.splitlines()[-1])
+    dataset = tokenize(pd.DataFrame({"sentence": [LONG], "label": [1]}), tiny_tokenizer,
+                       make_settings(max_length=100_000))
+    assert len(dataset[0]["input_ids"]) == tiny_tokenizer.model_max_length
+    assert f"using {tiny_tokenizer.model_max_length}" in warnings_in(capsys.readouterr().err)[0]

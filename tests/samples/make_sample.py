@@ -4,7 +4,10 @@ Run from anywhere: python tests/samples/make_sample.py [FOLDER] (default helpers
 It lives beside its test, tests/samples/test_samples.py, outside the installed package, which ships the data only.
 Nothing here is taken from the real dataset; a test checks that no headline appears in it.
 """
-import json, random, re, sys
+import json
+import random
+import re
+import sys
 from pathlib import Path
 
 rng = random.Random(2026)

@@ -7,7 +7,10 @@ Other column names than the sarcasm sample (`title`, `topic`), labels as text, f
 Topics share some words ("record", "launch", "wins", "기록", "발표") and a few headlines mix two topics,
 so a model has to learn more than one keyword per topic.
 """
-import json, random, re, sys
+import json
+import random
+import re
+import sys
 from pathlib import Path
 
 rng = random.Random(7)
