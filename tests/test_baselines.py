@@ -1,15 +1,12 @@
-"""Baselines: the majority class and TF-IDF with logistic regression, and the "did it learn?" guard built on them."""
+"""Baselines: the majority class and TF-IDF with logistic regression, trained and scored on the same rows."""
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import baselines
-from helpers.finetune import check_learned
 
 from conftest import labelled_frame
 
@@ -39,35 +36,6 @@ def test_tfidf_learns_words_the_majority_cannot():
     majority = baselines.majority_accuracy(train["label"], test["label"])
     assert table.loc["majority class", "accuracy"] == pytest.approx(majority)
     assert (table["train_seconds"] >= 0).all() and table["f1"].between(0, 1).all()
-
-
-def trainer_with(accuracy: float, train_labels: list[int], eval_labels: list[int], device: str = "cpu"):
-    """A stand-in for a trained `Trainer`: what `check_learned` reads (state, datasets, device)."""
-    return SimpleNamespace(
-        state=SimpleNamespace(best_metric=accuracy),
-        train_dataset=SimpleNamespace(labels=train_labels),
-        eval_dataset=SimpleNamespace(labels=eval_labels),
-        args=SimpleNamespace(device=SimpleNamespace(type=device)),
-    )
-
-
-@pytest.mark.parametrize("accuracy, learned", [(0.55, False), (0.59, False), (0.61, True), (0.95, True)])
-def test_did_it_learn_compares_with_the_majority_class(accuracy, learned, capsys):
-    """400 evaluation rows, 55 % in the commonest class: the bar is 0.55 plus two standard errors (about 0.60)."""
-    train, evaluation = [0] * 60 + [1] * 40, [0] * 220 + [1] * 180
-    assert check_learned(trainer_with(accuracy, train, evaluation)) is learned
-    err = capsys.readouterr().err
-    if learned:
-        assert err == ""
-    else:
-        assert len(err.splitlines()) == 1 and err.startswith("warning: !!! the model did not learn")
-        assert "0.550" in err and "learning rate" in err and "device" not in err
-
-
-def test_did_it_learn_names_a_device_that_is_not_the_cpu(capsys):
-    """On a GPU or an Apple GPU, a model that did not learn may be the device's fault: the warning says so."""
-    assert not check_learned(trainer_with(0.5, [0, 1, 1], [0, 1] * 50, device="mps"))
-    assert "mps device" in capsys.readouterr().err
 
 
 def test_one_class_of_train_rows_gives_the_majority_class_alone():

@@ -1,5 +1,5 @@
 """Fine-tuning (`helpers/finetune.py`): metrics from logits, the tutorial's accuracy mistake, the training arguments,
-trackers, a short real training run, grouping by length, and class weights in the loss."""
+trackers, a short real training run, grouping by length, class weights in the loss, and "did it learn?"."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from helpers import finetune
 from helpers.data import label_names
 from helpers.finetune import (
     build_trainer,
+    check_learned,
     class_weights,
     compute_metrics,
     loss_curves,
@@ -283,3 +284,35 @@ def test_build_trainer_weights_the_loss_only_when_asked(make_settings, topics_ru
     assert torch.isclose(losses[True], weighted_cross_entropy(trainers[True].model(**batch), batch["labels"],
                                                               weights=weights))
     assert abs(losses[True] - losses[False]) > 1e-3
+
+
+# ---------------------------------------------------------------------------------------------- did it learn?
+
+
+def trainer_with(accuracy: float, train_labels: list[int], eval_labels: list[int], device: str = "cpu"):
+    """A stand-in for a trained `Trainer`: what `check_learned` reads (state, datasets, device)."""
+    return SimpleNamespace(
+        state=SimpleNamespace(best_metric=accuracy),
+        train_dataset=SimpleNamespace(labels=train_labels),
+        eval_dataset=SimpleNamespace(labels=eval_labels),
+        args=SimpleNamespace(device=SimpleNamespace(type=device)),
+    )
+
+
+@pytest.mark.parametrize("accuracy, learned", [(0.55, False), (0.59, False), (0.61, True), (0.95, True)])
+def test_did_it_learn_compares_with_the_majority_class(accuracy, learned, capsys):
+    """400 evaluation rows, 55 % in the commonest class: the bar is 0.55 plus two standard errors (about 0.60)."""
+    train, evaluation = [0] * 60 + [1] * 40, [0] * 220 + [1] * 180
+    assert check_learned(trainer_with(accuracy, train, evaluation)) is learned
+    err = capsys.readouterr().err
+    if learned:
+        assert err == ""
+    else:
+        assert len(err.splitlines()) == 1 and err.startswith("warning: !!! the model did not learn")
+        assert "0.550" in err and "learning rate" in err and "device" not in err
+
+
+def test_did_it_learn_names_a_device_that_is_not_the_cpu(capsys):
+    """On a GPU or an Apple GPU, a model that did not learn may be the device's fault: the warning says so."""
+    assert not check_learned(trainer_with(0.5, [0, 1, 1], [0, 1] * 50, device="mps"))
+    assert "mps device" in capsys.readouterr().err
