@@ -70,6 +70,13 @@ def stop_after_first_checkpoint(out: Path, cache: Path, sig: int):
     return finish(process)
 
 
+def resumes_to(reference: Path, out: Path, cache: Path) -> None:
+    """`--resume` on the stopped run in `out` finishes with the uninterrupted run's metrics."""
+    resumed = run_cli(*train_args(out, cache, "--resume"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
+
+
 @pytest.mark.slow
 def test_same_settings_give_identical_results(reference, tmp_path, tiny_cache):
     """A second run with the same settings gives the same metrics and the same weights, byte for byte."""
@@ -92,9 +99,7 @@ def test_killed_run_resumes_to_the_same_result(reference, tmp_path, tiny_cache):
     one_line_error(again.stderr)
     assert "--resume" in again.stderr and "--overwrite" in again.stderr
 
-    resumed = run_cli(*train_args(out, tiny_cache, "--resume"))
-    assert resumed.returncode == 0, resumed.stderr
-    assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
+    resumes_to(reference, out, tiny_cache)
 
 
 @pytest.mark.slow
@@ -106,9 +111,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path,
     said = [line for line in stopped.stderr.replace("\r", "\n").splitlines() if line.startswith("interrupted")]
     assert len(said) == 1 and "--resume" in said[0], stopped.stderr
     assert "Traceback" not in stopped.stderr
-    resumed = run_cli(*train_args(out, tiny_cache, "--resume"))
-    assert resumed.returncode == 0, resumed.stderr
-    assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
+    resumes_to(reference, out, tiny_cache)
 
 
 @pytest.mark.slow
