@@ -44,16 +44,6 @@ def test_load_each_format(suffix, tmp_path, make_settings):
     assert df.loc[7, "sentence"] == records[7]["headline"]
 
 
-def test_load_csv_with_other_columns(tmp_path, make_settings):
-    """A CSV with columns text/type (the offline copy's) loads once the settings name those columns."""
-    records = headline_records(10)
-    path = write_table(tmp_path / "copy.csv", records, columns={"headline": "text", "is_sarcastic": "type"})
-    df = load_data(make_settings(data=str(path), text_column="text", label_column="type"))
-    assert list(df.columns) == ["sentence", "label"]
-    assert df["sentence"].tolist() == [r["headline"] for r in records]
-    assert df["label"].tolist() == [r["is_sarcastic"] for r in records]
-
-
 def test_csv_keeps_words_pandas_would_call_missing(tmp_path, make_settings):
     """Headlines such as "NA" or "null" stay text; they are not read as missing values."""
     records = headline_records(4)
