@@ -9,6 +9,7 @@ The libraries are imported where they are used, so that `import helpers` (and a 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import urllib.request
@@ -96,12 +97,15 @@ def get_settings(profile: str | None = None, **overrides) -> Settings:
     missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(settings)]
     if not missing:
         return settings
-    print(
-        f"!!! {' and '.join(missing)} cannot be reached (no network, nothing cached): "
-        "falling back to the offline 'tiny' profile. Set TC_PROFILE to choose. !!!",
-        flush=True,
-    )
+    announce_fallback(" and ".join(missing))
     return build_settings("tiny", **overrides)
+
+
+@functools.cache
+def announce_fallback(missing: str) -> None:
+    """Say loudly, once a process, that the auto profile runs tiny: a notebook asks for settings in several cells."""
+    print(f"!!! {missing} cannot be reached (no network, nothing cached): falling back to the offline 'tiny' "
+          "profile. Set TC_PROFILE to choose. !!!", flush=True)
 
 
 def from_pretrained(auto_class, name: str, **kwargs):

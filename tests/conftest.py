@@ -21,6 +21,7 @@ import pytest
 
 import helpers
 import helpers.cli
+import helpers.models
 from helpers.settings import ENV_PREFIX, TINY_MODEL, TOPICS_SAMPLE, warn_once
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +74,10 @@ def _no_tc_env(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_warnings():
-    """Every test sees the warnings `warn_once` gives once a process, as a new process would."""
+    """Every test sees the warnings given once a process (`warn_once`, the auto profile's fallback), as a new
+    process would."""
     warn_once.cache_clear()
+    helpers.models.announce_fallback.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------- tiny model
