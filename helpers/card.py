@@ -1,9 +1,9 @@
 """The saved model's model card: a `README.md` in the model folder saying what it was trained on, how well it does,
 and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from a template kept here.
 
-Introduced in notebook 04 (`finetune.save` writes it); `python -m helpers train` adds the test metrics once it knows them.
-The TheOnion/HuffPost caveat appears when the data is the sarcasm dataset: its URL, or a file with its three
-columns (`article_link`, `headline`, `is_sarcastic`, as the shipped sample has).
+Introduced in notebook 04 (`finetune.save` writes it); `python -m helpers train` adds the test metrics once it
+knows them. The TheOnion/HuffPost caveat appears when the data is the sarcasm dataset: its URL, or a file with its
+three columns (`article_link`, `headline`, `is_sarcastic`, as the shipped sample has).
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     return scores(prediction.label_ids, predicted, prediction.predictions.shape[-1])
 
 
-PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml", "flyte": "flytekit", "kubeflow": "kfp"}  # else its name
+# The pip package of a tracker whose name is not its package's (any other: its own name).
+PIP_NAMES = {"azure_ml": "azureml-core", "comet_ml": "comet-ml", "flyte": "flytekit", "kubeflow": "kfp"}
 
 
 def trackers(settings: Settings) -> list[str]:

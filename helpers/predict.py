@@ -74,13 +74,15 @@ def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: li
     )
 
 
-def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings) -> dict[str, float]:
+def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
+                 test: pd.DataFrame | None = None) -> dict[str, float]:
     """The model's accuracy, F1 and loss on the test split, its size and the prediction speed (notebooks 05, 06).
 
     The one measure of test rows: `python -m helpers train` reports it, notebook 05 puts it in its baselines table,
-    and notebook 06 calls it on a sweep trial's saved model (`saved_test_metrics`).
+    and notebook 06 calls it on a sweep trial's saved model (`saved_test_metrics`). `test`: the split's test rows,
+    when the caller has loaded them already.
     """
-    test = load_split(settings)["test"]
+    test = load_split(settings)["test"] if test is None else test
     prediction = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings)
     return {
         **compute_metrics(prediction),
@@ -92,14 +94,14 @@ def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings) -> dict[
 
 def saved_test_metrics(settings: Settings) -> dict[str, float]:
     """`test_metrics` of the model saved in the settings' output folder (notebook 06: a chosen trial's)."""
-    names = label_names(load_split(settings)["train"])
-    return test_metrics(*load_trained(model_dir(settings), names), settings)
+    parts = load_split(settings)
+    return test_metrics(*load_trained(model_dir(settings), label_names(parts["train"])), settings, parts["test"])
 
 
 def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
     """`test_metrics` of `trainer`'s model, with the kept epoch's validation accuracy, the split sizes and speeds."""
-    test = test_metrics(trainer.model, trainer.processing_class, settings)
     parts = load_split(settings)
+    test = test_metrics(trainer.model, trainer.processing_class, settings, parts["test"])
     trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
     return {
         **{name: test[name] for name in ("accuracy", "f1", "eval_loss")},
@@ -122,12 +124,13 @@ class TruncatingPipeline(TextClassificationPipeline):
 
     def __call__(self, inputs, **kwargs):
         texts = [inputs] if isinstance(inputs, str) else inputs
+        limit = self.max_tokens()
         if isinstance(texts, list) and all(isinstance(text, str) for text in texts):
-            cut = count_longer(texts, self.tokenizer, self.max_tokens())
+            cut = count_longer(texts, self.tokenizer, limit)
             if cut:
-                warn(f"{cut:,} of {len(texts):,} texts are longer than {self.max_tokens()} tokens, the most this model "
-                     "takes, and were truncated")
-        return super().__call__(inputs, **{"truncation": True, "max_length": self.max_tokens(), **kwargs})
+                warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens, the most this model takes, "
+                     "and were truncated")
+        return super().__call__(inputs, **{"truncation": True, "max_length": limit, **kwargs})
 
 
 def classifier(folder: str | Path) -> Pipeline:

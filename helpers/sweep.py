@@ -50,7 +50,6 @@ METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
 
 
-
 def check_space(space: dict[str, list]) -> dict[str, list]:
     """The space with every value checked and typed as its setting, duplicates dropped; one line for a mistake."""
     if not space:
@@ -182,7 +181,6 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     if search != "grid" or any(point_id(base, point) not in done for point in grid(space)):
         study.optimize(lambda trial: run_trial(trial, base, space), n_trials=None if search == "grid" else trials)
     return load_runs(base)
-
 
 
 def runs_of_study(study: optuna.Study) -> list[dict]:
