@@ -6,12 +6,15 @@ Introduced in the README; the notebooks call the same functions.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
 import sys
 from pathlib import Path
 
 from .models import get_settings
-from .settings import FIELDS, TYPES, Settings, UserError, build_settings, settings_page
+from .settings import (FIELDS, TYPES, Settings, UserError, build_settings, requested_profile, settings_page,
+                       settings_table)
 
 
 class Parser(argparse.ArgumentParser):
@@ -21,7 +24,22 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, allow_abbrev=False, **kwargs)  # --epoch must not quietly mean --epochs
 
     def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {message}{flag_suggestion(self, message)} (see {self.prog} --help)\n")
+
+
+def flag_suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """"; did you mean --epochs?" for an unrecognized flag close to one of `parser`'s (difflib), else ""."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    parsers = [parser] + [sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                          for sub in action.choices.values()]  # the sub-commands' flags are reported from the top
+    flags = sorted({option for each in parsers for action in each._actions for option in action.option_strings
+                    if option.startswith("--")})
+    for word in message.split(":", 1)[1].split():
+        close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.75)
+        if word.startswith("--") and close:
+            return f"; did you mean {close[0]}?"
+    return ""
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +76,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--trials", type=int, default=4,
                        help="trials of random or tpe; grid tries every point of the space (default: 4)")
     sweep.add_argument("--space", action="append", metavar="KNOB=V1,V2,...", type=space_entry, default=[],
-                       help="values to try for one setting, repeatable (default: the space in helpers/sweep.py)")
+                       help="values to try for one setting, repeatable (default: the space in helpers/sweep.py, its "
+                            "learning rates scaled to the settings' own)")
     sweep.add_argument("--search", choices=["grid", "random", "tpe"], default="random",
                        help="how optuna chooses the points: all of them, seeded random draws, or TPE learning from "
                             "the scores so far (default: random)")
@@ -70,8 +89,19 @@ def build_parser() -> Parser:
     prefetch.add_argument("--wheels", type=Path, metavar="DIR",
                           help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
     prefetch.set_defaults(run=run_prefetch)
-    page = commands.add_parser("settings", help="print docs/settings.md: every setting, its flag, variable and default")
-    page.set_defaults(run=run_settings_page)
+    page = commands.add_parser("settings", help="the settings in effect with these flags, and where each value comes "
+                                                "from; --page: docs/settings.md")
+    add_settings_flags(page)
+    page.add_argument("--page", action="store_true",
+                      help="print docs/settings.md instead: every setting, its flag, variable, default and profiles")
+    page.set_defaults(run=run_settings)
+    launch = commands.add_parser(
+        "torchrun", add_help=False,
+        help="torchrun's launcher (same arguments), whose failure ends in the failed process's one error line",
+    )
+    launch.add_argument("arguments", nargs=argparse.REMAINDER,
+                        help="torchrun's: e.g. --standalone --nproc_per_node 2 -m helpers train --profile tiny")
+    launch.set_defaults(run=run_torchrun)
     index = commands.add_parser("index", help="write FOLDER/index.html linking the executed notebooks (make run)")
     index.add_argument("folder", type=Path, help="the folder of executed notebooks and their HTML (build)")
     index.set_defaults(run=run_index)
@@ -176,9 +206,33 @@ def run_prefetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_settings_page(args: argparse.Namespace) -> int:
-    """Print the settings page (docs/settings.md)."""
-    print(settings_page(), end="")
+def run_settings(args: argparse.Namespace) -> int:
+    """Print the settings in effect with the flags given and where each value comes from, or (--page) docs/settings.md."""
+    if args.page:
+        print(settings_page(), end="")
+        return 0
+    settings = settings_from(args)
+    given = {name for name in vars(args) if name in FIELDS}
+    print(settings_table(settings, given, requested_profile(getattr(args, "profile", None))))
+    return 0
+
+
+def run_torchrun(args: argparse.Namespace) -> int:
+    """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report.
+
+    torchrun's launcher turns a process's non-zero exit into a `ChildFailedError` traceback (its `@record` main);
+    here the same launcher runs without that wrapper: the exit status of the first failed process, no traceback.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    arguments = parse_args(args.arguments)
+    if "OMP_NUM_THREADS" not in os.environ and arguments.nproc_per_node.isdigit():  # torchrun would set 1, and say so
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(arguments.nproc_per_node)))
+    try:
+        run(arguments)
+    except ChildFailedError as failed:
+        return failed.get_first_failure()[1].exitcode if failed.get_first_failure()[1].exitcode > 0 else 1
     return 0
 
 
@@ -196,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every process checks the same: the first says it
+            print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         resume = " (to continue a training from its last checkpoint: the same command with --resume)"

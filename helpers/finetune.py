@@ -27,6 +27,7 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
+from transformers.trainer_callback import ProgressCallback
 from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 
 from . import hardware
@@ -34,7 +35,7 @@ from .baselines import majority_accuracy, scores
 from .card import write_card
 from .data import label_names
 from .settings import Settings, UserError, warn
-from .models import has_weights, is_trained, load_model, load_tokenizer, unfinished_model
+from .models import ensure_model, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
 from .split import evaluation_rows, load_split, output_folder
 from .tokenization import tokenize
 
@@ -94,6 +95,8 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         average_tokens_across_devices=False,
         **hardware.training_flags(settings),  # device, pinned memory, bf16/fp16 autocast
     )
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: every weight of a classifier gets a gradient,
+        values["ddp_find_unused_parameters"] = False  # so DDP need not search for unused ones (and warn each step)
     return TrainingArguments(**values | changes)
 
 
@@ -168,7 +171,51 @@ def build_trainer(
         **options,
     )
     trainer.add_callback(hardware.Announce(settings))  # says which device and precision train, as training starts
+    if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(EpochLines())
     return trainer
+
+
+class EpochLines(ProgressCallback):
+    """The terminal's progress bar with the latest training loss on it, and a line per evaluation, not one per log."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        """Show a training loss on the bar; write an evaluation, or the run's summary, as one line below it."""
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        if "loss" in logs:
+            self.training_bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+        elif "eval_accuracy" in logs:
+            self.training_bar.write(f"epoch {logs.get('epoch', 0):g}: validation accuracy {logs['eval_accuracy']:.4f}, "
+                                    f"F1 {logs.get('eval_f1', 0):.4f}, loss {logs.get('eval_loss', 0):.4f}")
+        elif "train_runtime" in logs:
+            self.training_bar.write(f"trained in {logs['train_runtime']:.1f} s "
+                                    f"({logs.get('train_samples_per_second', 0):.1f} rows/s), "
+                                    f"mean training loss {logs.get('train_loss', 0):.4f}")
+
+
+@contextlib.contextmanager
+def quiet_library() -> Iterator[None]:
+    """Keep transformers' notes a learner need not read out of a training run: the table of weights loaded and new
+    (`train` says it in one line), the "Loading weights" and "Writing model shards" bars, the checkpoints' mtime."""
+    from transformers.utils import logging
+
+    # transformers.modeling_utils checks a tensor-parallel plan when its own logger is quiet (`>= WARNING`), whose
+    # logger then names every weight of a model that has a plan (DistilBERT's) as "not sharded": quiet that one too
+    names = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
+    loggers = [logging.get_logger(name) for name in names]
+    levels, bars = [logger.level for logger in loggers], logging.is_progress_bar_enabled()
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        if bars:
+            logging.enable_progress_bar()
 
 
 class FolderInUse(UserError):
@@ -327,8 +374,8 @@ def check_learned(trainer: Trainer) -> bool:
     device = trainer.args.device.type
     warn(
         f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
-        f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high "
-        "(TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), too few rows or epochs"
+        f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or "
+        "too low (--learning-rate, TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), too few rows or epochs"
         + (f", or the {device} device computing wrongly (try --precision fp32, or the CPU)" if device != "cpu" else "")
         + " !!!"
     )
@@ -339,20 +386,30 @@ def check_learned(trainer: Trainer) -> bool:
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
+    tokenizer = load_tokenizer(settings)  # and a model that cannot be loaded (config and tokenizer) too
+    ensure_model(settings)
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
     parts = load_split(settings)
-    model = load_model(settings, label_names(parts["train"]))
-    tokenizer = load_tokenizer(settings)
-    trainer = build_trainer(
-        settings,
-        model,
-        tokenizer,
-        tokenize(parts["train"], tokenizer, settings),
-        tokenize(evaluation_rows(parts), tokenizer, settings),
-    )
-    trainer.train(resume_from_checkpoint=resume_from)
-    save(trainer, settings)
+    names = label_names(parts["train"])
+    first = int(os.environ.get("RANK", "0")) == 0
+    with quiet_library():
+        model = load_model(settings, names)
+        if first:
+            print(f"model: {settings.model}, with a classification head for {len(names)} classes "
+                  f"({', '.join(names)}) to fine-tune", flush=True)
+        trainer = build_trainer(
+            settings,
+            model,
+            tokenizer,
+            tokenize(parts["train"], tokenizer, settings),
+            tokenize(evaluation_rows(parts), tokenizer, settings),
+        )
+        trainer.train(resume_from_checkpoint=resume_from)
+        save(trainer, settings)
     if trainer.is_world_process_zero():  # under torchrun: one warning, not one per process
+        if not settings.keep_checkpoints:  # the model is saved: a resume needs them no more
+            for folder in Path(settings.output_dir).glob("checkpoint-*"):
+                shutil.rmtree(folder, ignore_errors=True)
         check_learned(trainer)
     return trainer
 

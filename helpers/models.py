@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,13 +109,52 @@ def announce_fallback(missing: str) -> None:
           "profile. Set TC_PROFILE to choose. !!!", flush=True)
 
 
+@functools.cache
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached, or None when it answers; asked once a process (notebook 03).
+
+    One request through huggingface_hub's own HTTP client (its endpoint, proxies and certificates). A host that does
+    not resolve or refuses the connection (httpx2's `ConnectError`) will not answer the next second either, yet
+    huggingface_hub retries such a failure five times over about 30 s when the file is not cached; knowing it here,
+    `from_pretrained` reads the cache only (`local_files_only`). A slow answer is left to the hub's own retries.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+    from httpx2 import ConnectError
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    try:
+        get_session().head(constants.ENDPOINT, timeout=5.0, follow_redirects=False)
+    except ConnectError as error:
+        host = urllib.parse.urlparse(constants.ENDPOINT).netloc or constants.ENDPOINT
+        cause = error.__cause__ or error.__context__
+        return f"{host}: {getattr(cause, 'strerror', None) or error}"
+    except Exception:  # anything else (a timeout, a proxy's error): the hub's own handling decides
+        return None
+    return None
+
+
 def from_pretrained(auto_class, name: str, **kwargs):
-    """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line (notebook 03)."""
+    """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line (notebook 03).
+
+    A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with
+    no retries.
+    """
     if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
         raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
+    from_hub = not is_tiny(name) and not Path(name).expanduser().is_dir()
+    unreachable = hub_unreachable() if from_hub else None
     try:
-        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False, **kwargs)
+        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False,
+                                          **({"local_files_only": True} if unreachable else {}), **kwargs)
     except (OSError, ValueError) as error:
+        if unreachable:
+            raise UserError(
+                f"cannot load model {name!r}: the hub cannot be reached ({unreachable}) and the model is not in the "
+                "Hugging Face cache; set TC_MODEL (or --model) to a local model folder, fetch it while online "
+                "(python -m helpers prefetch), or use TC_PROFILE=tiny (--profile tiny) offline"
+            ) from None
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
             f"cannot load model {name!r} ({first}); set TC_MODEL (or --model) to a hub name you can reach "

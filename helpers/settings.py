@@ -8,6 +8,7 @@ Nothing here touches the network or loads a model: whether the data and the mode
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import os
 import sys
@@ -85,6 +86,8 @@ class Settings:
     output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE)")
     resume: bool = _knob(False, "continue the unfinished run in output_dir from its last checkpoint")
     overwrite: bool = _knob(False, "replace a trained model (and checkpoints) already in output_dir")
+    keep_checkpoints: bool = _knob(False, "keep the checkpoints (checkpoint-*) once the model is saved; until then "
+                                   "they are kept, so that --resume can continue a stopped run")
     epochs: float = _knob(3.0, "number of training epochs", POSITIVE)
     max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS)
     train_batch_size: int = _knob(16, "batch size for training", POSITIVE)
@@ -136,15 +139,16 @@ def _shown(value) -> str:
 
 def settings_page() -> str:
     """docs/settings.md, made from the fields' help texts: every setting, its flag and variable, its default and
-    what each profile changes (the README links it; `python -m helpers settings` prints it)."""
+    what each profile changes (the README links it; `python -m helpers settings --page` prints it)."""
     lines = [
         "# Settings",
         "",
         "Every knob of the series, from `helpers/settings.py` (made by",
-        "`python -m helpers settings > docs/settings.md`; a test fails when this page is out of date). Set one with",
-        "a flag of `python -m helpers train|sweep|bench|prefetch`, a `TC_` environment variable (notebooks and",
-        "`make run`), or `helpers.get_settings(NAME=value)`: flags and arguments beat variables, which beat the",
-        "profile, which beats the default.",
+        "`python -m helpers settings --page > docs/settings.md`; a test fails when this page is out of date).",
+        "Set one with a flag of `python -m helpers train|sweep|bench|prefetch|settings`, a `TC_` environment variable",
+        "(notebooks and `make run`), or `helpers.get_settings(NAME=value)`: flags and arguments beat variables, which",
+        "beat the profile, which beats the default. `python -m helpers settings [flags]` shows the values in effect",
+        "and where each comes from.",
         "",
         "| setting | flag | variable | default | quick | tiny | what it does |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -180,7 +184,7 @@ def _parse(kind: type, value):
 def coerce(name: str, value):
     """Check `value` for field `name` and turn it into the field's type (strings come from TC_ or flags)."""
     if name not in FIELDS:
-        raise UserError(f"unknown setting {name!r}; known settings: {', '.join(FIELDS)}")
+        raise UserError(f"unknown setting {name!r}{_did_you_mean(name, FIELDS)}; known settings: {', '.join(FIELDS)}")
     kind = TYPES[name]
     try:
         value = _parse(kind, value)
@@ -206,10 +210,46 @@ def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
             continue
         name = key[len(ENV_PREFIX):].lower()
         if name not in FIELDS:
-            known = ", ".join(ENV_PREFIX + n.upper() for n in FIELDS)
-            raise UserError(f"unknown environment variable {key}; known ones: {known}")
+            variables = [ENV_PREFIX + n.upper() for n in FIELDS]
+            raise UserError(f"unknown environment variable {key}{_did_you_mean(key, variables)}; "
+                            f"known ones: {', '.join(variables)}")
         found[name] = value
     return found
+
+
+def _did_you_mean(name: str, known: typing.Iterable[str]) -> str:
+    """" (did you mean TC_EPOCHS?)" for the known name closest to a mistyped one (difflib), else ""."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def setting_sources(settings: Settings, flags: typing.Collection[str], requested: str) -> dict[str, str]:
+    """Where each value of `settings` comes from: "flag", "variable TC_X", "profile P" or "default"
+    (`python -m helpers settings`); `flags` are the settings given as flags or arguments, `requested` the profile
+    asked for (auto resolves to another)."""
+    env = env_overrides()
+    sources = {}
+    for name in FIELDS:
+        if name in flags:
+            sources[name] = "flag"
+        elif name in env:
+            sources[name] = f"variable {ENV_PREFIX}{name.upper()}"
+        elif name in PROFILES.get(settings.profile, {}):
+            sources[name] = f"profile {settings.profile}"
+        else:
+            sources[name] = "default"
+    if requested == "auto":
+        sources["profile"] += f" (auto: {settings.profile})" if sources["profile"] != "default" else \
+            f", auto chose {settings.profile}"
+    return sources
+
+
+def settings_table(settings: Settings, flags: typing.Collection[str], requested: str) -> str:
+    """The settings in effect, a line each: name, value and where it comes from (`python -m helpers settings`)."""
+    sources = setting_sources(settings, flags, requested)
+    values = {name: str(getattr(settings, name)) for name in FIELDS}
+    width = max(map(len, FIELDS)), max(len(value) for value in values.values() if len(value) <= 60)
+    return "\n".join(f"{name:<{width[0]}}  {values[name]:<{width[1]}}  {sources[name]}" for name in FIELDS)
 
 
 def is_url(source: str) -> bool:

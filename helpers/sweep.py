@@ -24,7 +24,8 @@ from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce,
 from .split import output_folder
 from .tiny import is_tiny
 
-# The search space a learner edits: each knob (a `Settings` field) and the values to try.
+# The search space a learner edits: each knob (a `Settings` field) and the values to try. Its learning rates are
+# those of the default 5e-5; `default_space` scales them to the settings' own (the tiny profile's is 3e-3).
 SPACE: dict[str, list] = {
     "learning_rate": [2e-5, 5e-5, 1e-4, 2e-4],
     "epochs": [1, 2, 3],
@@ -32,6 +33,18 @@ SPACE: dict[str, list] = {
     "warmup_steps": [0, 0.1],
     "weight_decay": [0.0, 0.01],
 }
+
+
+def default_space(base: Settings) -> dict[str, list]:
+    """`SPACE` with its learning rates as multiples of `base.learning_rate` (x0.4, x1, x2, x4), as notebook 06's."""
+    factors = [rate / FIELDS["learning_rate"].default for rate in SPACE["learning_rate"]]
+    return SPACE | {"learning_rate": [float(f"{factor * base.learning_rate:.3g}") for factor in factors]}
+
+
+def own_point(base: Settings, space: dict[str, list]) -> dict:
+    """The settings' own values of the knobs of `space` that hold them (the rest left to the search to choose)."""
+    checked = check_space(space)
+    return {name: getattr(base, name) for name, values in checked.items() if getattr(base, name) in values}
 SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, or TPE learning from the scores so far
     "grid": lambda space, seed: optuna.samplers.GridSampler(space, seed=seed),
     "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
@@ -40,11 +53,11 @@ SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, o
 VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 STUDY_FILE = "study.log"
 # Not searchable: the sweep sets them itself, or they change which rows every trial is scored on.
-FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "data", "text_column", "label_column",
+FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "keep_checkpoints", "data", "text_column", "label_column",
          "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
 # Settings that do not change what a trial learns, left out of its id.
 NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
-               "reuse_memory", "sort_predictions", "report_to")
+               "reuse_memory", "sort_predictions", "report_to", "keep_checkpoints")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
@@ -167,8 +180,12 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list]) -> fl
 
 def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4, search: str = "random",
            seed: int = 0) -> pd.DataFrame:
-    """Run `trials` trials of `space` (grid, or trials covering it: every point); the folder's trials, best first."""
-    space = check_space(SPACE if space is None else space)
+    """Run `trials` trials of `space` (grid, or trials covering it: every point); the folder's trials, best first.
+
+    With the default space (`default_space`), a random or TPE search tries the settings' own values first.
+    """
+    own = None if space is not None else own_point(base, default_space(base))
+    space = check_space(default_space(base) if space is None else space)
     if search not in SAMPLERS:
         raise UserError(f"search {search!r} is unknown; choose one of {', '.join(SAMPLERS)}")
     if trials < 1:
@@ -177,6 +194,8 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
         search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
     study = open_study(base, space, search, seed)
+    if own and search != "grid":
+        study.enqueue_trial(own, skip_if_exists=True)  # the baseline: the recommendation is never worse on validation
     done = {run["id"] for run in runs_of_study(study)}
     if search != "grid" or any(point_id(base, point) not in done for point in grid(space)):
         study.optimize(lambda trial: run_trial(trial, base, space), n_trials=None if search == "grid" else trials)
