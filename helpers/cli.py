@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -227,6 +228,8 @@ def run_torchrun(args: argparse.Namespace) -> int:
     from torch.distributed.run import parse_args, run
 
     arguments = parse_args(args.arguments)
+    # the launcher's own line for a failed process ("failed (exitcode: 1) local_rank: 0 ..."): the process said why
+    logging.getLogger("torch.distributed.elastic.multiprocessing.api").setLevel(logging.CRITICAL)
     if "OMP_NUM_THREADS" not in os.environ and arguments.nproc_per_node.isdigit():  # torchrun would set 1, and say so
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(arguments.nproc_per_node)))
     try:
@@ -246,7 +249,11 @@ def run_index(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; a user's mistake ends in one line on stderr and exit status 1."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["torchrun"] and argv[1:2] not in (["-h"], ["--help"]):  # its flags are torchrun's, not ours
+        args = argparse.Namespace(command="torchrun", arguments=argv[1:], run=run_torchrun)
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except UserError as error:

@@ -8,18 +8,20 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .settings import DATA_URL, Settings, UserError, cached_path, is_url, warn, warn_once
+from .settings import DATA_URL, Settings, UserError, cached_path, how_to_set, is_url, warn, warn_once
 
 
 def _text(path: Path) -> str:
@@ -59,13 +61,24 @@ READERS = {
 SHAPES = {".json": "an array of objects, one per row", ".jsonl": "one JSON object per line",
           ".csv": "a header line, then one row per line"}
 EXPECTED_ROWS = 26_709  # records in the published sarcasm.json
-OFFLINE_HINT = "work offline with TC_PROFILE=tiny, or point TC_DATA at a local file"
 
 
-def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> Path:
+def offline_hint() -> str:
+    """What to do when the data cannot be downloaded, in the user's terms (a flag, or a `TC_` variable)."""
+    return f"work offline with {how_to_set('profile', 'tiny')}, or point {how_to_set('data')} at a local file"
+
+
+def online_hint() -> str:
+    """What to do when a download meant to bring the data here (prefetch) fails: no advice to work offline."""
+    return f"check the network and the URL ({how_to_set('data')})"
+
+
+def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, hint: Callable[[], str] = offline_hint
+             ) -> Path:
     """Fetch `url` into `dest` atomically (a temporary file, renamed only once complete), with a progress bar.
 
-    A transient failure is retried with backoff, each retry announced in one line.
+    A transient failure is retried with backoff, each retry announced in one line; a final failure ends in one
+    line ending with `hint()`.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, retries + 1):
@@ -82,7 +95,7 @@ def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0) -> P
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             Path(tmp).unlink(missing_ok=True)
             if attempt == retries or _permanent(error):
-                raise UserError(f"could not download {url} ({_reason(error)}); {OFFLINE_HINT}") from None
+                raise UserError(f"could not download {url} ({_reason(error)}); {hint()}") from None
             warn(f"{_failure(url, error, timeout)}; retrying, {attempt + 1} of {retries}")
             time.sleep(2 ** (attempt - 1))
     raise AssertionError("unreachable")
@@ -106,13 +119,12 @@ def _failure(url: str, error: Exception, timeout: float) -> str:
 
 
 def _permanent(error: Exception) -> bool:
-    """True for failures a retry cannot mend: no such host or file, not found, forbidden."""
+    """True for failures a retry cannot mend: no such host (the name does not resolve) or file, nothing listening on
+    the port, not found, forbidden. Told by the exception's type, never its message (which is the system's words)."""
     if isinstance(error, urllib.error.HTTPError):
         return error.code < 500
     reason = getattr(error, "reason", error)
-    return isinstance(reason, FileNotFoundError) or any(
-        text in str(reason) for text in ("Name or service not known", "nodename nor servname", "No such file")
-    )
+    return isinstance(reason, (socket.gaierror, FileNotFoundError, ConnectionRefusedError))
 
 
 def _reason(error: Exception) -> str:
@@ -120,15 +132,16 @@ def _reason(error: Exception) -> str:
     return str(getattr(error, "reason", error))
 
 
-def fetch(settings: Settings) -> Path:
-    """The local file for `settings.data`, downloading it once into the cache when it is a URL."""
+def fetch(settings: Settings, hint: Callable[[], str] = offline_hint) -> Path:
+    """The local file for `settings.data`, downloading it once into the cache when it is a URL (a failure ends
+    with `hint()`)."""
     if not is_url(settings.data):
         path = Path(settings.data).expanduser()
         if not path.is_file():
-            raise UserError(f"data file {settings.data} does not exist; set TC_DATA (or --data) to a file or URL")
+            raise UserError(f"data file {settings.data} does not exist; set {how_to_set('data')} to a file or URL")
         return path
     path = cached_path(settings)
-    return path if path.exists() else download(settings.data, path)
+    return path if path.exists() else download(settings.data, path, hint=hint)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -184,7 +197,7 @@ def load_data(settings: Settings) -> pd.DataFrame:
     df = raw[[settings.text_column, settings.label_column]].rename(
         columns={settings.text_column: "sentence", settings.label_column: "label"}
     )
-    df["label"], names = _label_ids(df["label"], settings)
+    df["label"], names = _label_ids(df["label"], settings, path)
     df = _checked(df, settings, path)
     df.attrs["label_names"] = names  # travels with every part of the split
     return df
@@ -214,16 +227,33 @@ def label_names(df: pd.DataFrame) -> list[str]:
     return list(df.attrs["label_names"])
 
 
-def _label_ids(labels: pd.Series, settings: Settings) -> tuple[pd.Series, list[str]]:
-    """Labels as integer ids 0..n-1 and the names of those ids, or a clear error.
+def place(path: Path, row: int) -> str:
+    """Where row `row` (counted from 0, as read) is in the file, as an editor or a spreadsheet shows it: "line 6 of
+    d.csv" (its header is line 1), "line 4 of d.jsonl" (blank lines counted), "item 3 of the array in d.json,
+    counting from 1"."""
+    if path.suffix.lower() == ".csv":  # a text with a line break inside quotes would shift later rows: rare
+        return f"line {row + 2} of {path.name}"
+    if path.suffix.lower() == ".jsonl" or _json_lines(path):
+        lines = [number for number, line in enumerate(_text(path).split("\n"), 1) if line.strip()]
+        return f"line {lines[row]} of {path.name}" if row < len(lines) else f"row {row + 1} of {path.name}"
+    return f"item {row + 1} of the array in {path.name}, counting from 1"
+
+
+def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) -> tuple[pd.Series, list[str]]:
+    """Labels as integer ids 0..n-1 and the names of those ids, or a clear error naming the row's place in `path`.
 
     Numbers are ids, named by `settings.label_names`; text labels are mapped to ids, named by themselves
     (in the order of `settings.label_names` when it lists them all, else sorted).
     """
+
+    def where(row) -> str:
+        """The row's place in the file (or its row number, counted from 0, without a file)."""
+        return place(path, labels.index.get_loc(row)) if path is not None else f"row {row}"
+
     named = [name.strip() for name in settings.label_names.split(",")]
     missing = labels.isna()
     if missing.any():
-        raise UserError(f"row {labels.index[missing][0]} has no label; every row needs one in TC_LABEL_COLUMN")
+        raise UserError(f"no label in {where(labels.index[missing][0])}; every row needs one in TC_LABEL_COLUMN")
     numeric = pd.to_numeric(labels, errors="coerce")
     if numeric.isna().all():  # text labels: their names are the labels themselves
         texts = labels.astype(str).str.strip()
@@ -231,11 +261,12 @@ def _label_ids(labels: pd.Series, settings: Settings) -> tuple[pd.Series, list[s
         return texts.map({name: i for i, name in enumerate(names)}).astype(int), names
     if numeric.isna().any():
         row = labels.index[numeric.isna()][0]
-        raise UserError(f"label {_shown(labels[row])} (row {row}) is text while other labels are numbers; use one kind")
+        raise UserError(f"label {_shown(labels[row])} ({where(row)}) is text while other labels are numbers; "
+                        "use one kind")
     bad = labels[(numeric % 1 != 0) | (numeric < 0) | (numeric >= len(named))]
     if len(bad):
         raise UserError(
-            f"label {_shown(bad.iloc[0])} (row {bad.index[0]}) is not one of the ids 0..{len(named) - 1}; "
+            f"label {_shown(bad.iloc[0])} ({where(bad.index[0])}) is not one of the ids 0..{len(named) - 1}; "
             "check TC_LABEL_COLUMN, and name every class in TC_LABEL_NAMES (comma-separated)"
         )
     return numeric.astype(int), named

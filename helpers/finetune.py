@@ -27,15 +27,15 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_callback import ProgressCallback
 from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+from transformers.trainer_callback import ProgressCallback
 
 from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import write_card
-from .data import label_names
+from .data import label_names, load_data
 from .settings import Settings, UserError, warn
-from .models import ensure_model, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
+from .models import check_classifier, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
 from .split import evaluation_rows, load_split, output_folder
 from .tokenization import tokenize
 
@@ -386,8 +386,9 @@ def check_learned(trainer: Trainer) -> bool:
 def train(settings: Settings) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
-    tokenizer = load_tokenizer(settings)  # and a model that cannot be loaded (config and tokenizer) too
-    ensure_model(settings)
+    # and so does a model that cannot be loaded, classify, or learn the data's labels, and its tokenizer
+    check_classifier(settings.model, label_names(load_data(settings)))
+    tokenizer = load_tokenizer(settings)
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
     parts = load_split(settings)
     names = label_names(parts["train"])

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .data import fetch
+from .data import fetch, online_hint
 from .models import looks_like_path
 from .settings import ROOT, Settings, UserError, cached_path, is_url
 from .tiny import is_tiny
@@ -49,7 +49,7 @@ def prefetch_data(settings: Settings) -> str:
         path = fetch(settings)  # a missing file is a UserError
         return f"data: {path} is a local file, nothing to fetch ({human(size(path))})"
     had = cached_path(settings).exists()
-    path = fetch(settings)
+    path = fetch(settings, hint=online_hint)  # prefetch is how one prepares to work offline: no advice to do so
     return f"data: {settings.data} {'was already' if had else 'fetched'} in {path} ({human(size(path))})"
 
 

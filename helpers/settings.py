@@ -223,6 +223,19 @@ def _did_you_mean(name: str, known: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def on_command_line() -> bool:
+    """True in `python -m helpers ...` (under torchrun too): hints name flags there, `TC_` variables elsewhere."""
+    main = Path(sys.argv[0] if sys.argv else "")
+    return main.name == "__main__.py" and main.parent.name == "helpers"
+
+
+def how_to_set(name: str, value=None) -> str:
+    """How a user sets `name` where they are: `--name value` on the command line, `TC_NAME=value` elsewhere."""
+    if on_command_line():
+        return "--" + name.replace("_", "-") + ("" if value is None else f" {value}")
+    return ENV_PREFIX + name.upper() + ("" if value is None else f"={value}")
+
+
 def setting_sources(settings: Settings, flags: typing.Collection[str], requested: str) -> dict[str, str]:
     """Where each value of `settings` comes from: "flag", "variable TC_X", "profile P" or "default"
     (`python -m helpers settings`); `flags` are the settings given as flags or arguments, `requested` the profile

@@ -114,7 +114,25 @@ def load_split(settings: Settings) -> dict[str, pd.DataFrame | None]:
         saved = json.loads(path.read_text())
     parts = {name: df.loc[saved[name]] if name in saved else None for name in PARTS}
     check_train_rows(parts["train"])
+    check_validation_rows(parts["validation"])
     return parts
+
+
+FEW_VALIDATION_ROWS, FEW_VALIDATION_OF_A_CLASS = 20, 5  # the tiny profile's 23 rows (15 and 8) stay quiet
+
+
+def check_validation_rows(validation: pd.DataFrame | None) -> None:
+    """Warn (once per process) when the validation split is too small to choose an epoch on: a row moves its
+    accuracy by more than 5 %, or a class has almost no rows (notebook 02)."""
+    if validation is None:
+        return
+    names = label_names(validation)
+    counts = validation["label"].value_counts().reindex(range(len(names)), fill_value=0)
+    if len(validation) < FEW_VALIDATION_ROWS or counts.min() < FEW_VALIDATION_OF_A_CLASS:
+        each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
+        warn_once(f"the validation split has only {len(validation)} rows ({each}): one row moves its accuracy by "
+                  f"{100 / max(len(validation), 1):.0f} %, too coarse to choose the best epoch on; use more data or a "
+                  "larger TC_VALIDATION_SIZE (--validation-size)")
 
 
 def check_train_rows(train: pd.DataFrame) -> None:

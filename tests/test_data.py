@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -396,3 +397,80 @@ def test_lines_of_anything(lines, suffix):
     text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
     loads_or_refuses(text.encode("utf-8", "surrogatepass"), suffix)
 
+
+
+# ---------------------------------------------------------------------------------------------- what the messages say
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("url", [f"http://127.0.0.1:{closed_port()}/sarcasm.json", "http://no-such-host.invalid/d.json"])
+def test_a_host_that_cannot_answer_is_not_retried(url, tmp_path, monkeypatch):
+    """Nothing listening, or a name that does not resolve, is told by the exception's type: no retry, one error."""
+    sleeps = []
+    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
+    with pytest.raises(UserError, match="could not download"):
+        hd.download(url, tmp_path / "d.json")
+    assert sleeps == [], "a permanent failure is not retried"
+
+
+def test_the_download_hint_names_flags_on_the_command_line(tmp_path, monkeypatch, make_settings):
+    """In a notebook the hint names TC_ variables; under `python -m helpers` the flags the user types there."""
+    url = f"http://127.0.0.1:{closed_port()}/sarcasm.json"
+    settings = make_settings(data=url, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(UserError) as notebook:
+        hd.fetch(settings)
+    assert str(notebook.value).endswith("work offline with TC_PROFILE=tiny, or point TC_DATA at a local file")
+    monkeypatch.setattr(sys, "argv", [str(Path(hd.__file__).with_name("__main__.py")), "train"])
+    with pytest.raises(UserError) as command_line:
+        hd.fetch(settings)
+    assert str(command_line.value).endswith("work offline with --profile tiny, or point --data at a local file")
+    with pytest.raises(UserError) as prefetching:
+        hd.fetch(settings, hint=hd.online_hint)
+    assert "offline" not in str(prefetching.value) and str(prefetching.value).endswith("check the network and the "
+                                                                                      "URL (--data)")
+
+
+@pytest.mark.parametrize("name, where", [
+    ("d.csv", "line 6 of d.csv"),  # the header is line 1: the fifth row is line 6, as a spreadsheet numbers it
+    ("d.jsonl", "line 5 of d.jsonl"),
+    ("d.json", "item 5 of the array in d.json, counting from 1"),
+])
+def test_a_bad_label_is_named_where_an_editor_shows_it(name, where, tmp_path, make_settings):
+    """The fifth row's label (row 4 from 0) is named by its line in the file, or its item in a JSON array."""
+    records = headline_records(8)
+    records[4]["is_sarcastic"] = 2
+    path = write_table(tmp_path / name, records)
+    with pytest.raises(UserError, match=re.escape(f"label 2 ({where}) is not one of the ids 0..1")):
+        load_data(make_settings(data=str(path)))
+
+
+def test_a_blank_line_counts_in_a_json_lines_file(tmp_path, make_settings):
+    """Blank lines are skipped when read, but counted in the line named, as an editor counts them."""
+    records = headline_records(6)
+    records[3]["is_sarcastic"] = 7
+    lines = [json.dumps(record) for record in records]
+    (tmp_path / "d.jsonl").write_text("\n".join(lines[:2] + ["", ""] + lines[2:]) + "\n")
+    with pytest.raises(UserError, match=re.escape("label 7 (line 6 of d.jsonl)")):
+        load_data(make_settings(data=str(tmp_path / "d.jsonl")))
+
+
+def test_a_tiny_validation_split_is_said_once(tmp_path, make_settings, tiny_settings, capsys):
+    """60 rows of 3 classes leave 5 validation rows: one warning saying what a row weighs; the tiny profile's own
+    23 rows stay quiet."""
+    path = write_table(tmp_path / "d.json", [dict(record, is_sarcastic=i % 3)
+                                             for i, record in enumerate(headline_records(60))])
+    settings = make_settings(data=str(path), label_names="a,b,c")
+    load_split(settings)
+    load_split(settings)
+    said = [line for line in warnings_in(capsys.readouterr().err) if "validation split" in line]
+    assert len(said) == 1 and "only 5 rows" in said[0] and "20 %" in said[0], said
+    load_split(tiny_settings)
+    assert "validation split" not in capsys.readouterr().err

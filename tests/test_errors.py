@@ -42,12 +42,12 @@ BAD_DATA = {
     "text column missing": ("d.json", headline_records(8), {"text_column": "title"},
                             "no column 'title' (columns: article_link, headline, is_sarcastic); set TC_TEXT_COLUMN"),
     "label column missing": ("d.csv", headline_records(8), {"label_column": "topic"}, "no column 'topic'"),
-    "float label": ("d.json", labelled(0.5), {}, "label 0.5 (row 3) is not one of the ids 0..1"),
-    "negative label": ("d.csv", labelled(-1), {}, "label -1 (row 3) is not one of the ids 0..1"),
-    "label out of range": ("d.jsonl", labelled(2), {}, "label 2 (row 3) is not one of the ids 0..1"),
-    "text among number labels": ("d.json", labelled("yes"), {}, "label 'yes' (row 3) is text"),
-    "text among number labels in a csv": ("d.csv", labelled("abc"), {}, "label 'abc' (row 3) is text while other"),
-    "missing label": ("d.json", labelled(None), {}, "row 3 has no label"),
+    "float label": ("d.json", labelled(0.5), {}, "label 0.5 (item 4 of the array in d.json, counting from 1) is not one of"),
+    "negative label": ("d.csv", labelled(-1), {}, "label -1 (line 5 of d.csv) is not one of the ids 0..1"),
+    "label out of range": ("d.jsonl", labelled(2), {}, "label 2 (line 4 of d.jsonl) is not one of the ids 0..1"),
+    "text among number labels": ("d.json", labelled("yes"), {}, "label 'yes' (item 4 of the array in d.json, counting from 1) is text"),
+    "text among number labels in a csv": ("d.csv", labelled("abc"), {}, "label 'abc' (line 5 of d.csv) is text while other"),
+    "missing label": ("d.json", labelled(None), {}, "no label in item 4 of the array in d.json, counting from 1"),
     "one class only": ("d.json", [dict(r, is_sarcastic=0) for r in headline_records(8)], {}, "only one class"),
     "too few rows to split": ("d.json", headline_records(4), {"test_size": 0.9}, "too few rows to split: 4 rows"),
     "too few rows for validation": ("d.json", headline_records(5), {"test_size": 0.5, "validation_size": 0.6},
@@ -154,11 +154,14 @@ def test_bad_setting_on_the_command_line(case, tmp_path, capsys):
 
 
 def test_unknown_keyword_and_variable(monkeypatch):
-    """A misspelt keyword or `TC_` variable is named, with the known ones listed."""
-    with pytest.raises(UserError, match="unknown setting 'epoch'; known settings: profile"):
+    """A misspelt keyword or `TC_` variable is named, with the likely one first and the known ones listed."""
+    with pytest.raises(UserError, match=r"unknown setting 'epoch' \(did you mean epochs\?\); known settings: profile"):
         get_settings("tiny", epoch=3)
+    with pytest.raises(UserError, match="unknown setting 'zzz'; known settings: profile"):  # nothing close: no guess
+        get_settings("tiny", zzz=3)
     monkeypatch.setenv("TC_EPOCH", "3")
-    with pytest.raises(UserError, match="unknown environment variable TC_EPOCH; known ones: TC_PROFILE"):
+    with pytest.raises(UserError, match=r"unknown environment variable TC_EPOCH \(did you mean TC_EPOCHS\?\); "
+                                        "known ones: TC_PROFILE"):
         get_settings("tiny")
 
 
@@ -168,6 +171,10 @@ def test_command_line_mistakes(argv, capsys):
     """A misspelt or abbreviated flag, a flag without its value, an unknown command: exit status 2, one line."""
     status, _, err = run_main(*argv, capsys=capsys)
     assert status == 2 and one_line_error(err)
+    if argv[1:2] == ["--epoch"]:
+        assert "unrecognized arguments: --epoch 3; did you mean --epochs?" in err
+    if argv[1:2] == ["--no-such-flag"]:
+        assert "did you mean" not in err
 
 
 @pytest.mark.parametrize("flag, value, message", [
@@ -202,7 +209,7 @@ def test_model_that_cannot_classify(tmp_path, make_settings):
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "vit"}))
     assert "is a 'vit' model, which cannot classify sequences" in refused(train, make_settings(model=str(folder)))
-    assert files_in(tmp_path / "out") == ["split.json"]  # the split is reusable; no checkpoint, no model
+    assert not (tmp_path / "out").exists(), "nothing written: the model is checked before the split is saved"
 
 
 def test_a_folder_without_a_trained_model(tmp_path, capsys):
