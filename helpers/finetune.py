@@ -95,9 +95,13 @@ def training_arguments(settings: Settings, **changes) -> TrainingArguments:
         average_tokens_across_devices=False,
         **hardware.training_flags(settings),  # device, pinned memory, bf16/fp16 autocast
     )
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: every weight of a classifier gets a gradient,
-        values["ddp_find_unused_parameters"] = False  # so DDP need not search for unused ones (and warn each step)
-    return TrainingArguments(**values | changes)
+    return TrainingArguments(**values | distributed_flags() | changes)
+
+
+def distributed_flags() -> dict:
+    """Under torchrun, `ddp_find_unused_parameters=False`: every weight of a classifier gets a gradient, so DDP need
+    not search for unused ones (and warn each step that it found none); one process: nothing (notebook 04's)."""
+    return {"ddp_find_unused_parameters": False} if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}
 
 
 def class_weights(labels: Sequence[int], num_labels: int) -> torch.Tensor:

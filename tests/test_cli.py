@@ -5,24 +5,25 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 
 import pytest
 
 from helpers import cli
 from helpers.data import read_table
-from helpers.settings import SAMPLE_DATA
+from helpers.settings import SAMPLE_DATA, settings_page
 
-from conftest import finish_all, one_line_error, run_cli, start_cli
+from conftest import finish_all, one_line_error, run_cli, run_main, start_cli
 
 LABEL_NAMES = {"sarcastic", "not sarcastic"}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_cache):
-    """A tiny training run and a mistaken `predict`, started together and finished: name -> (result, output)."""
+    """A tiny training run (the profile's, as a user runs it) and a mistaken `predict`, started together and finished:
+    name -> (result, output)."""
     out = tmp_path_factory.mktemp("cli") / "run"
-    started = {"train": start_cli("train", "--profile", "tiny", "--max-steps", "10",
-                                  "--output-dir", str(out), "--cache-dir", str(tiny_cache)),
+    started = {"train": start_cli("train", "--profile", "tiny", "--output-dir", str(out), "--cache-dir", str(tiny_cache)),
                "mistake": start_cli("predict", "--model", "/nonexistent", "a headline")}
     return finish_all(started), out
 
@@ -105,3 +106,40 @@ def test_predict_reads_stdin(trained_dir, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[2] for line in lines] == ["area man wins argument", "senator delays tax overhaul"]
     assert all(line.split("\t")[0] in LABEL_NAMES for line in lines)
+
+
+PROGRESS_BAR = re.compile(r"^\s*(\S.*: *)?\d+%\|.*\|")  # tqdm's "  45%|████▌     | 18/39 [...]"
+
+
+def printed_lines(result) -> list[str]:
+    """What a run printed on stdout and stderr, a line each, without progress bars (redrawn with carriage returns)."""
+    lines = [line for text in (result.stdout, result.stderr) for line in re.split(r"[\r\n]+", text)]
+    return [line for line in lines if line.strip() and not PROGRESS_BAR.match(line) and line.strip() != "\x1b[A"]
+
+
+@pytest.mark.slow
+def test_a_tiny_train_is_quiet_and_leaves_no_checkpoint(runs, trained_dir):
+    """The profile's tiny train prints at most 30 lines besides its progress bars: a line per epoch, the metrics,
+    where they went; none of transformers' load report, shard bars or checkpoint notes. Its checkpoints are gone."""
+    lines = printed_lines(runs[0]["train"])
+    assert len(lines) <= 30, "\n".join(lines)
+    assert [line for line in lines if line.startswith("epoch ")] and any("model saved in" in line for line in lines)
+    text = runs[0]["train"].stdout + runs[0]["train"].stderr
+    for noise in ("LOAD REPORT", "Writing model shards", "Loading weights", "mtime may not", "not sharded", "{'loss'"):
+        assert noise not in text, noise
+    assert not list(trained_dir.glob("checkpoint-*")), "the model is saved: its checkpoints are removed"
+
+
+def test_settings_shows_the_values_in_effect_and_their_sources(monkeypatch, capsys):
+    """`settings [flags]`: every setting's value with these flags, and whether a flag, a variable, the profile or
+    the default gave it; `--page` is docs/settings.md."""
+    monkeypatch.setenv("TC_SEED", "7")
+    status, out, _ = run_main("settings", "--profile", "tiny", "--epochs", "2", capsys=capsys)
+    assert status == 0
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in out.splitlines()}
+    assert rows["profile"] == ["tiny", "flag"] and rows["epochs"] == ["2.0", "flag"]
+    assert rows["seed"] == ["7", "variable TC_SEED"] and rows["learning_rate"] == ["0.003", "profile tiny"]
+    assert rows["weight_decay"] == ["0.01", "default"] and rows["keep_checkpoints"] == ["False", "default"]
+    assert len(rows) == len(cli.FIELDS)
+    status, page, _ = run_main("settings", "--page", capsys=capsys)
+    assert status == 0 and page == settings_page()

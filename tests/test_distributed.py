@@ -17,7 +17,7 @@ from helpers.predict import predict
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
-from conftest import ROOT, clean_env, run_cli, tiny_settings_for
+from conftest import ROOT, clean_env, one_line_error, run_cli, tiny_settings_for
 
 SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
 DROPOUTS = ("dropout", "attention_dropout", "seq_classif_dropout")
@@ -57,6 +57,7 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache):
         cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=600,
     )
     assert two.returncode == 0, two.stderr[-3000:]
+    assert "find_unused_parameters" not in two.stderr, "DDP is told every weight gets a gradient"
     one = run_cli("train", *common, "--train-batch-size", "16", "--output-dir", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-3000:]
 
@@ -92,3 +93,21 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache):
     again = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings).metrics["test_loss"]
     assert parallel["eval_loss"] == pytest.approx(again, rel=0.02)
     assert single["eval_loss"] == pytest.approx(again, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_mistake_under_the_launcher_is_one_line(tmp_path, tiny_cache):
+    """`python -m helpers torchrun ... -m helpers train` into a folder that holds a model: the first process's one
+    `error:` line (the others say nothing), a non-zero status, and neither a traceback nor the launcher's report.
+    (Plain torchrun prints the same line, then its `ChildFailedError` traceback: its `main` is wrapped in `@record`.)"""
+    out = tmp_path / "out"
+    shutil.copytree(tiny_cache / "tiny-distilbert", out / "model")  # a complete model: config and whole weights
+    launched = subprocess.run(
+        [sys.executable, "-m", "helpers", "torchrun", "--standalone", "--nproc_per_node", "2", "-m", "helpers",
+         "train", "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out)],
+        cwd=ROOT, env={k: v for k, v in clean_env().items() if k != "OMP_NUM_THREADS"},  # chosen by the launcher,
+        capture_output=True, text=True, timeout=300,  # without torchrun's banner saying it set 1
+    )
+    assert launched.returncode == 1
+    assert "already holds a trained model" in one_line_error(launched.stderr), launched.stderr
+    assert launched.stdout == ""

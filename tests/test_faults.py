@@ -23,6 +23,7 @@ from conftest import (
     ROOT,
     clean_env,
     finish,
+    files_in,
     one_line_error,
     run_cli,
     run_main,
@@ -303,3 +304,64 @@ def test_a_checkpoint_whose_state_is_being_written_is_not_complete(trainer, tmp_
         assert checkpoints(settings) == []
     state.write_text(json.dumps({"global_step": 14}))
     assert checkpoints(settings) == [folder]
+
+
+# ---------------------------------------------------------------------------------------------- the hub unreachable
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", [f"http://127.0.0.1:{closed_port()}", "http://no-such-hub.invalid"])
+def test_a_model_that_cannot_be_loaded_leaves_the_folder_as_it_was(endpoint, tmp_path, tiny_cache):
+    """The hub refusing or not resolving: one error line at once (no retry lines), and the output folder as found:
+    not made when absent, its files untouched when present. (huggingface_hub alone retries for about 30 s.)"""
+    env = clean_env() | {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_OFFLINE", None)
+    args = [sys.executable, "-m", "helpers", "train", "--profile", "tiny", "--cache-dir", str(tiny_cache),
+            "--model", "distilbert-base-uncased"]
+    absent = subprocess.run([*args, "--output-dir", str(tmp_path / "new")], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert absent.returncode == 1
+    assert "the hub cannot be reached" in one_line_error(absent.stderr), "no retry lines, no traceback"
+    assert not (tmp_path / "new").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine\n")
+    present = subprocess.run([*args, "--output-dir", str(kept), "--overwrite"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert present.returncode == 1 and "cannot load model 'distilbert-base-uncased'" in one_line_error(present.stderr)
+    assert files_in(kept) == ["notes.txt"]
+
+
+def test_hub_unreachable_is_told_by_the_connection(monkeypatch):
+    """A closed port is unreachable (the reason named); a server that answers, even 404, is reachable."""
+    import http.server
+    import threading
+
+    from huggingface_hub import constants
+
+    from helpers.models import hub_unreachable
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    port = closed_port()
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    hub_unreachable.cache_clear()
+    assert f"127.0.0.1:{port}" in (hub_unreachable() or "")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        hub_unreachable.cache_clear()
+        assert hub_unreachable() is None
+    finally:
+        server.shutdown()
+        server.server_close()
+        hub_unreachable.cache_clear()

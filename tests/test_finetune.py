@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -316,3 +317,34 @@ def test_did_it_learn_names_a_device_that_is_not_the_cpu(capsys):
     """On a GPU or an Apple GPU, a model that did not learn may be the device's fault: the warning says so."""
     assert not check_learned(trainer_with(0.5, [0, 1, 1], [0, 1] * 50, device="mps"))
     assert "mps device" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep", [False, True])
+def test_checkpoints_go_once_the_model_is_saved_unless_kept(keep, make_settings):
+    """A finished run's checkpoints are removed (the saved model is what stays), unless keep_checkpoints asks."""
+    settings = make_settings(epochs=1, train_rows=32, keep_checkpoints=keep)
+    finetune.train(settings)
+    left = sorted(path.name for path in Path(settings.output_dir).glob("checkpoint-*"))
+    assert left == (["checkpoint-2"] if keep else []), left
+    assert (Path(settings.output_dir) / "model" / "config.json").is_file()
+
+
+def test_under_torchrun_ddp_does_not_search_for_unused_weights(tiny_settings, monkeypatch):
+    """Every weight of a classifier gets a gradient: under torchrun DDP is told so (no warning each step); a
+    single process, and so notebook 04's arguments, are left as transformers makes them."""
+    assert finetune.training_arguments(tiny_settings).ddp_find_unused_parameters is None
+    assert finetune.distributed_flags() == {}
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it (TrainingArguments would then start a process group)
+    assert finetune.distributed_flags() == {"ddp_find_unused_parameters": False}
+
+
+def test_the_did_not_learn_warning_names_both_directions(capsys):
+    """The warning names a learning rate too high or too low: a sweep on the tiny profile with 2e-5 learns
+    nothing because the rate is far too low."""
+    check_learned(trainer_with(0.5, [0, 1, 1], [0, 1] * 50))
+    err = capsys.readouterr().err
+    assert "a learning rate too high or too low (--learning-rate, TC_LEARNING_RATE)" in err

@@ -13,6 +13,7 @@ import pytest
 
 import helpers
 from helpers import finetune, predict, sweep
+from helpers.baselines import majority_accuracy
 from helpers.split import load_split
 
 from conftest import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
@@ -254,3 +255,36 @@ def test_sweep_mistakes_are_one_line_and_write_nothing(argv, tmp_path, capsys):
     assert not out.exists()
     status, _, err = run_main("sweep", "--search", "optuna", capsys=capsys)
     assert status == 2 and "--search" in one_line_error(err)
+
+
+# ---------------------------------------------------------------------------------------------- the default space
+
+
+def test_the_default_learning_rates_are_the_profiles_own_times_a_few():
+    """x0.4, x1, x2 and x4 the settings' rate: 2e-5 to 2e-4 for quick's 5e-5, 1.2e-3 to 1.2e-2 for tiny's 3e-3."""
+    quick, tiny = (helpers.settings.build_settings(profile) for profile in ("quick", "tiny"))
+    assert sweep.default_space(quick)["learning_rate"] == [2e-5, 5e-5, 1e-4, 2e-4] == sweep.SPACE["learning_rate"]
+    assert sweep.default_space(tiny)["learning_rate"] == [1.2e-3, 3e-3, 6e-3, 1.2e-2]
+    assert {name: values for name, values in sweep.default_space(tiny).items() if name != "learning_rate"} == \
+        {name: values for name, values in sweep.SPACE.items() if name != "learning_rate"}
+    assert sweep.own_point(tiny, sweep.default_space(tiny)) == dict(
+        learning_rate=3e-3, epochs=3.0, train_batch_size=16, warmup_steps=0.0, weight_decay=0.01)
+    full = helpers.settings.build_settings("full")  # warmup 500 is not in the space: the search chooses it
+    assert "warmup_steps" not in sweep.own_point(full, sweep.default_space(full))
+
+
+@pytest.mark.slow
+def test_a_tiny_sweep_from_the_command_line_recommends_a_model_that_learned(tmp_path, tiny_cache, capsys):
+    """`sweep --profile tiny --trials 3` in a fresh folder: the default space fits the profile, its own settings
+    are tried first, and the best trial beats always answering the commonest class on the validation rows."""
+    out = tmp_path / "out"
+    status, stdout, _ = run_main("sweep", "--profile", "tiny", "--trials", "3", "--output-dir", str(out),
+                                 "--cache-dir", str(tiny_cache), capsys=capsys)
+    assert status == 0
+    base = sweep.with_validation(tiny_settings_for(out, tiny_cache))
+    runs = sweep.load_runs(base)
+    assert len(runs) == 3 and set(runs["learning_rate"]) <= {1.2e-3, 3e-3, 6e-3, 1.2e-2}
+    parts = load_split(base)
+    majority = majority_accuracy(parts["train"]["label"], parts["validation"]["label"])
+    assert runs.iloc[0]["val_accuracy"] > majority, (runs.iloc[0]["val_accuracy"], majority)
+    assert f"learning_rate={float(runs.iloc[0]['learning_rate'])!r}" in stdout.split("best settings:")[1]
