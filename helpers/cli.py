@@ -235,7 +235,8 @@ def run_torchrun(args: argparse.Namespace) -> int:
     try:
         run(arguments)
     except ChildFailedError as failed:
-        return failed.get_first_failure()[1].exitcode if failed.get_first_failure()[1].exitcode > 0 else 1
+        status = failed.get_first_failure()[1].exitcode
+        return status if status > 0 else 1  # killed by a signal: negative
     return 0
 
 
@@ -250,7 +251,7 @@ def run_index(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; a user's mistake ends in one line on stderr and exit status 1."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["torchrun"] and argv[1:2] not in (["-h"], ["--help"]):  # its flags are torchrun's, not ours
+    if argv[:1] == ["torchrun"]:  # its flags (and --help) are torchrun's, not ours
         args = argparse.Namespace(command="torchrun", arguments=argv[1:], run=run_torchrun)
     else:
         args = build_parser().parse_args(argv)
