@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .models import get_settings
+from .models import check_hub_model, get_settings
 from .settings import (FIELDS, TYPES, Settings, UserError, build_settings, requested_profile, settings_page,
                        settings_table)
 
@@ -129,6 +129,7 @@ def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test split, save the model and write metrics.json."""
     settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
+    check_hub_model(settings.model)  # and a hub model that cannot be reached, before torch is imported
     from .card import write_card
     from .finetune import model_dir, run_lock, train
     from .predict import evaluate_test

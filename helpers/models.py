@@ -135,6 +135,23 @@ def hub_unreachable() -> str | None:
     return None
 
 
+def not_reachable(name: str, why: str) -> str:
+    """The one-line error for hub model `name` when the hub cannot be reached (`why`) and the model is not cached."""
+    return (f"cannot load model {name!r}: the hub cannot be reached ({why}) and the model is not in the Hugging Face "
+            "cache; set TC_MODEL (or --model) to a local model folder, fetch it while online (python -m helpers "
+            "prefetch), or use TC_PROFILE=tiny (--profile tiny) offline")
+
+
+def check_hub_model(name: str) -> None:
+    """Fail at once, in one line, when hub model `name` is neither cached nor reachable: before transformers (and
+    torch) are imported, which takes seconds (`python -m helpers train`)."""
+    if is_tiny(name) or looks_like_path(name) or Path(name).expanduser().is_dir():
+        return
+    why = hub_unreachable()
+    if why and not hub_cached(name):
+        raise UserError(not_reachable(name, why))
+
+
 def from_pretrained(auto_class, name: str, **kwargs):
     """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line (notebook 03).
 
@@ -150,11 +167,7 @@ def from_pretrained(auto_class, name: str, **kwargs):
                                           **({"local_files_only": True} if unreachable else {}), **kwargs)
     except (OSError, ValueError) as error:
         if unreachable:
-            raise UserError(
-                f"cannot load model {name!r}: the hub cannot be reached ({unreachable}) and the model is not in the "
-                "Hugging Face cache; set TC_MODEL (or --model) to a local model folder, fetch it while online "
-                "(python -m helpers prefetch), or use TC_PROFILE=tiny (--profile tiny) offline"
-            ) from None
+            raise UserError(not_reachable(name, unreachable)) from None
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
             f"cannot load model {name!r} ({first}); set TC_MODEL (or --model) to a hub name you can reach "

@@ -365,3 +365,23 @@ def test_hub_unreachable_is_told_by_the_connection(monkeypatch):
         server.shutdown()
         server.server_close()
         hub_unreachable.cache_clear()
+
+
+def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tmp_path, tiny_model):
+    """`train` asks first, with huggingface_hub alone: a hub name neither reachable nor cached is one line; the tiny
+    model and a local folder are never looked up on the hub."""
+    from huggingface_hub import constants
+
+    from helpers.models import check_hub_model, hub_unreachable
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub_unreachable.cache_clear()
+    try:
+        with pytest.raises(UserError, match="cannot load model 'distilbert-base-uncased': the hub cannot be reached"):
+            check_hub_model("distilbert-base-uncased")
+        check_hub_model("tiny-distilbert")
+        check_hub_model(str(tiny_model))
+    finally:
+        hub_unreachable.cache_clear()
