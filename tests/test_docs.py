@@ -119,7 +119,9 @@ def closed_port() -> int:
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory, tiny_cache) -> tuple[Path, dict[str, str]]:
     """A copy of the project with the virtual environment linked in and the session's tiny model in its cache, and
-    the environment the blocks run in: offline (the hub a closed port), the tiny profile, a home of its own."""
+    the environment the blocks run in: offline (the hub a closed port), the tiny profile, a home of its own, and
+    one epoch per training unless a block says otherwise (a variable: any flag a block gives beats it), since the
+    test checks that each command works, not what it learns."""
     folder = tmp_path_factory.mktemp("docs") / "project"
     shutil.copytree(ROOT, folder, ignore=lambda _, names: [name for name in names if name in NOT_COPIED])
     (folder / ".venv").symlink_to(ROOT / ".venv")
@@ -127,7 +129,7 @@ def workspace(tmp_path_factory, tiny_cache) -> tuple[Path, dict[str, str]]:
     home = folder.parent / "home"
     home.mkdir()
     env = clean_env() | {
-        "TC_PROFILE": "tiny", "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+        "TC_PROFILE": "tiny", "TC_EPOCHS": "1", "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
         "HOME": str(home), "HF_HOME": str(home / "hf"), "MPLCONFIGDIR": str(home / "mpl"),
         "PIP_NO_INDEX": "1", "NO_PROXY": "*",
     }
