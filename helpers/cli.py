@@ -209,7 +209,7 @@ def run_prefetch(args: argparse.Namespace) -> int:
 
 
 def run_settings(args: argparse.Namespace) -> int:
-    """Print the settings in effect with the flags given and where each value comes from, or (--page) docs/settings.md."""
+    """Print the settings in effect with the flags given, and where each value comes from; --page: docs/settings.md."""
     if args.page:
         print(settings_page(), end="")
         return 0

@@ -379,7 +379,8 @@ def check_learned(trainer: Trainer) -> bool:
     warn(
         f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
         f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or "
-        "too low (--learning-rate, TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), too few rows or epochs"
+        "too low (--learning-rate, TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), "
+        "too few rows or epochs"
         + (f", or the {device} device computing wrongly (try --precision fp32, or the CPU)" if device != "cpu" else "")
         + " !!!"
     )

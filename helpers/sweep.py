@@ -53,8 +53,8 @@ SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, o
 VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 STUDY_FILE = "study.log"
 # Not searchable: the sweep sets them itself, or they change which rows every trial is scored on.
-FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "keep_checkpoints", "data", "text_column", "label_column",
-         "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
+FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "keep_checkpoints", "data", "text_column",
+         "label_column", "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
 # Settings that do not change what a trial learns, left out of its id.
 NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
                "reuse_memory", "sort_predictions", "report_to", "keep_checkpoints")

@@ -23,7 +23,8 @@ def runs(tmp_path_factory, tiny_cache):
     """A tiny training run (the profile's, as a user runs it) and a mistaken `predict`, started together and finished:
     name -> (result, output)."""
     out = tmp_path_factory.mktemp("cli") / "run"
-    started = {"train": start_cli("train", "--profile", "tiny", "--output-dir", str(out), "--cache-dir", str(tiny_cache)),
+    started = {"train": start_cli("train", "--profile", "tiny", "--output-dir", str(out),
+                                  "--cache-dir", str(tiny_cache)),
                "mistake": start_cli("predict", "--model", "/nonexistent", "a headline")}
     return finish_all(started), out
 

@@ -411,7 +411,8 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{closed_port()}/sarcasm.json", "http://no-such-host.invalid/d.json"])
+@pytest.mark.parametrize("url", [f"http://127.0.0.1:{closed_port()}/sarcasm.json",
+                                 "http://no-such-host.invalid/d.json"])
 def test_a_host_that_cannot_answer_is_not_retried(url, tmp_path, monkeypatch):
     """Nothing listening, or a name that does not resolve, is told by the exception's type: no retry, one error."""
     sleeps = []

@@ -129,7 +129,8 @@ def workspace(tmp_path_factory, tiny_cache) -> tuple[Path, dict[str, str]]:
     home = folder.parent / "home"
     home.mkdir()
     env = clean_env() | {
-        "TC_PROFILE": "tiny", "TC_EPOCHS": "1", "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+        "TC_PROFILE": "tiny", "TC_EPOCHS": "1",
+        "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
         "HOME": str(home), "HF_HOME": str(home / "hf"), "MPLCONFIGDIR": str(home / "mpl"),
         "PIP_NO_INDEX": "1", "NO_PROXY": "*",
     }
