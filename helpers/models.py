@@ -9,9 +9,11 @@ The libraries are imported where they are used, so that `import helpers` (and a 
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import socket
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -113,25 +115,38 @@ def announce_fallback(missing: str) -> None:
 def hub_unreachable() -> str | None:
     """Why the Hugging Face hub cannot be reached, or None when it answers; asked once a process (notebook 03).
 
-    One request through huggingface_hub's own HTTP client (its endpoint, proxies and certificates). A host that does
-    not resolve or refuses the connection (httpx2's `ConnectError`) will not answer the next second either, yet
-    huggingface_hub retries such a failure five times over about 30 s when the file is not cached; knowing it here,
-    `from_pretrained` reads the cache only (`local_files_only`). A slow answer is left to the hub's own retries.
+    One request through huggingface_hub's own HTTP client (its endpoint, proxies and certificates). A host whose
+    name does not resolve, or that refuses the connection or has no route, will not answer the next second either,
+    yet huggingface_hub retries such a failure five times over about 30 s when the file is not cached; knowing it
+    here, `from_pretrained` reads the cache only (`local_files_only`). A slow answer is left to the hub's retries.
     """
     from huggingface_hub import constants
     from huggingface_hub.utils import get_session
-    from httpx2 import ConnectError
 
     if constants.HF_HUB_OFFLINE:
         return "HF_HUB_OFFLINE is set"
     try:
         get_session().head(constants.ENDPOINT, timeout=5.0, follow_redirects=False)
-    except ConnectError as error:
+    except Exception as error:  # the HTTP client's own classes wrap the operating system's reason
+        reason = connection_failure(error)
         host = urllib.parse.urlparse(constants.ENDPOINT).netloc or constants.ENDPOINT
-        cause = error.__cause__ or error.__context__
-        return f"{host}: {getattr(cause, 'strerror', None) or error}"
-    except Exception:  # anything else (a timeout, a proxy's error): the hub's own handling decides
-        return None
+        return f"{host}: {reason.strerror or reason}" if reason else None
+    return None
+
+
+NO_CONNECTION = (socket.gaierror, ConnectionRefusedError)
+NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
+
+
+def connection_failure(error: BaseException) -> OSError | None:
+    """The operating system's error along `error`'s chain that says no connection can be made (a name that does not
+    resolve, a refused connection, no route to the host), or None (a timeout, an HTTP error: maybe transient)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, NO_CONNECTION) or (isinstance(error, OSError) and error.errno in NO_ROUTE):
+            return error
+        error = error.__cause__ or error.__context__
     return None
 
 

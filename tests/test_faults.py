@@ -385,3 +385,22 @@ def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tm
         check_hub_model(str(tiny_model))
     finally:
         hub_unreachable.cache_clear()
+
+
+@pytest.mark.parametrize("cause, permanent", [
+    (__import__("socket").gaierror(-2, "Name or service not known"), True),
+    (ConnectionRefusedError(111, "Connection refused"), True),
+    (OSError(__import__("errno").EHOSTUNREACH, "No route to host"), True),
+    (TimeoutError("timed out"), False),  # slow, maybe transient: left to the hub's own retries
+])
+def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
+    """The operating system's error, however deep in the HTTP client's chain of exceptions, decides; not words."""
+    from helpers.models import connection_failure
+
+    try:
+        try:
+            raise cause
+        except OSError as error:
+            raise RuntimeError("the HTTP client's own wrapper") from error
+    except RuntimeError as wrapped:
+        assert (connection_failure(wrapped) is cause) is permanent
