@@ -142,6 +142,14 @@ def test_prefetch_then_train_offline(tmp_path, tiny_model):
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["dim"] == 32 and saved["id2label"] == {"0": "not sarcastic", "1": "sarcastic"}
 
+    # HF_HUB_OFFLINE forgotten: the hub's address refuses (the server is gone), and the cached model loads at once,
+    # without huggingface_hub's retries
+    forgot = run(["-m", "helpers", "train", "--output-dir", str(tmp_path / "out2"), "--max-steps", "2"],
+                 env | {"TC_TEST_ROWS": "40"})
+    assert forgot.returncode == 0, forgot.stderr[-3000:]
+    assert "Retrying" not in forgot.stderr and "thrown while requesting" not in forgot.stderr
+    assert (tmp_path / "out2" / "model" / "config.json").is_file()
+
 
 QUIET = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}  # stderr then holds the error line alone
 
