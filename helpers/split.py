@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .data import label_names, load_data
-from .settings import Settings, UserError, warn_once
+from .settings import Settings, UserError, how_to_set, warn_once
 
 PARTS = ("train", "validation", "test")
 FEW_ROWS = 10  # fewer train rows of a class than this, and a result says little about it
@@ -132,7 +132,7 @@ def check_validation_rows(validation: pd.DataFrame | None) -> None:
         each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
         warn_once(f"the validation split has only {len(validation)} rows ({each}): one row moves its accuracy by "
                   f"{100 / max(len(validation), 1):.0f} %, too coarse to choose the best epoch on; use more data or a "
-                  "larger TC_VALIDATION_SIZE (--validation-size)")
+                  f"larger {how_to_set('validation_size')}")
 
 
 def check_train_rows(train: pd.DataFrame) -> None:

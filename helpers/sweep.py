@@ -45,6 +45,8 @@ def own_point(base: Settings, space: dict[str, list]) -> dict:
     """The settings' own values of the knobs of `space` that hold them (the rest left to the search to choose)."""
     checked = check_space(space)
     return {name: getattr(base, name) for name, values in checked.items() if getattr(base, name) in values}
+
+
 SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, or TPE learning from the scores so far
     "grid": lambda space, seed: optuna.samplers.GridSampler(space, seed=seed),
     "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
