@@ -401,6 +401,9 @@ def check_metrics(compute_metrics) -> str:
     expected = {"accuracy": accuracy_score(labels, predicted), "f1": f1_score(labels, predicted),
                 "precision": precision_score(labels, predicted), "recall": recall_score(labels, predicted)}
     result = compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))
+    if result is None:
+        raise NotYet("compute_metrics returns nothing yet", "end it with return {'accuracy': ..., 'f1': ..., "
+                     "'precision': ..., 'recall': ...}")
     if not isinstance(result, dict):
         raise NotYet(f"compute_metrics returned {type(result).__name__}, not a dict", "return {'accuracy': ..., ...}")
     missing = [name for name in expected if name not in result]
