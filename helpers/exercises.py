@@ -59,7 +59,8 @@ def check(key: str, *answers) -> Result:
     """Check the answer to exercise `key` ("04.2": notebook 04, exercise 2); print a pass, or what is wrong and a hint."""
     try:
         if key not in CHECKS:
-            return _said(False, f"not yet: there is no exercise {key!r}; known ones: {', '.join(sorted(CHECKS))}")
+            return _said(False, f"not yet: there is no exercise {key!r}; known ones: {', '.join(sorted(CHECKS))}\n"
+                                "hint: the notebook's number, a dot, the exercise's: exercises.check(\"01.1\", answer)")
         if not answers or any(answer is None or answer is Ellipsis for answer in answers):
             return _said(False, f"not yet: fill in the cell above ({HINTS[key]}), then run this cell again")
         return _said(True, f"Correct: {CHECKS[key](*answers)}")
