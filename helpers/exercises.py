@@ -56,7 +56,7 @@ def exercise(key: str, fill_in: str) -> Callable[[Callable], Callable]:
 
 
 def check(key: str, *answers) -> Result:
-    """Check the answer to exercise `key` ("04.2": notebook 04, exercise 2); print a pass, or what is wrong and a hint."""
+    """Check the answer to exercise `key` ("04.2": notebook 04, exercise 2); print a pass, or what is wrong, a hint."""
     try:
         if key not in CHECKS:
             return _said(False, f"not yet: there is no exercise {key!r}; known ones: {', '.join(sorted(CHECKS))}\n"
@@ -136,7 +136,7 @@ def check_split_luck(scores) -> str:
 def _word_gap(df: pd.DataFrame) -> pd.Series:
     """For each word: the share of label-1 headlines that contain it minus the share of label-0 ones."""
     shares = pd.DataFrame({
-        label: pd.Series(Counter(word for text in df.loc[df["label"] == label, "sentence"] for word in set(text.split())))
+        label: pd.Series(Counter(w for text in df.loc[df["label"] == label, "sentence"] for w in set(text.split())))
         / (df["label"] == label).sum()
         for label in (0, 1)
     }).fillna(0)
@@ -417,7 +417,7 @@ def check_metrics(compute_metrics) -> str:
             raise NotYet(f"{name} is {float(result[name]):.4f} on 40 test rows, not {value:.4f}",
                          f"{name}_score(labels, predictions) with predictions = np.argmax(logits, axis=-1), labels "
                          "first (for two classes, the default average='binary': of the sarcastic class)")
-    return "accuracy, f1, precision and recall as sklearn computes them; the Trainer reports them as eval_precision, ..."
+    return "accuracy, f1, precision and recall as sklearn computes them; a Trainer reports eval_precision, ..."
 
 
 @exercise("04.3", "`head`, the number of parameters outside the pretrained body")

@@ -285,7 +285,8 @@ def test_04_3_head(tiny_env, capsys):
     a share, or the classifier alone get a hint."""
     model, *_ = _fresh(tiny_env)
     head = model.num_parameters() - model.base_model.num_parameters()
-    named = sum(p.numel() for name, p in model.named_parameters() if name.split(".")[0] in ("pre_classifier", "classifier"))
+    head_names = ("pre_classifier", "classifier")
+    named = sum(p.numel() for name, p in model.named_parameters() if name.split(".")[0] in head_names)
     assert named == head
     passes(capsys, "04.3", head)
     fails(capsys, "04.3", model.num_parameters(), saying="whole model")
@@ -350,7 +351,8 @@ def test_each_exercise_has_a_starter_a_check_and_an_asserted_solution(number):
     starter = _cells(_notebook(number))
     solved = "\n".join(source for kind, source in _cells(_notebook(number, solutions=True)) if kind == "code")
     for key in keys:
-        calls = [i for i, (kind, source) in enumerate(starter) if kind == "code" and f'exercises.check("{key}"' in source]
+        call = f'exercises.check("{key}"'
+        calls = [i for i, (kind, source) in enumerate(starter) if kind == "code" and call in source]
         assert len(calls) == 1, key
         assert starter[calls[0] - 1][0] == "code" and "..." in starter[calls[0] - 1][1], key
         assert re.search(rf'assert exercises\.check\("{re.escape(key)}"', solved), key
@@ -385,7 +387,8 @@ def test_tiny_figures_the_notebooks_state(tiny_env, tiny_tokenizer):
     assert "first test rows " + ", ".join(map(str, test.index[:3])) in _text("02")
     lengths = tokenization.token_lengths(parts["train"]["sentence"], tiny_tokenizer)
     assert f"a mean of {lengths.mean():.1f} and a longest of {lengths.max()}" in _text("03")
-    assert f"a vocabulary of {tiny_tokenizer.vocab_size:,} and at most {tiny_tokenizer.model_max_length} tokens" in _text("03")
+    vocabulary = f"a vocabulary of {tiny_tokenizer.vocab_size:,} and at most {tiny_tokenizer.model_max_length} tokens"
+    assert vocabulary in _text("03")
     items = tokenization.tokenize(parts["train"].iloc[:4], tiny_tokenizer, tiny_env)
     longest = max(len(items[i]["input_ids"]) for i in range(4))
     assert f"of shape (4, {longest})" in _text("03")
