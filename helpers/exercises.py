@@ -434,7 +434,7 @@ def check_head(head) -> str:
     if value != expected:
         raise NotYet(f"head is {value:,.0f}, not {expected:,}",
                      "model.num_parameters() - model.base_model.num_parameters(): every weight outside the body")
-    return f"{expected:,} of {total:,} parameters ({expected / total:.2%}) start random"
+    return f"{expected:,} of {total:,} parameters ({100 * expected / total:.2g} %) start random"
 
 
 @exercise("04.4", "`high`, your Trainer with 30 times the learning rate, after high.train()")
