@@ -573,16 +573,16 @@ def check_schedules(schedules: dict, runs: pd.DataFrame) -> str:
     return f"{winner} wins by {100 * gap:.1f} points of validation accuracy" if gap else "a tie"
 
 
-@exercise("06.2", "`recipe`, `spread`, `best_two`, `gap` and `gap_is_larger`")
-def check_seed_noise(recipe, spread, best_two, gap, gap_is_larger) -> str:
+@exercise("06.2", "`recipe_scores`, `spread`, `best_two`, `gap` and `gap_is_larger`")
+def check_seed_noise(recipe, spread, best_two, gap, gap_is_larger) -> str:  # recipe: the seeds' scores
     """Notebook 06, exercise 2: the seed spread of the recipe against the gap between the search's best two settings."""
     recipe, best_two = [float(value) for value in recipe], [float(value) for value in best_two]
     if len(recipe) != 3:
-        raise NotYet(f"recipe holds {len(recipe)} scores", "three seeds, three validation accuracies")
+        raise NotYet(f"recipe_scores holds {len(recipe)} scores", "three seeds, three validation accuracies")
     if not _close(spread, max(recipe) - min(recipe)):
         raise NotYet(f"spread is {float(spread):.4f}; the seeds' highest minus lowest is "
                      f"{max(recipe) - min(recipe):.4f}",
-                     "max(recipe) - min(recipe)")
+                     "max(recipe_scores) - min(recipe_scores)")
     if len(best_two) != 2 or best_two[0] < best_two[1]:
         raise NotYet("best_two should be the two best settings' accuracies, best first",
                      "the first two rows of sweep.by_setting(runs)['val_accuracy']")
