@@ -563,8 +563,11 @@ def check_schedules(schedules: dict, runs: pd.DataFrame) -> str:
         raise NotYet("runs has no lr_scheduler column: the search did not search it",
                      "sweep.search(settings, {'learning_rate': [lr], 'lr_scheduler': ['linear', 'cosine']}, "
                      "search='grid')")
+    from .settings import FIELDS
+
+    schedule = runs["lr_scheduler"].fillna(FIELDS["lr_scheduler"].default)  # a run that did not search it: the default
     for name, score in schedules.items():
-        found = runs.loc[runs["lr_scheduler"] == name, "val_accuracy"]
+        found = runs.loc[schedule == name, "val_accuracy"]
         if not any(_close(score, value) for value in found):
             raise NotYet(f"schedules[{name!r}] = {score} is no trial's validation accuracy with that schedule",
                          "read val_accuracy from the rows of runs with lr_scheduler == name")
