@@ -5,7 +5,8 @@ settings (all notebooks), hardware (00: device and precision), data (01, 07), sp
 and load models and tokenizers, probe the network; its `get_settings` is the package's), tokenization and tiny
 (03), card (04: the model card saved with the model), finetune (04, 07), predict (05), sweep (06), bench (04,
 docs/speed.md), plots (the pictures in every notebook), setup (00: is this machine ready?), prefetch
-(docs/teaching.md: an offline classroom), index (`make run`'s index page), cli (`python -m helpers`).
+(docs/teaching.md: an offline classroom), index (`make run`'s index page), cli (`python -m helpers`); exercises
+(01-07: the checks under each exercise's starter cell).
 """
 
 from .data import load_data

@@ -56,10 +56,11 @@ def exercise(key: str, fill_in: str) -> Callable[[Callable], Callable]:
 
 
 def check(key: str, *answers) -> Result:
-    """Check the answer to exercise `key` ("04.2": notebook 04, exercise 2); print a pass, or what is wrong and a hint."""
+    """Check the answer to exercise `key` ("04.2": notebook 04, exercise 2); print a pass, or what is wrong, a hint."""
     try:
         if key not in CHECKS:
-            return _said(False, f"not yet: there is no exercise {key!r}; known ones: {', '.join(sorted(CHECKS))}")
+            return _said(False, f"not yet: there is no exercise {key!r}; known ones: {', '.join(sorted(CHECKS))}\n"
+                                "hint: the notebook's number, a dot, the exercise's: exercises.check(\"01.1\", answer)")
         if not answers or any(answer is None or answer is Ellipsis for answer in answers):
             return _said(False, f"not yet: fill in the cell above ({HINTS[key]}), then run this cell again")
         return _said(True, f"Correct: {CHECKS[key](*answers)}")
@@ -135,7 +136,7 @@ def check_split_luck(scores) -> str:
 def _word_gap(df: pd.DataFrame) -> pd.Series:
     """For each word: the share of label-1 headlines that contain it minus the share of label-0 ones."""
     shares = pd.DataFrame({
-        label: pd.Series(Counter(word for text in df.loc[df["label"] == label, "sentence"] for word in set(text.split())))
+        label: pd.Series(Counter(w for text in df.loc[df["label"] == label, "sentence"] for w in set(text.split())))
         / (df["label"] == label).sum()
         for label in (0, 1)
     }).fillna(0)
@@ -416,7 +417,7 @@ def check_metrics(compute_metrics) -> str:
             raise NotYet(f"{name} is {float(result[name]):.4f} on 40 test rows, not {value:.4f}",
                          f"{name}_score(labels, predictions) with predictions = np.argmax(logits, axis=-1), labels "
                          "first (for two classes, the default average='binary': of the sarcastic class)")
-    return "accuracy, f1, precision and recall as sklearn computes them; the Trainer reports them as eval_precision, ..."
+    return "accuracy, f1, precision and recall as sklearn computes them; a Trainer reports eval_precision, ..."
 
 
 @exercise("04.3", "`head`, the number of parameters outside the pretrained body")
@@ -433,7 +434,7 @@ def check_head(head) -> str:
     if value != expected:
         raise NotYet(f"head is {value:,.0f}, not {expected:,}",
                      "model.num_parameters() - model.base_model.num_parameters(): every weight outside the body")
-    return f"{expected:,} of {total:,} parameters ({expected / total:.2%}) start random"
+    return f"{expected:,} of {total:,} parameters ({100 * expected / total:.2g} %) start random"
 
 
 @exercise("04.4", "`high`, your Trainer with 30 times the learning rate, after high.train()")
