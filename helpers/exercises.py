@@ -465,3 +465,218 @@ def check_high_learning_rate(high) -> str:
 
 # ------------------------------------------------------------------------------------------- notebooks 05-07
 # Helper D2's section: the checks of notebooks 05, 06 and 07 go below, registered with @exercise("05.1", ...).
+
+
+def _close(a, b, tolerance: float = 1e-6) -> bool:
+    """True when two numbers agree within `tolerance`."""
+    return abs(float(a) - float(b)) <= tolerance
+
+@exercise("05.1", "`untrained_predictions`, `tutorial`, `accuracy`: an untrained model's predictions, two accuracies")
+def check_untrained(predictions, tutorial, accuracy) -> str:
+    """Notebook 05, exercise 1: the tutorial's line and the argmax accuracy of an untrained model's predictions."""
+    if not hasattr(predictions, "label_ids"):
+        raise NotYet(f"untrained_predictions is a {type(predictions).__name__}, not what trainer.predict returns",
+                     "untrained_predictions = Trainer(model=untrained, ...).predict(test_data)")
+    labels = np.asarray(predictions.label_ids)
+    right = float((np.argmax(predictions.predictions, axis=-1) == labels).mean())
+    if not _close(tutorial, 1.0):
+        raise NotYet(f"tutorial is {float(tutorial):.3f}; the tutorial's line gives 1.0 for any model",
+                     "compare the test rows' labels with predictions.label_ids, as the tutorial does")
+    if _close(accuracy, 1.0) and not _close(right, 1.0):
+        raise NotYet("accuracy is 1.0: that is the tutorial's mistake again (label_ids are the true labels)",
+                     "the model's answer is np.argmax(predictions.predictions, axis=-1)")
+    if not _close(accuracy, right):
+        raise NotYet(f"accuracy is {float(accuracy):.4f}, but the argmax of these predictions scores {right:.4f}",
+                     "compare np.argmax(predictions.predictions, axis=-1) with the true labels, then .mean()")
+    return f"the tutorial's line says 1.0, the argmax {right:.3f}: the untrained model's real score"
+
+
+def _ngrams(model) -> tuple | None:
+    """The `ngram_range` of a fitted scikit-learn pipeline's TF-IDF step (None: none there, or not fitted)."""
+    steps = getattr(model, "steps", [])
+    vectorizer = next((step for _, step in steps if hasattr(step, "ngram_range")), None)
+    if vectorizer is None or not hasattr(vectorizer, "vocabulary_"):
+        return None
+    return tuple(vectorizer.ngram_range)
+
+
+@exercise("05.2", "`words` and `pairs`, two fitted TF-IDF pipelines")
+def check_word_pairs(words, pairs, test: pd.DataFrame) -> str:
+    """Notebook 05, exercise 2: two fitted TF-IDF pipelines, words only and words with word pairs."""
+    for name, value in (("words", words), ("pairs", pairs)):
+        if _ngrams(value) is None:
+            raise NotYet(f"{name} is not a fitted pipeline with a TfidfVectorizer",
+                         "make_pipeline(TfidfVectorizer(ngram_range=...), LogisticRegression(max_iter=1000)), "
+                         "then .fit(train['sentence'], train['label'])")
+    if _ngrams(words) != (1, 1):
+        raise NotYet(f"words uses ngram_range={_ngrams(words)}", "words only: ngram_range=(1, 1)")
+    if _ngrams(pairs) != (1, 2):
+        raise NotYet(f"pairs uses ngram_range={_ngrams(pairs)}", "words and word pairs: ngram_range=(1, 2)")
+    scores = [model.score(test["sentence"], test["label"]) for model in (words, pairs)]
+    return (f"words only {scores[0]:.4f}, with word pairs {scores[1]:.4f} on the test rows: "
+            f"pairs add {100 * (scores[1] - scores[0]):+.1f} points")
+
+
+@exercise("05.3", "`hardest`, the 20 rows with the highest loss, and `sarcastic`, how many have label 1")
+def check_hardest(hardest: pd.DataFrame, sarcastic, rows: pd.DataFrame) -> str:
+    """Notebook 05, exercise 3: the 20 test rows with the highest loss, and how many of them are labelled 1."""
+    if not isinstance(hardest, pd.DataFrame) or "loss" not in hardest:
+        raise NotYet("hardest is not a table of rows with their loss", "start from rows, the table with a loss column")
+    if len(hardest) != 20:
+        raise NotYet(f"hardest has {len(hardest)} rows, not 20", "rows.nlargest(20, 'loss')")
+    top = np.sort(rows["loss"].to_numpy())[::-1][:20]
+    if not np.allclose(np.sort(hardest["loss"].to_numpy())[::-1], top):
+        easiest = np.allclose(np.sort(hardest["loss"].to_numpy()), np.sort(rows["loss"].to_numpy())[:20])
+        raise NotYet("these are the easiest 20 rows (lowest loss)" if easiest else
+                     "these are not the 20 rows with the highest loss", "rows.nlargest(20, 'loss')")
+    if int(sarcastic) != int((hardest["label"] == 1).sum()):
+        raise NotYet(f"sarcastic is {sarcastic}, but {(hardest['label'] == 1).sum()} of these rows have label 1",
+                     "(hardest['label'] == 1).sum()")
+    return f"{int(sarcastic)} of the 20 hardest rows are labelled sarcastic; now read them"
+
+
+@exercise("05.4", "`precision` and `recall` of the class sarcastic (1)")
+def check_precision_recall(precision, recall, labels, predicted) -> str:
+    """Notebook 05, exercise 4: precision and recall of the class 1 (sarcastic), from the counts."""
+    from sklearn.metrics import precision_score, recall_score
+
+    expected = (precision_score(labels, predicted, zero_division=0), recall_score(labels, predicted, zero_division=0))
+    if _close(precision, expected[1]) and _close(recall, expected[0]) and not _close(*expected):
+        raise NotYet("precision and recall are swapped",
+                     "precision: of the rows called sarcastic, the share that are; recall: of the sarcastic rows, "
+                     "the share found")
+    for name, value, right, hint in (
+        ("precision", precision, expected[0], "true positives / (true positives + false positives)"),
+        ("recall", recall, expected[1], "true positives / (true positives + false negatives)"),
+    ):
+        if not _close(value, right):
+            raise NotYet(f"{name} is {float(value):.4f}; from these predictions it is {right:.4f}", hint)
+    return f"precision {expected[0]:.3f}, recall {expected[1]:.3f}: classification_report's row for class 1"
+
+
+@exercise("06.1", "`schedules`, {'linear': accuracy, 'cosine': accuracy} from the grid's runs")
+def check_schedules(schedules: dict, runs: pd.DataFrame) -> str:
+    """Notebook 06, exercise 1: the validation accuracy of the linear and the cosine schedule, from the search."""
+    if not isinstance(schedules, dict) or set(schedules) != {"linear", "cosine"}:
+        raise NotYet(f"schedules should map 'linear' and 'cosine' to an accuracy, not {schedules!r}",
+                     "{name: accuracy for each lr_scheduler in the grid}")
+    if "lr_scheduler" not in runs:
+        raise NotYet("runs has no lr_scheduler column: the search did not search it",
+                     "sweep.search(settings, {'learning_rate': [lr], 'lr_scheduler': ['linear', 'cosine']}, "
+                     "search='grid')")
+    from .settings import FIELDS
+
+    schedule = runs["lr_scheduler"].fillna(FIELDS["lr_scheduler"].default)  # a run that did not search it: the default
+    for name, score in schedules.items():
+        found = runs.loc[schedule == name, "val_accuracy"]
+        if not any(_close(score, value) for value in found):
+            raise NotYet(f"schedules[{name!r}] = {score} is no trial's validation accuracy with that schedule",
+                         "read val_accuracy from the rows of runs with lr_scheduler == name")
+    winner = max(schedules, key=schedules.get)
+    gap = abs(schedules["linear"] - schedules["cosine"])
+    return f"{winner} wins by {100 * gap:.1f} points of validation accuracy" if gap else "a tie"
+
+
+@exercise("06.2", "`recipe_scores`, `spread`, `best_two`, `gap` and `gap_is_larger`")
+def check_seed_noise(recipe, spread, best_two, gap, gap_is_larger) -> str:  # recipe: the seeds' scores
+    """Notebook 06, exercise 2: the seed spread of the recipe against the gap between the search's best two settings."""
+    recipe, best_two = [float(value) for value in recipe], [float(value) for value in best_two]
+    if len(recipe) != 3:
+        raise NotYet(f"recipe_scores holds {len(recipe)} scores", "three seeds, three validation accuracies")
+    if not _close(spread, max(recipe) - min(recipe)):
+        raise NotYet(f"spread is {float(spread):.4f}; the seeds' highest minus lowest is "
+                     f"{max(recipe) - min(recipe):.4f}",
+                     "max(recipe_scores) - min(recipe_scores)")
+    if len(best_two) != 2 or best_two[0] < best_two[1]:
+        raise NotYet("best_two should be the two best settings' accuracies, best first",
+                     "the first two rows of sweep.by_setting(runs)['val_accuracy']")
+    if not _close(gap, best_two[0] - best_two[1]):
+        raise NotYet(f"gap is {float(gap):.4f}; the best two differ by {best_two[0] - best_two[1]:.4f}",
+                     "best_two[0] - best_two[1]")
+    if bool(gap_is_larger) != (gap > spread):
+        raise NotYet(f"gap_is_larger is {gap_is_larger}, but the gap is {gap:.4f} and the spread {spread:.4f}",
+                     "gap > spread")
+    verdict = ("the gap is larger than the seed noise: worth a second look with more seeds" if gap > spread else
+               "the gap is within the seed noise: not a finding")
+    return f"spread {spread:.4f}, gap {gap:.4f}: {verdict}"
+
+
+@exercise("06.3", "`study`, your optuna study after study.optimize(objective, n_trials=2)")
+def check_objective(study) -> str:
+    """Notebook 06, exercise 3: an optuna study whose objective also suggests the epochs with `suggest_int`."""
+    import optuna
+
+    if not isinstance(study, optuna.Study):
+        raise NotYet(f"study is a {type(study).__name__}", "study = optuna.create_study(direction='maximize')")
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise NotYet("the study minimises: it would pick the worst accuracy",
+                     "optuna.create_study(direction='maximize')")
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(done) < 2:
+        raise NotYet(f"the study has {len(done)} complete trials", "study.optimize(objective, n_trials=2)")
+    for trial in done:
+        epochs = trial.distributions.get("num_train_epochs")
+        if not isinstance(epochs, optuna.distributions.IntDistribution):
+            raise NotYet(f"trial {trial.number} did not suggest num_train_epochs as a whole number",
+                         "trial.suggest_int('num_train_epochs', 1, 2) in the objective")
+        if not 0 <= trial.value <= 1:
+            raise NotYet(f"trial {trial.number} returned {trial.value}, not an accuracy",
+                         "return trainer.state.best_metric (the kept epoch's validation accuracy)")
+    best = study.best_trial
+    return f"{len(done)} trials; the best, {best.params}, scored {best.value:.4f} on validation"
+
+
+@exercise("07.1", "`predicted_off`, `predicted_on`, `f1_off` and `f1_on`")
+def check_class_weights(labels, predicted_off, predicted_on, f1_off, f1_on) -> str:
+    """Notebook 07, exercise 1: macro F1 on the test rows without and with class weights."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    for name, predicted, score in (("off", predicted_off, f1_off), ("on", predicted_on, f1_on)):
+        macro = f1_score(labels, predicted, average="macro")
+        if not _close(score, macro):
+            what = ("the accuracy (micro F1)" if _close(score, accuracy_score(labels, predicted)) else
+                    "the weighted F1" if _close(score, f1_score(labels, predicted, average="weighted")) else "")
+            raise NotYet(f"f1_{name} is {float(score):.4f}{', ' + what if what else ''}; macro F1 is {macro:.4f}",
+                         "f1_score(labels, predicted, average='macro'): each class counts the same")
+    return f"macro F1 {f1_off:.3f} without class weights, {f1_on:.3f} with them"
+
+
+@exercise("07.2", "`count`, the entertainment rows among the unstratified validation rows")
+def check_unstratified(count, settings) -> str:
+    """Notebook 07, exercise 2: the entertainment headlines among the validation rows of an unstratified split."""
+    import dataclasses
+
+    from .data import label_names, load_data
+    from .split import split_data, split_validation
+
+    unstratified = dataclasses.replace(settings, stratify=False)
+    rows = load_data(unstratified)
+    train, _ = split_data(rows, unstratified)
+    _, validation = split_validation(train, unstratified)  # the split load_split makes, without saving it
+    names = label_names(rows)
+    expected = int((validation["label"] == names.index("entertainment")).sum())
+    if int(count) != expected:
+        raise NotYet(f"count is {count}; the unstratified split has {expected} entertainment validation rows",
+                     "load_split(dataclasses.replace(settings, stratify=False))['validation'], then count the "
+                     "rows whose label is names.index('entertainment')")
+    return f"{expected} entertainment headlines among {len(validation)} validation rows"
+
+
+@exercise("07.3", "`answers`, the pipeline's answers with top_k=None")
+def check_top_k(answers, names, headlines) -> str:
+    """Notebook 07, exercise 3: every topic's probability for each headline, from `pipeline(..., top_k=None)`."""
+    if len(answers) != len(headlines):
+        raise NotYet(f"{len(answers)} answers for {len(headlines)} headlines", "classify(my_headlines, top_k=None)")
+    for headline, answer in zip(headlines, answers):
+        if isinstance(answer, dict):
+            raise NotYet("each headline got only its best topic",
+                         "top_k=None returns every class's score: classify(my_headlines, top_k=None)")
+        if sorted(entry["label"] for entry in answer) != sorted(names):
+            raise NotYet(f"the answer for {headline!r} does not name each topic once", "top_k=None")
+        total = sum(entry["score"] for entry in answer)
+        if not _close(total, 1.0, 1e-3):
+            raise NotYet(f"the scores for {headline!r} add up to {total:.3f}, not 1",
+                         "the pipeline's default softmax gives probabilities; do not change function_to_apply")
+    second = answers[0][1]
+    return (f"every topic's probability, best first; the first headline's second guess: "
+            f"{second['label']} ({second['score']:.2f})")
