@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import shutil
+import socket
 import time
 import warnings
 from pathlib import Path
@@ -60,8 +61,8 @@ NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eva
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
-HEARTBEAT_SECONDS = 5  # a database study: each running trial says it is alive this often
-GRACE_SECONDS = 20  # silent this long (its worker was killed), a trial is failed and its point queued again
+HEARTBEAT_SECONDS = 3  # a database study: each running trial says it is alive this often
+GRACE_SECONDS = 15  # silent this long (its worker was killed), a trial is failed and its point queued again
 DONE, RUNNING, WAITING = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
                           optuna.trial.TrialState.WAITING)
 
@@ -200,6 +201,11 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
             "log_history": log_history}
 
 
+def worker() -> str:
+    """This process as a study's trials name it: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def trial_id(trial: optuna.trial.FrozenTrial) -> str | None:
     """The id of the point a trial trains (set when it starts, or when queued), or trained (its record)."""
     return trial.user_attrs.get("id") or trial.user_attrs.get("run", {}).get("id")
@@ -225,6 +231,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
     point = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
     settings = trial_settings(base, point)
     trial.set_user_attr("id", run_id(settings))  # other workers see which point this trial holds
+    trial.set_user_attr("worker", worker())  # and the dashboard, which machine
     label = f"trial {trial.number} (" + ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
                                                   for name, value in point.items()) + ")"
     if why := taken(trial.study, trial, run_id(settings), shared):

@@ -26,9 +26,9 @@ USER, PASSWORD, DATABASE = "sweeper", "s3cret-pw", "sweeps"
 
 
 def missing(what: str, package: str) -> None:
-    """Skip on a developer's machine without `what`; fail under CI (`CI` set by .ci/run), which must install it."""
+    """Skip on a developer's machine without `what`; fail under CI (`COURSE_CI` set by .ci/run), which installs it."""
     reason = f"{what} is not installed: .ci/run installs Debian's {package} package (apt-get install -y {package})"
-    if os.environ.get("CI"):
+    if os.environ.get("COURSE_CI"):
         pytest.fail(reason + ", and CI did not", pytrace=False)
     pytest.skip(reason)
 
