@@ -102,8 +102,10 @@ def sweep_dir(base: Settings) -> Path:
 
 
 def portable(name: str, value):
-    """A setting as every machine names it: a local model folder or data file by its name (paths differ)."""
-    if name in ("model", "data") and isinstance(value, str) and os.path.exists(value):
+    """A setting as every machine names it: a local model folder or data file by its name (paths differ); the tiny
+    model's folder before it is built too, so that a point keeps its id."""
+    if name in ("model", "data") and isinstance(value, str) and (
+            is_tiny(value) or os.path.isabs(value) or os.path.exists(value)):
         return Path(value).name
     return value
 
@@ -300,11 +302,11 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     if search == "random" and trials >= len(grid(space)):
         search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
-    study = open_study(base, space, search, seed, storage=storage)
     shared = storage is not None
-    if shared and search == "grid":
-        cover(study, base, space)
+    if shared and search == "grid":  # the points come from the study's queue; optuna's GridSampler would draw more
+        cover(open_study(base, space, "random", seed, storage=storage), base, space)
         return load_runs(base, storage=storage)
+    study = open_study(base, space, search, seed, storage=storage)
     done = {run["id"] for run in runs_of_study(study)}
     if search != "grid" or any(point_id(base, point) not in done for point in grid(space)):
         study.optimize(lambda trial: run_trial(trial, base, space, shared),

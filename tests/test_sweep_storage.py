@@ -26,8 +26,6 @@ SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2]}  # 4 points, one epoch each:
 KILLED_SPACE = {"learning_rate": [2e-3, 2e-2]}  # another study in the same database
 DASHBOARD = Path(sys.executable).with_name("optuna-dashboard")
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def server():
@@ -85,6 +83,7 @@ def two_machines(server, tmp_path_factory, tiny_cache):
     return url, folders, finish_all(workers)
 
 
+@pytest.mark.slow
 def test_two_machines_cover_the_grid_exactly_once(two_machines):
     """Both exit 0; the study holds one COMPLETE trial per point; each point was trained on one machine only."""
     url, folders, results = two_machines
@@ -104,6 +103,7 @@ def test_two_machines_cover_the_grid_exactly_once(two_machines):
     print({name: len(rates) for name, rates in trained.items()}, "points trained per machine")
 
 
+@pytest.mark.slow
 def test_the_study_gives_back_runs_seeds_best_call_and_curves(two_machines, capsys):
     """Everything read from a journal reads from the database: the runs, the table per setting, the best call, the
     loss curves (kept in the study, so a machine that trained nothing has them); a rerun trains nothing."""
@@ -123,6 +123,7 @@ def test_the_study_gives_back_runs_seeds_best_call_and_curves(two_machines, caps
     assert study.best_value == runs.iloc[0]["val_accuracy"]
 
 
+@pytest.mark.slow
 def test_a_killed_workers_point_is_retrained_by_another(server, tmp_path, tiny_cache):
     """Two workers 2 s apart; one is killed mid-trial, leaving a RUNNING trial. Its heartbeat stops, the trial is
     failed after the grace period, and the other worker trains its point: one COMPLETE trial per point."""
@@ -154,6 +155,15 @@ def test_a_killed_workers_point_is_retrained_by_another(server, tmp_path, tiny_c
     assert study.get_trials(deepcopy=False)[held[0].number].state == optuna.trial.TrialState.FAIL
 
 
+def test_a_point_has_one_id_on_every_machine(tmp_path, tiny_cache):
+    """A point's id ignores where the tiny model and the data are, and whether the tiny model is built yet."""
+    point = {"learning_rate": 1e-3, "seed": 2}
+    here = sweep.point_id(base_of(tmp_path / "empty"), point)  # no tiny model in that cache yet
+    assert here == sweep.point_id(tiny_settings_for(tmp_path / "out", tiny_cache, epochs=1, validation_size=0.1), point)
+    assert here != sweep.point_id(base_of(tmp_path / "empty"), {**point, "seed": 3})
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("reach", ["wrong password", "no server on the port"])
 def test_a_database_out_of_reach_is_one_line(reach, server, tmp_path, capsys):
     """A wrong password or a port nobody listens on: one `error:` line naming the URL without its password, exit
@@ -197,6 +207,7 @@ def dashboard(two_machines):
         process.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_dashboard_lists_the_study(dashboard):
     """The dashboard's API lists the sweep's study with its 4 complete trials."""
     with urllib.request.urlopen(dashboard + "/api/studies", timeout=30) as response:
@@ -205,6 +216,7 @@ def test_dashboard_lists_the_study(dashboard):
     assert sweep.study_name(sweep.check_space(SPACE)) in names, names
 
 
+@pytest.mark.slow
 def test_dashboard_page_shows_the_study_in_chromium(dashboard, tmp_path):
     """Headless Chromium renders the dashboard's page (its script fetches the studies) with the study's name."""
     if CHROMIUM is None:
