@@ -203,6 +203,10 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
             "log_history": log_history}
 
 
+class GivenUp(optuna.TrialPruned):
+    """This worker's trial was failed by the others while it trained (its heartbeat stopped, then came back)."""
+
+
 def worker() -> str:
     """This process as a study's trials name it: `host:pid`."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -252,6 +256,10 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
         print(f"{label}: being trained by another search, skipped", flush=True)
         raise optuna.TrialPruned() from None
     run = record(settings, point, history)
+    if shared and trial.study.get_trials(deepcopy=False)[trial.number].state != RUNNING:  # failed by the others
+        print(f"{label}: given up by the other workers (no heartbeat for {GRACE_SECONDS} s: was this machine "
+              "asleep?); its point is queued again", flush=True)
+        raise GivenUp()
     if shared and (why := taken(trial.study, trial, run["id"], shared)):
         print(f"{label}: {why}; this worker's model stays in its folder, unrecorded", flush=True)
         raise optuna.TrialPruned()
@@ -279,7 +287,20 @@ def cover(study: optuna.Study, base: Settings, space: dict[str, list]) -> None:
             if not held.get(point):
                 study.enqueue_trial(points[point], user_attrs={"id": point})
         if any(WAITING in held.get(point, {WAITING}) for point in left):
-            study.optimize(lambda trial: run_trial(trial, base, space, shared=True), n_trials=1)
+            given_up = []
+
+            def objective(trial: optuna.Trial) -> float:
+                try:
+                    return run_trial(trial, base, space, shared=True)
+                except GivenUp:
+                    given_up.append(trial.number)
+                    raise
+
+            try:
+                study.optimize(objective, n_trials=1)
+            except ValueError:  # optuna cannot tell a trial the others failed: its point is simply queued again
+                if not given_up:
+                    raise
             said = None
         else:
             if said != left:

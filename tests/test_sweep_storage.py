@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from helpers import sweep
+from helpers import finetune, sweep
 
 from conftest import clean_env, finish_all, one_line_error, remove_tc_env, run_main, tiny_settings_for
 from postgres import CHROMIUM, free_port, missing, postgres_server
@@ -153,6 +153,31 @@ def test_a_killed_workers_point_is_retrained_by_another(server, tmp_path, tiny_c
     assert lost in [float(rate) for rate in trained_points(result.stdout)], result.stdout
     study = optuna.load_study(study_name=name, storage=url)
     assert study.get_trials(deepcopy=False)[held[0].number].state == optuna.trial.TrialState.FAIL
+
+
+@pytest.mark.slow
+def test_a_worker_given_up_while_training_carries_on(server, tmp_path, tiny_cache, monkeypatch, capsys):
+    """A worker whose trial the others failed while it trained (its laptop asleep past the grace period) says so in
+    one line and does not crash; the point, queued again, is recorded from its folder: one COMPLETE trial."""
+    url, space = server.url(), {"learning_rate": [4e-3]}
+    train = finetune.train
+
+    def train_while_given_up(settings):
+        study = optuna.load_study(study_name=sweep.study_name(sweep.check_space(space)), storage=url)
+        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):  # the others' verdict
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        return train(settings)
+
+    monkeypatch.setattr(finetune, "train", train_while_given_up)
+    base = tiny_settings_for(tmp_path / "out", tiny_cache, epochs=1, validation_size=0.1)
+    sweep.search(base, space, search="grid", storage=url)
+    out, err = capsys.readouterr()
+    assert out.count("given up by the other workers") == 1, out
+    assert "Traceback" not in err, err
+    assert "trained before, recorded from its folder" in out
+    assert complete_per_point(url, space) == {4e-3: 1}
+    states = [trial.state for trial in sweep.open_study(base, space, storage=url).get_trials()]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
 
 
 def test_a_point_has_one_id_on_every_machine(tmp_path, tiny_cache):
