@@ -188,6 +188,14 @@ def test_a_point_has_one_id_on_every_machine(tmp_path, tiny_cache):
     assert here != sweep.point_id(base_of(tmp_path / "empty"), {**point, "seed": 3})
 
 
+def test_a_url_is_printed_without_its_password():
+    """The password, percent-encoded or not, becomes `***`; a URL without one is printed as it is."""
+    assert sweep.without_password("postgresql://class:s3c%40ret@10.0.0.1:5432/class") == \
+        "postgresql://class:***@10.0.0.1:5432/class"
+    assert sweep.without_password("postgresql://class@10.0.0.1/class") == "postgresql://class@10.0.0.1/class"
+    assert sweep.without_password("sqlite:///study.db") == "sqlite:///study.db"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("reach", ["wrong password", "no server on the port"])
 def test_a_database_out_of_reach_is_one_line(reach, server, tmp_path, capsys):
