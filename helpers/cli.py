@@ -82,6 +82,9 @@ def build_parser() -> Parser:
     sweep.add_argument("--search", choices=["grid", "random", "tpe"], default="random",
                        help="how optuna chooses the points: all of them, seeded random draws, or TPE learning from "
                             "the scores so far (default: random)")
+    sweep.add_argument("--storage", metavar="URL",
+                       help="an optuna storage URL that many machines share, e.g. postgresql://user:password@host:"
+                            "5432/db (docs/teaching.md, 'A class sweep'; default: OUTPUT_DIR/sweep/study.log)")
     sweep.set_defaults(run=run_sweep)
     prefetch = commands.add_parser("prefetch", help="bring the data and the model (and wheels) here, to work offline")
     add_settings_flags(prefetch)
@@ -183,18 +186,18 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise UserError(f"--trials {args.trials} must be > 0")
     from transformers.utils import logging
 
-    from .sweep import STUDY_FILE, best_call, by_setting, search, sweep_dir, table
+    from .sweep import best_call, by_setting, search, table, where
 
     logging.set_verbosity_error()  # a fresh head per trial: the same "newly initialized" report each time
     space = dict(args.space) or None
-    runs = search(settings, space, trials=args.trials, search=args.search)
+    runs = search(settings, space, trials=args.trials, search=args.search, storage=args.storage)
     print(table(runs))
     settings_table = by_setting(runs)
     if len(settings_table) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
         print("\nmean over seeds, best first:")
         print(table(settings_table))
     print("best settings:", best_call(settings_table))
-    print("study:", sweep_dir(settings) / STUDY_FILE)
+    print("study:", where(settings, args.storage))
     return 0
 
 

@@ -5,6 +5,14 @@ Introduced in notebook 06 (hyperparameters). A point sets a few `Settings` knobs
 Optuna chooses the points (grid, random or TPE) and keeps every trial, with its settings, scores and loss curves,
 in `OUTPUT_DIR/sweep/study.log`: a search run again skips the points already trained, and several searches can
 share the folder at once.
+
+Many machines, one study (docs/teaching.md, "A class sweep"): with `storage="postgresql://user:pw@host/db"` the
+study lives in a database that every worker shares, and nothing else is shared: each trains into its own folder. A
+point is matched across workers by its id (the settings it learns with, a local model or data file by its name). A
+point with a COMPLETE trial, or RUNNING on another worker (the lower trial number wins), is not trained again. Each
+RUNNING trial beats optuna's heartbeat (`RDBStorage(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=...)`): a
+worker killed mid-trial falls silent, after `GRACE_SECONDS` its trial is failed, and a grid search queues its point
+again, so a grid is covered exactly once by any number of workers, each staying until the last point is done.
 """
 
 from __future__ import annotations
@@ -13,8 +21,13 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 import shutil
+import socket
+import time
+import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import optuna
 import pandas as pd
@@ -63,6 +76,10 @@ NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eva
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
+HEARTBEAT_SECONDS = 3  # a database study: each running trial says it is alive this often
+GRACE_SECONDS = 15  # silent this long (its worker was killed), a trial is failed and its point queued again
+DONE, RUNNING, WAITING = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
+                          optuna.trial.TrialState.WAITING)
 
 
 def check_space(space: dict[str, list]) -> dict[str, list]:
@@ -99,9 +116,19 @@ def sweep_dir(base: Settings) -> Path:
     return Path(base.output_dir) / "sweep"
 
 
+def portable(name: str, value):
+    """A setting as every machine names it: a local model folder or data file by its name (paths differ); the tiny
+    model's folder before it is built too, so that a point keeps its id."""
+    if name in ("model", "data") and isinstance(value, str) and (
+            is_tiny(value) or os.path.isabs(value) or os.path.exists(value)):
+        return Path(value).name
+    return value
+
+
 def run_id(settings: Settings) -> str:
-    """A stable 10-character name for a trial: a hash of every setting that changes what it learns."""
-    learned = {name: value for name, value in dataclasses.asdict(settings).items() if name not in NOT_LEARNED}
+    """A stable 10-character name for a trial, the same on every machine: a hash of the settings it learns with."""
+    learned = {name: portable(name, value) for name, value in dataclasses.asdict(settings).items()
+               if name not in NOT_LEARNED}
     return hashlib.sha1(json.dumps(learned, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -117,16 +144,52 @@ def point_id(base: Settings, point: dict) -> str:
     return run_id(trial_settings(base, point))
 
 
-def storage(base: Settings) -> optuna.storages.JournalStorage:
-    """The study's storage: optuna's journal file `sweep/study.log`, safe for several processes on one machine.
+def study_storage(base: Settings, url: str | None = None) -> optuna.storages.BaseStorage:
+    """The study's storage: the database at `url` (shared by many machines), else the journal file `sweep/study.log`.
 
-    Chosen over SQLite (optuna's RDB storage): the journal appends each change under a file lock and every
-    process replays it, which optuna documents for parallel processes on one machine (or NFS), whereas SQLite
-    under concurrent writers can fail with "database is locked" (optuna's FAQ) and needs SQLAlchemy.
+    The journal, safe for several processes on one machine, is chosen over SQLite for one machine: it appends each
+    change under a file lock and every process replays it, which optuna documents for parallel processes on one
+    machine (or NFS), whereas SQLite under concurrent writers can fail with "database is locked" (optuna's FAQ).
     """
+    if url is not None:
+        return database(url)
     folder = output_folder(dataclasses.replace(base, output_dir=str(sweep_dir(base))))
     backend = optuna.storages.journal.JournalFileBackend(str(folder / STUDY_FILE))
     return optuna.storages.JournalStorage(backend)
+
+
+def without_password(url: str) -> str:
+    """`url` as it may be printed: its password, if any, as `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)))
+
+
+_databases: dict[str, optuna.storages.RDBStorage] = {}
+
+
+def database(url: str) -> optuna.storages.RDBStorage:
+    """optuna's storage in the database at `url`, opened once a process, with the heartbeat; one line if unreachable."""
+    if url not in _databases:
+        engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            engine["connect_args"] = {"connect_timeout": 10}  # a host that drops packets: an error, not a hang
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat's
+                _databases[url] = optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
+        except Exception as error:  # SQLAlchemy's and the driver's: a wrong password, no server, a bad URL, no driver
+            reason = " ".join(str(getattr(error, "orig", None) or error).split("(Background on")[0].split())
+            raise UserError(f"cannot open the study database {without_password(url)}: {reason}; check the URL "
+                            "(user, password, host, port, database) and that the server is running") from None
+    return _databases[url]
+
+
+def where(base: Settings, url: str | None = None) -> str:
+    """Where the study is kept, to print: the database URL without its password, or the journal file."""
+    return without_password(url) if url is not None else str(sweep_dir(base) / STUDY_FILE)
 
 
 def study_name(space: dict[str, list]) -> str:
@@ -134,12 +197,14 @@ def study_name(space: dict[str, list]) -> str:
     return "space-" + hashlib.sha1(json.dumps(space, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def open_study(base: Settings, space: dict[str, list], search: str = "random", seed: int = 0) -> optuna.Study:
-    """The study of `space` in the output folder (made, or reopened), drawing points with `search`'s sampler."""
+def open_study(base: Settings, space: dict[str, list], search: str = "random", seed: int = 0, *,
+               storage: str | None = None) -> optuna.Study:
+    """The study of `space` in the output folder, or the database at `storage` (made, or reopened), drawing points
+    with `search`'s sampler."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial says its own one line
     space = check_space(space)
-    return optuna.create_study(storage=storage(base), study_name=study_name(space), direction="maximize",
-                               sampler=SAMPLERS[search](space, seed), load_if_exists=True)
+    return optuna.create_study(storage=study_storage(base, storage), study_name=study_name(space),
+                               direction="maximize", sampler=SAMPLERS[search](space, seed), load_if_exists=True)
 
 
 def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
@@ -153,14 +218,45 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
             "log_history": log_history}
 
 
-def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list]) -> float:
-    """Train the point optuna chose, unless done or in another process's hands (then pruned); its accuracy."""
+class GivenUp(optuna.TrialPruned):
+    """This worker's trial was failed by the others while it trained (its heartbeat stopped, then came back)."""
+
+
+def worker() -> str:
+    """This process as a study's trials name it: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def trial_id(trial: optuna.trial.FrozenTrial) -> str | None:
+    """The id of the point a trial trains (set when it starts, or when queued), or trained (its record)."""
+    return trial.user_attrs.get("id") or trial.user_attrs.get("run", {}).get("id")
+
+
+def taken(study: optuna.Study, trial: optuna.Trial, point: str, shared: bool) -> str | None:
+    """Why another trial of the study holds `point`: done, or (`shared`) running with a lower number; else None."""
+    for other in study.get_trials(deepcopy=False, states=(DONE, RUNNING) if shared else (DONE,)):
+        if other.number != trial.number and trial_id(other) == point:
+            if other.state == DONE:
+                return "already in the study"
+            if other.number < trial.number:  # two workers drew it at once: the first one trains it
+                return f"being trained by another worker (trial {other.number})"
+    return None
+
+
+def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], shared: bool = False) -> float:
+    """Train the point optuna chose, unless done or in another worker's hands (then pruned); its accuracy.
+
+    `shared` (a database): a trial RUNNING elsewhere holds its point; checked again after training, so that a point
+    drawn by two workers at once has one COMPLETE trial. Else the trial folder's lock says what is running here.
+    """
     point = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
     settings = trial_settings(base, point)
+    trial.set_user_attr("id", run_id(settings))  # other workers see which point this trial holds
+    trial.set_user_attr("worker", worker())  # and the dashboard, which machine
     label = f"trial {trial.number} (" + ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
                                                   for name, value in point.items()) + ")"
-    if run_id(settings) in {run["id"] for run in runs_of_study(trial.study)}:
-        print(f"{label}: already in the study, skipped", flush=True)
+    if why := taken(trial.study, trial, run_id(settings), shared):
+        print(f"{label}: {why}, skipped", flush=True)
         raise optuna.TrialPruned()
     try:
         with finetune.run_lock(settings):  # the trial's folder only: other points stay free for other searches
@@ -175,16 +271,66 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list]) -> fl
         print(f"{label}: being trained by another search, skipped", flush=True)
         raise optuna.TrialPruned() from None
     run = record(settings, point, history)
+    if shared and trial.study.get_trials(deepcopy=False)[trial.number].state != RUNNING:  # failed by the others
+        print(f"{label}: given up by the other workers (no heartbeat for {GRACE_SECONDS} s: was this machine "
+              "asleep?); its point is queued again", flush=True)
+        raise GivenUp()
+    if shared and (why := taken(trial.study, trial, run["id"], shared)):
+        print(f"{label}: {why}; this worker's model stays in its folder, unrecorded", flush=True)
+        raise optuna.TrialPruned()
     trial.set_user_attr("run", run)
     print(f"{label}: {how} {run['val_accuracy']:.4f}", flush=True)
     return run["val_accuracy"]
 
 
+def cover(study: optuna.Study, base: Settings, space: dict[str, list]) -> None:
+    """A grid on a shared database: until every point has a COMPLETE trial, train the next one queued (each free
+    point is queued as a WAITING trial, which one worker takes), or wait for those other workers are training."""
+    points = {point_id(base, point): point for point in grid(space)}
+    said = None
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a killed worker's trial, silent for GRACE_SECONDS: FAIL
+        held: dict[str, set] = {}
+        for trial in study.get_trials(deepcopy=False, states=(DONE, RUNNING, WAITING)):
+            held.setdefault(trial_id(trial), set()).add(trial.state)
+        left = [point for point in points if DONE not in held.get(point, ())]
+        if not left:
+            return
+        for point in left:
+            if not held.get(point):
+                study.enqueue_trial(points[point], user_attrs={"id": point})
+        if any(WAITING in held.get(point, {WAITING}) for point in left):
+            given_up = []
+
+            def objective(trial: optuna.Trial) -> float:
+                try:
+                    return run_trial(trial, base, space, shared=True)
+                except GivenUp:
+                    given_up.append(trial.number)
+                    raise
+
+            try:
+                study.optimize(objective, n_trials=1)
+            except ValueError:  # optuna cannot tell a trial the others failed: its point is simply queued again
+                if not given_up:
+                    raise
+            said = None
+        else:
+            if said != left:
+                print(f"waiting for {len(left)} point(s) being trained by other workers", flush=True)
+                said = left
+            time.sleep(HEARTBEAT_SECONDS)
+
+
 def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4, search: str = "random",
-           seed: int = 0) -> pd.DataFrame:
-    """Run `trials` trials of `space` (grid, or trials covering it: every point); the folder's trials, best first.
+           seed: int = 0, *, storage: str | None = None) -> pd.DataFrame:
+    """Run `trials` trials of `space` (grid, or trials covering it: every point); the study's trials, best first.
 
     With the default space (`default_space`), a random or TPE search tries the settings' own values first.
+    `storage`: an optuna storage URL (`postgresql://user:password@host:port/db`) that many workers share, each
+    training into its own folder; by default the journal file `sweep/study.log` in the output folder.
     """
     own = None if space is not None else own_point(base, default_space(base))
     space = check_space(default_space(base) if space is None else space)
@@ -195,13 +341,18 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     if search == "random" and trials >= len(grid(space)):
         search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
-    study = open_study(base, space, search, seed)
+    shared = storage is not None
+    if shared and search == "grid":  # the points come from the study's queue; optuna's GridSampler would draw more
+        cover(open_study(base, space, "random", seed, storage=storage), base, space)
+        return load_runs(base, storage=storage)
+    study = open_study(base, space, search, seed, storage=storage)
     if own and search != "grid":
         study.enqueue_trial(own, skip_if_exists=True)  # the baseline: the recommendation is never worse on validation
     done = {run["id"] for run in runs_of_study(study)}
     if search != "grid" or any(point_id(base, point) not in done for point in grid(space)):
-        study.optimize(lambda trial: run_trial(trial, base, space), n_trials=None if search == "grid" else trials)
-    return load_runs(base)
+        study.optimize(lambda trial: run_trial(trial, base, space, shared),
+                       n_trials=None if search == "grid" else trials)
+    return load_runs(base, storage=storage)
 
 
 def runs_of_study(study: optuna.Study) -> list[dict]:
@@ -210,13 +361,16 @@ def runs_of_study(study: optuna.Study) -> list[dict]:
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
 
 
-def load_runs(base: Settings) -> pd.DataFrame:
-    """Every completed trial of every study in the output folder, each point once, best first (then lowest loss)."""
-    if not (sweep_dir(base) / STUDY_FILE).is_file():
+def load_runs(base: Settings, *, storage: str | None = None) -> pd.DataFrame:
+    """Every completed trial of every study in the output folder, or the database at `storage`, each point once,
+    best first (then lowest loss)."""
+    if storage is None and not (sweep_dir(base) / STUDY_FILE).is_file():
         return pd.DataFrame(columns=["id", "study", *METRICS])
-    store = storage(base)
+    store = study_storage(base, storage)
     runs = [run for name in optuna.get_all_study_names(store)
             for run in runs_of_study(optuna.load_study(study_name=name, storage=store))]
+    if not runs:
+        return pd.DataFrame(columns=["id", "study", *METRICS])
     return best_first(pd.DataFrame(runs).drop_duplicates("id"))
 
 
