@@ -172,7 +172,9 @@ def check_classifier(model: str, names: list[str]) -> None:
 def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokenizerBase | None = None
                ) -> PreTrainedModel:
     """The pretrained body with a fresh classification head for the classes `names`, seeded, told its tokenizer's
-    padding token (`load_tokenizer(settings)` unless given), as notebook 04 does (notebook 04)."""
+    padding token (`load_tokenizer(settings)` unless given), as notebook 04 does; in float32 whatever the
+    checkpoint's dtype (a model saved in bfloat16 or float16 would otherwise train in it) (notebook 04)."""
+    import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 
     check_classifier(settings.model, names)
@@ -184,6 +186,7 @@ def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokeni
         num_labels=len(names),
         id2label=dict(enumerate(names)),
         label2id={name: i for i, name in enumerate(names)},
+        dtype=torch.float32,  # the Trainer's mixed precision computes in half precision, keeping float32 weights
     )
     # A decoder-only model classifies from each row's last real token, found by the padding token's id.
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -152,3 +152,16 @@ def test_a_head_that_does_not_fit_is_refused_before_loading(tiny_model, tmp_path
     checkpoint = three_class_checkpoint(tmp_path / "three", tiny_model)
     message = refused(load_model, make_settings(model=str(checkpoint)), ["not sarcastic", "sarcastic"])
     assert "['a', 'b', 'c']" in message and "use a model trained on this data" in message
+
+
+def test_a_half_precision_checkpoint_is_fine_tuned_in_float32(tmp_path, make_settings):
+    """Many decoder-only models are saved in bfloat16 (transformers 5 loads a checkpoint in its own dtype): the
+    model to fine-tune comes in float32, for the Trainer's mixed precision to keep float32 weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = build_decoder(tmp_path / "bf16", "llama")
+    AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).save_pretrained(folder)
+    assert AutoModelForCausalLM.from_pretrained(folder).dtype == torch.bfloat16, "saved in bfloat16"
+    model = load_model(make_settings(model=str(folder)), ["not sarcastic", "sarcastic"])
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
