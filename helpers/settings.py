@@ -311,10 +311,10 @@ def _build(profile: str, chosen: dict) -> Settings:
     """The `Settings` of `profile` with the `chosen` values on top."""
     values = {name: coerce(name, value) for name, value in {**PROFILES[profile], **chosen}.items()}
     settings = Settings(**values, profile=profile)
-    if not settings.cache_dir:
-        settings.cache_dir = str(usable_working_folder() / "cache")
-    if not settings.output_dir:
-        settings.output_dir = str(usable_working_folder() / "results" / profile)
+    if not settings.cache_dir or not settings.output_dir:
+        home = usable_working_folder()
+        settings.cache_dir = settings.cache_dir or str(home / "cache")
+        settings.output_dir = settings.output_dir or str(home / "results" / profile)
     if settings.model == TINY_MODEL:
         settings.model = str(Path(settings.cache_dir) / TINY_MODEL)
     if settings.precision == "fp16" and not _has_cuda():
