@@ -40,15 +40,23 @@ def pip(python: Path, *args: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def files_under(folder: Path) -> set[str]:
-    """Every file below `folder`, relative to it."""
-    return {str(path.relative_to(folder)) for path in folder.rglob("*") if not path.is_dir()}
+def paths_under(folder: Path) -> set[str]:
+    """Every file and folder below `folder`, relative to it."""
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+def learner_env(bytecode: Path) -> dict[str, str]:
+    """The environment of a learner's process: no TC_* variables, no PYTHONPATH, and Python's bytecode cache kept
+    in `bytecode` rather than beside the modules, so that any file that appears in site-packages is one the series
+    wrote (and the modules a notebook imports are compiled once, not in every kernel)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("TC_")}
+    return env | {"PYTHONPYCACHEPREFIX": str(bytecode), "OMP_NUM_THREADS": "1"}
 
 
 def in_venv(python: Path, code: str, cwd: Path) -> str:
     """Run `code` with the fresh environment's Python in `cwd`; its standard output."""
     done = subprocess.run([str(python), "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TC_HOME")})
+                          env=learner_env(cwd.parent / "bytecode"))
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 
@@ -64,8 +72,8 @@ def test_lowest_transformers_installed_non_editable_runs_notebooks_in_an_empty_f
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True, timeout=300)
     python = tmp_path / "venv" / "bin" / "python"
     floors = [f"{name}=={lowest(deps[name])}" for name in AT_LOWEST]
-    pip(python, f"torch=={pinned()['torch']}", *floors, "ipykernel")
-    pip(python, str(source))  # the dependencies already there are kept, so the floors stay
+    # One resolution; --no-compile saves compiling torch's thousands of modules (learner_env compiles what is used)
+    pip(python, "--no-compile", f"torch=={pinned()['torch']}", *floors, "ipykernel", str(source))
     kernels = tmp_path / "jupyter"
     subprocess.run([str(python), "-m", "ipykernel", "install", "--prefix", str(kernels), "--name", "tc-lowest"],
                    check=True, capture_output=True, timeout=120)
@@ -85,10 +93,9 @@ def test_lowest_transformers_installed_non_editable_runs_notebooks_in_an_empty_f
     torch_needs = SpecifierSet(report["torch"].removeprefix("torch"))
     assert lowest(deps["torch"]) in torch_needs, f"transformers' lowest needs {report['torch']}"
 
-    before = files_under(site)
+    before = paths_under(site)
     monkeypatch.setenv("JUPYTER_PATH", str(kernels / "share" / "jupyter"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TC_HOME")}
-    env |= {"TC_PROFILE": "tiny", "OMP_NUM_THREADS": "1"}
+    env = learner_env(tmp_path / "bytecode") | {"TC_PROFILE": "tiny"}
     assert NOTEBOOKS, "notebooks 01-04 found"
     for path in NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)
@@ -97,7 +104,7 @@ def test_lowest_transformers_installed_non_editable_runs_notebooks_in_an_empty_f
         client.execute(env=env)  # raises CellExecutionError, naming the cell, when one fails
     ran = time.monotonic()
 
-    assert files_under(site) == before, f"written into site-packages: {sorted(files_under(site) - before)[:10]}"
+    assert paths_under(site) == before, f"written into site-packages: {sorted(paths_under(site) - before)[:10]}"
     assert (empty / "cache").is_dir(), "the data cache and the tiny model are in the working folder"
     models = [p.parent for p in empty.rglob("model.safetensors") if (p.parent / "config.json").is_file()]
     trained = [m for m in models if "ForSequenceClassification" in (m / "config.json").read_text()]
