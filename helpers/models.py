@@ -198,11 +198,23 @@ def ensure_model(settings: Settings) -> str:
     return settings.model
 
 
+def with_padding(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTokenizerBase:
+    """`tokenizer`, padding with its end-of-text token when it has no padding token, as notebook 03 does:
+    decoder-only models (GPT-2, Llama, Qwen) have none, and batches of headlines of different lengths need one."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise UserError(f"model {name!r} has a tokenizer with neither a padding token nor an end-of-text token, "
+                            "so its batches cannot be padded; set TC_MODEL (or --model) to another model")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
-    """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`."""
+    """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`, with a
+    padding token (its end-of-text token) when the model has none."""
     from transformers import AutoTokenizer
 
-    return from_pretrained(AutoTokenizer, settings.model)
+    return with_padding(from_pretrained(AutoTokenizer, settings.model), settings.model)
 
 
 def check_classifier(model: str, names: list[str]) -> None:
@@ -225,19 +237,28 @@ def check_classifier(model: str, names: list[str]) -> None:
         )
 
 
-def load_model(settings: Settings, names: list[str]) -> PreTrainedModel:
-    """The pretrained body with a fresh classification head for the classes `names`, seeded (notebook 04)."""
+def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokenizerBase | None = None
+               ) -> PreTrainedModel:
+    """The pretrained body with a fresh classification head for the classes `names`, seeded, told its tokenizer's
+    padding token (`load_tokenizer(settings)` unless given), as notebook 04 does; in float32 whatever the
+    checkpoint's dtype (a model saved in bfloat16 or float16 would otherwise train in it) (notebook 04)."""
+    import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 
     check_classifier(settings.model, names)
+    tokenizer = tokenizer or load_tokenizer(settings)
     set_seed(settings.seed)  # the new head's weights depend on it
-    return from_pretrained(
+    model = from_pretrained(
         AutoModelForSequenceClassification,
         settings.model,
         num_labels=len(names),
         id2label=dict(enumerate(names)),
         label2id={name: i for i, name in enumerate(names)},
+        dtype=torch.float32,  # the Trainer's mixed precision computes in half precision, keeping float32 weights
     )
+    # A decoder-only model classifies from each row's last real token, found by the padding token's id.
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
 
 
 def has_weights(folder: Path) -> bool:
@@ -280,4 +301,7 @@ def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[Pr
         raise UserError(unfinished_model(folder))
     if names is not None:
         check_classifier(str(folder), names)
-    return from_pretrained(AutoModelForSequenceClassification, str(folder)), from_pretrained(AutoTokenizer, str(folder))
+    tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))
+    model = from_pretrained(AutoModelForSequenceClassification, str(folder))
+    model.config.pad_token_id = tokenizer.pad_token_id  # as load_model: a model saved without it still pads right
+    return model, tokenizer

@@ -12,17 +12,20 @@ import difflib
 import functools
 import os
 import sys
+import tempfile
 import typing
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent  # the checkout's root when run from one; installed, the install folder: never write there
 DATA_URL = "https://storage.googleapis.com/download.tensorflow.org/data/sarcasm.json"
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample" / "sarcasm_sample.json"
 TOPICS_SAMPLE = Path(__file__).resolve().parent / "sample" / "news_topics.jsonl"  # notebook 07: four topics
 TINY_MODEL = "tiny-distilbert"
 ENV_PREFIX = "TC_"
+HOME_VARIABLE = ENV_PREFIX + "HOME"  # names the working folder (not a setting: where every setting's files go)
 
 
 class UserError(ValueError):
@@ -70,7 +73,7 @@ class Settings:
     label_names: str = _knob(
         "not sarcastic,sarcastic", "comma-separated names of label ids 0, 1, ... (text labels name themselves)"
     )
-    cache_dir: str = _knob(str(ROOT / "cache"), "folder for downloads and the tiny model")
+    cache_dir: str = _knob("", "folder for downloads and the tiny model (default cache/ in the working folder)")
     # split (notebook 02)
     test_size: float = _knob(0.25, "fraction of rows held out for the test split", FRACTION)
     validation_size: float = _knob(0.1, "fraction of the train rows set aside to choose the best epoch on (0: none, "
@@ -83,7 +86,8 @@ class Settings:
     model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder")
     max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE)
     # fine-tune (notebook 04): the tutorial's TrainingArguments
-    output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE)")
+    output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE in the "
+                            "working folder)")
     resume: bool = _knob(False, "continue the unfinished run in output_dir from its last checkpoint")
     overwrite: bool = _knob(False, "replace a trained model (and checkpoints) already in output_dir")
     keep_checkpoints: bool = _knob(False, "keep the checkpoints (checkpoint-*) once the model is saved; until then "
@@ -150,6 +154,13 @@ def settings_page() -> str:
         "beat the profile, which beats the default. `python -m helpers settings [flags]` shows the values in effect",
         "and where each comes from.",
         "",
+        "**The working folder.** Downloads and the tiny model (`cache/`) and every trained model and its metrics",
+        "(`results/PROFILE/`) go under one folder you can see: the folder named by the variable `TC_HOME` when it",
+        "is set; else the checkout's root when the series runs from a checkout (`make run`, `make lab`); else the",
+        "folder you start Python or Jupyter in (a hosted notebook after `pip install`). Never the folder the package",
+        "is installed in. Notebook 00 prints it. A working folder that is missing or read-only stops in one `error:`",
+        "line; `cache_dir` and `output_dir` move either part elsewhere.",
+        "",
         "| setting | flag | variable | default | quick | tiny | what it does |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -206,7 +217,7 @@ def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
     environ = os.environ if environ is None else environ
     found = {}
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX):
+        if not key.startswith(ENV_PREFIX) or key == HOME_VARIABLE:
             continue
         name = key[len(ENV_PREFIX):].lower()
         if name not in FIELDS:
@@ -276,6 +287,45 @@ def cached_path(settings: Settings) -> Path:
     return Path(settings.cache_dir).expanduser() / name
 
 
+def checkout_root(package: Path = PACKAGE) -> Path | None:
+    """The checkout `helpers` runs from (its parent holds pyproject.toml and notebooks/), or None when installed."""
+    root = package.parent
+    if {"site-packages", "dist-packages"} & set(root.parts):
+        return None
+    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+
+
+def working_folder(environ: typing.Mapping[str, str] | None = None) -> Path:
+    """The folder downloads, the tiny model, results and build output go under: `TC_HOME` when set, else the
+    checkout's root when `helpers` runs from one, else the current folder; never the install folder (notebook 00)."""
+    named = (os.environ if environ is None else environ).get(HOME_VARIABLE, "").strip()
+    if named:
+        return Path(named).expanduser().resolve()
+    return checkout_root() or Path.cwd().resolve()
+
+
+def _where_from() -> str:
+    """What to change for another working folder: the variable, or the folder to start from."""
+    if os.environ.get(HOME_VARIABLE, "").strip():
+        return f"set {HOME_VARIABLE} to a folder you can write to"
+    return f"start from a folder you can write to, or set {HOME_VARIABLE} to one"
+
+
+def usable_working_folder() -> Path:
+    """`working_folder()`, or one line saying why files cannot go there (missing, not a folder, read-only)."""
+    folder = working_folder()
+    if not folder.exists():
+        raise UserError(f"the working folder {folder} does not exist; create it, or {_where_from()}")
+    if not folder.is_dir():
+        raise UserError(f"the working folder {folder} is not a folder; {_where_from()}")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise UserError(f"cannot write to the working folder {folder} ({error.strerror or error}); "
+                        f"{_where_from()}") from None
+    return folder
+
+
 def _has_cuda() -> bool:
     """True when training runs on a CUDA GPU (helpers/hardware.py decides the device)."""
     from .hardware import device
@@ -314,8 +364,10 @@ def _build(profile: str, chosen: dict) -> Settings:
     """The `Settings` of `profile` with the `chosen` values on top."""
     values = {name: coerce(name, value) for name, value in {**PROFILES[profile], **chosen}.items()}
     settings = Settings(**values, profile=profile)
-    if not settings.output_dir:
-        settings.output_dir = str(ROOT / "results" / profile)
+    if not settings.cache_dir or not settings.output_dir:
+        home = usable_working_folder()
+        settings.cache_dir = settings.cache_dir or str(home / "cache")
+        settings.output_dir = settings.output_dir or str(home / "results" / profile)
     if settings.model == TINY_MODEL:
         settings.model = str(Path(settings.cache_dir) / TINY_MODEL)
     if settings.precision == "fp16" and not _has_cuda():

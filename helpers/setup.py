@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import os
 import platform
 import tempfile
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ from .bench import run_pipeline
 from .data import load_data
 from .hardware import device_name
 from .models import data_status, load_tokenizer, model_status
-from .settings import Settings, build_settings, requested_profile
+from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, requested_profile,
+                       working_folder)
 from .split import split_data, split_validation
 
 DATA_SOURCES = {"local file": "a local file", "cached": "downloaded before, in the cache",
@@ -44,6 +46,18 @@ def sources(settings: Settings) -> str:
     """Where the data and the model come from, two lines (notebook 00)."""
     return (f"data: {settings.data} ({DATA_SOURCES[data_status(settings)]})\n"
             f"model: {settings.model} ({MODEL_SOURCES[model_status(settings)]})")
+
+
+def files_line(settings: Settings) -> str:
+    """The working folder, why it is that one, and where downloads and trained models go, one line (notebook 00)."""
+    if os.environ.get(HOME_VARIABLE, "").strip():
+        why = f"named by {HOME_VARIABLE}"
+    elif checkout_root():
+        why = f"this checkout; {HOME_VARIABLE} names another"
+    else:
+        why = f"the folder this runs in; {HOME_VARIABLE} names another"
+    return (f"working folder: {working_folder()} ({why}); downloads and the tiny model go to {settings.cache_dir}, "
+            f"trained models to {settings.output_dir}")
 
 
 def row_counts(settings: Settings) -> dict[str, int]:

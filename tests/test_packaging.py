@@ -14,14 +14,14 @@ import pytest
 import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from conftest import ROOT
 
 
 def declared() -> dict[str, Requirement]:
     """pyproject.toml's runtime dependencies by canonical name."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {canonicalize_name(r.name): r for r in map(Requirement, project["dependencies"])}
+    return {canonicalize_name(r.name): r for r in map(Requirement, project()["dependencies"])}
 
 
 def pinned() -> dict[str, str]:
@@ -53,12 +53,45 @@ def test_every_import_is_a_declared_dependency():
     assert not undeclared, f"imported but not in pyproject.toml's dependencies: {undeclared}"
 
 
-def test_ranges_leave_torch_to_the_platform_and_hold_the_pins():
-    """torch is only bounded below; every pinned version in requirements.txt lies in its declared range."""
+def project() -> dict:
+    """pyproject.toml's [project] table."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def lowest(requirement: Requirement) -> str:
+    """The lowest version a requirement allows: its `>=` bound."""
+    bounds = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+    assert len(bounds) == 1, f"{requirement} has no single >= bound"
+    return bounds[0]
+
+
+def test_the_distribution_has_its_own_name():
+    """The distribution is not named "helpers" (another project's name on PyPI: `pip install -U helpers` would swap
+    this package for a stranger's), while the import name stays helpers, as the notebooks write it."""
+    name = canonicalize_name(project()["name"])
+    assert name != "helpers" and "helpers" not in name.split("-")
+    layout = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert layout["packages"] == ["helpers"]
+
+
+def test_every_dependency_has_a_lower_bound_the_pins_meet():
+    """Every runtime dependency names the lowest version the code needs; the pinned version is at or above it."""
     deps, pins = declared(), pinned()
-    assert str(deps["torch"].specifier) == ">=2.1"
-    assert "2.1.0" in deps["torch"].specifier and "2.13.0" in deps["torch"].specifier
-    assert "5.0.0" in deps["transformers"].specifier and "6.0.0" not in deps["transformers"].specifier
+    for name, requirement in deps.items():
+        floor = Version(lowest(requirement))
+        assert floor in requirement.specifier, f"{requirement}: its lower bound is not allowed"
+        if name in pins:
+            assert Version(pins[name]) >= floor
+
+
+def test_ranges_leave_torch_to_the_platform_and_hold_the_pins():
+    """torch is only bounded below (any newer platform torch is kept); every pinned version in requirements.txt lies
+    in its declared range; the other libraries stop before their next major version."""
+    deps, pins = declared(), pinned()
+    assert {spec.operator for spec in deps["torch"].specifier} == {">="}
+    for name in ("transformers", "tokenizers", "accelerate"):
+        major = Version(lowest(deps[name])).major
+        assert f"{major + 1}.0.0" not in deps[name].specifier and f"{major}.99" in deps[name].specifier, name
     both = set(deps) & set(pins)
     assert {"torch", "transformers", "accelerate", "pandas", "scikit-learn"} <= both
     outside = {name: (pins[name], str(deps[name].specifier)) for name in both if pins[name] not in deps[name].specifier}
@@ -76,7 +109,8 @@ def test_pip_install_keeps_the_installed_torch(tmp_path):
         check=True, capture_output=True, text=True, timeout=120,
     )
     install = json.loads(report.read_text())["install"]
-    assert [item["metadata"]["name"] for item in install] == ["helpers"]  # torch and every dependency stay as they are
+    names = [canonicalize_name(item["metadata"]["name"]) for item in install]
+    assert names == [canonicalize_name(project()["name"])]  # torch and every dependency stay as they are
     requires = {canonicalize_name(Requirement(r).name) for r in install[0]["metadata"]["requires_dist"]
                 if "extra ==" not in r}  # an optional extra's (`class`) are not installed by default
     assert requires == set(declared())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
 import typing
 from pathlib import Path
 
@@ -71,8 +73,94 @@ def test_tiny_profile_is_offline(tmp_path):
 
 @pytest.mark.parametrize("profile", ["full", "quick", "tiny"])
 def test_default_output_dir_is_per_profile(profile, tmp_path):
-    """Without --output-dir, each profile writes into results/PROFILE of the project."""
+    """Without --output-dir, each profile writes into results/PROFILE of the working folder (run from this
+    checkout: the checkout's root)."""
+    assert hs.working_folder() == hs.ROOT
     assert Path(get_settings(profile, cache_dir=str(tmp_path)).output_dir) == hs.ROOT / "results" / profile
+
+
+def fake_package(folder: Path, *, checkout: bool) -> Path:
+    """A folder holding a `helpers` package, inside what looks like a checkout (pyproject.toml and notebooks/) or
+    not; returns the package's folder."""
+    (folder / "helpers").mkdir(parents=True)
+    if checkout:
+        (folder / "pyproject.toml").write_text("[project]\n")
+        (folder / "notebooks").mkdir()
+    return folder / "helpers"
+
+
+def test_a_checkout_is_told_from_an_install(tmp_path):
+    """The checkout's root is the working folder only when the package sits in a checkout, never in
+    site-packages or dist-packages (where a `pip install` of a checkout-shaped folder could also put it)."""
+    assert hs.checkout_root(fake_package(tmp_path / "clone", checkout=True)) == tmp_path / "clone"
+    assert hs.checkout_root(fake_package(tmp_path / "plain", checkout=False)) is None
+    for installed in ("lib/python3.11/site-packages", "lib/python3/dist-packages"):
+        assert hs.checkout_root(fake_package(tmp_path / installed, checkout=True)) is None
+
+
+def test_installed_the_working_folder_is_the_current_folder(monkeypatch, tmp_path):
+    """Installed (no checkout), downloads, the tiny model and results go under the folder Python started in."""
+    monkeypatch.setattr(hs, "checkout_root", lambda package=hs.PACKAGE: None)
+    monkeypatch.chdir(tmp_path)
+    settings = get_settings("tiny")
+    assert Path(settings.cache_dir) == tmp_path / "cache" and Path(settings.model) == tmp_path / "cache" / hs.TINY_MODEL
+    assert Path(settings.output_dir) == tmp_path / "results" / "tiny"
+
+
+def test_tc_home_names_the_working_folder(monkeypatch, tmp_path):
+    """TC_HOME beats the checkout and the current folder; it is no setting, so no 'unknown variable' error;
+    explicit cache_dir and output_dir still win."""
+    monkeypatch.setenv("TC_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    settings = get_settings("quick")
+    assert Path(settings.cache_dir) == tmp_path / "home" / "cache"
+    assert Path(settings.output_dir) == tmp_path / "home" / "results" / "quick"
+    chosen = get_settings("quick", cache_dir=str(tmp_path / "c"), output_dir=str(tmp_path / "o"))
+    assert (chosen.cache_dir, chosen.output_dir) == (str(tmp_path / "c"), str(tmp_path / "o"))
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_an_unusable_working_folder_is_one_line(kind, monkeypatch, tmp_path):
+    """TC_HOME naming a folder that does not exist, or a file, stops in one line naming it and what to do."""
+    home = tmp_path / "home"
+    if kind == "a file":
+        home.write_text("")
+    monkeypatch.setenv("TC_HOME", str(home))
+    message = refused(get_settings, "tiny")
+    assert str(home) in message and "TC_HOME" in message
+    assert ("does not exist; create it" if kind == "missing" else "is not a folder") in message
+    assert not home.is_dir(), "nothing created"
+
+
+@pytest.mark.slow
+def test_a_read_only_working_folder_is_one_error_line(tmp_path):
+    """With a working folder it cannot write to (TC_HOME, and the current folder too), `python -m helpers train`
+    ends in one `error:` line naming the folder, and writes nothing. Run as an unprivileged user when the tests
+    run as root, whom file permissions do not stop."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import clean_env
+
+    base = Path(tempfile.mkdtemp(prefix="tc-readonly-"))  # not under pytest's tmp, which others cannot enter
+    try:
+        base.chmod(0o755)
+        home = base / "home"
+        home.mkdir(mode=0o555)
+        home.chmod(0o555)
+        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        done = subprocess.run([*user, sys.executable, "-m", "helpers", "train", "--profile", "tiny"], cwd=home,
+                              env=clean_env() | {"TC_HOME": str(home), "HOME": str(base)}, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode != 0
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: cannot write to the working folder"), done.stderr
+        assert str(home) in lines[0] and "TC_HOME" in lines[0]
+        assert not any(home.iterdir())
+    finally:
+        home.chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_settings_have_their_declared_types(tmp_path):

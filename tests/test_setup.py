@@ -87,3 +87,21 @@ def test_estimate_scales_the_measured_speed(make_settings, epochs, max_steps, se
     settings = make_settings(epochs=epochs, max_steps=max_steps, train_batch_size=16)
     counts, speed = {"train": 2000, "eval": 500, "test": 500}, {"train": 100.0, "predict": 500.0}
     assert setup.estimate_seconds(settings, counts, speed) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("where", ["TC_HOME", "checkout", "installed"])
+def test_notebook_00_says_where_files_go(where, monkeypatch, tmp_path):
+    """The readiness output names the working folder, why it is that one, and the cache and results in it."""
+    if where == "TC_HOME":
+        monkeypatch.setenv("TC_HOME", str(tmp_path))
+    elif where == "installed":
+        monkeypatch.setattr(hs, "checkout_root", lambda package=hs.PACKAGE: None)
+        monkeypatch.setattr(setup, "checkout_root", hs.checkout_root)
+        monkeypatch.chdir(tmp_path)
+    settings = hm.get_settings("tiny")
+    home = hs.ROOT if where == "checkout" else tmp_path
+    line = setup.files_line(settings)
+    assert line.startswith(f"working folder: {home} (") and "\n" not in line
+    why = {"TC_HOME": "named by TC_HOME", "checkout": "this checkout", "installed": "the folder this runs in"}
+    assert why[where] in line
+    assert f"go to {home / 'cache'}," in line and line.endswith(f"trained models to {home / 'results' / 'tiny'}")
