@@ -11,9 +11,10 @@ docs/speed.md), plots (the pictures in every notebook), setup (00: is this machi
 
 from .data import load_data
 from .models import get_settings
-from .settings import ROOT, SAMPLE_DATA, TOPICS_SAMPLE, Settings, UserError
+from .settings import ROOT, SAMPLE_DATA, TOPICS_SAMPLE, Settings, UserError, working_folder
 from .split import split_data
 
 # What the notebooks use as `helpers.NAME`; every other helper is called as `module.function`, after
 # `from helpers import module` (one import style in every notebook).
-__all__ = ["ROOT", "SAMPLE_DATA", "TOPICS_SAMPLE", "Settings", "UserError", "get_settings", "load_data", "split_data"]
+__all__ = ["ROOT", "SAMPLE_DATA", "TOPICS_SAMPLE", "Settings", "UserError", "get_settings", "load_data", "split_data",
+           "working_folder"]

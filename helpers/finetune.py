@@ -399,7 +399,7 @@ def train(settings: Settings) -> Trainer:
     names = label_names(parts["train"])
     first = int(os.environ.get("RANK", "0")) == 0
     with quiet_library():
-        model = load_model(settings, names)
+        model = load_model(settings, names, tokenizer)
         if first:
             print(f"model: {settings.model}, with a classification head for {len(names)} classes "
                   f"({', '.join(names)}) to fine-tune", flush=True)
