@@ -304,3 +304,24 @@ def warnings_in(stderr: str) -> list[str]:
 def files_in(folder: Path) -> list[str]:
     """Every file under `folder`, relative to it (none when it does not exist)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+# ---------------------------------------------------------------------------------------------- notebooks
+
+
+def notebook_path(number: str, solutions: bool = False) -> Path:
+    """The path of notebook `number` ("05"), or of its worked solutions."""
+    folder = ROOT / "notebooks" / "solutions" if solutions else ROOT / "notebooks"
+    (path,) = folder.glob(f"{number}_*.ipynb")
+    return path
+
+
+def notebook_cells(path: Path) -> list[tuple[str, str]]:
+    """(cell type, source) of each cell of the notebook at `path`."""
+    return [(cell["cell_type"], "".join(cell["source"])) for cell in json.loads(path.read_text())["cells"]]
+
+
+def notebook_text(number: str) -> str:
+    """The markdown of notebook `number`, in one string, every run of white space one space."""
+    return re.sub(r"\s+", " ", " ".join(source for kind, source in notebook_cells(notebook_path(number))
+                                      if kind == "markdown"))

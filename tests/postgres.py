@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's server binaries, of whichever major version its postgresql package installed (15 on Debian 12)
+BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda path: int(path.parent.name),
+          default=Path("/usr/lib/postgresql/15/bin"))
 CHROMIUM = shutil.which("chromium")
 USER, PASSWORD, DATABASE = "sweeper", "s3cret-pw", "sweeps"
 
@@ -63,7 +65,7 @@ def as_server_user(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 def postgres_server() -> Iterator[Server]:
     """Start a fresh PostgreSQL 15 with the sweeps' user and database; stop it and delete its folder at the end."""
     if not (BIN / "initdb").is_file():
-        missing(f"PostgreSQL 15's server ({BIN}/initdb)", "postgresql")
+        missing(f"PostgreSQL's server ({BIN}/initdb)", "postgresql")
     folder = Path(tempfile.mkdtemp(prefix="sweep-postgres-"))
     if os.geteuid() == 0:
         entry = pwd.getpwnam("postgres")

@@ -5,7 +5,6 @@ expected tiny figures the notebooks state hold; every notebook 01-04 (and soluti
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -21,10 +20,10 @@ from transformers import DataCollatorWithPadding, Trainer
 import helpers
 from helpers import baselines, data, exercises, finetune, models, split, tokenization
 
-from conftest import ROOT
+from conftest import notebook_cells, notebook_path, notebook_text
 
-NOTEBOOKS = ROOT / "notebooks"
-MINE = ("01", "02", "03", "04")  # notebooks 05-07 and their checks come from issue 20's second part
+MINE = ("01", "02", "03", "04")  # the checks tested here; tests/test_exercises_05_07.py tests the rest
+EXERCISED = ("01", "02", "03", "04", "05", "06", "07")
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def fails(capsys, key, *answers, saying: str = "") -> str:
 # ---------------------------------------------------------------------------------------------- the module
 
 
-def test_every_check_names_its_notebook():
+def test_every_check_names_itsnotebook_path():
     """Each check is registered as NN.k and has a one-line docstring naming notebook NN and exercise k."""
     assert exercises.CHECKS
     for key, check in exercises.CHECKS.items():
@@ -330,46 +329,34 @@ def test_04_4_high_learning_rate(tiny_env, capsys):
 # ---------------------------------------------------------------------------------------------- the notebooks
 
 
-def _cells(path) -> list[tuple[str, str]]:
-    """(cell type, source) of each cell of the notebook at `path`."""
-    return [(cell["cell_type"], "".join(cell["source"])) for cell in json.loads(path.read_text())["cells"]]
-
-
-def _notebook(number: str, solutions: bool = False):
-    """The path of notebook `number` (or of its solutions)."""
-    folder = NOTEBOOKS / "solutions" if solutions else NOTEBOOKS
-    (path,) = folder.glob(f"{number}_*.ipynb")
-    return path
-
-
-@pytest.mark.parametrize("number", MINE)
+@pytest.mark.parametrize("number", EXERCISED)
 def test_each_exercise_has_a_starter_a_check_and_an_asserted_solution(number):
-    """Notebook NN: at least three exercises; each check call follows a starter cell holding `...`; its solutions
-    assert every check passes (so nbval fails on a wrong worked solution)."""
+    """Notebook NN: at least three exercises; each check call follows a starter holding `...` (the cell before, or
+    earlier in its own cell); its solutions assert every check passes (so nbval fails on a wrong worked solution)."""
     keys = sorted(key for key in exercises.CHECKS if key.startswith(f"{number}."))
     assert len(keys) >= 3
-    starter = _cells(_notebook(number))
-    solved = "\n".join(source for kind, source in _cells(_notebook(number, solutions=True)) if kind == "code")
+    starter = notebook_cells(notebook_path(number))
+    solved = "\n".join(source for kind, source in notebook_cells(notebook_path(number, solutions=True))
+                       if kind == "code")
     for key in keys:
         call = f'exercises.check("{key}"'
         calls = [i for i, (kind, source) in enumerate(starter) if kind == "code" and call in source]
         assert len(calls) == 1, key
-        assert starter[calls[0] - 1][0] == "code" and "..." in starter[calls[0] - 1][1], key
+        before, previous = starter[calls[0]][1].split(call)[0], starter[calls[0] - 1]
+        assert "..." in before or (previous[0] == "code" and "..." in previous[1]), key
         assert re.search(rf'assert exercises\.check\("{re.escape(key)}"', solved), key
     assert set(re.findall(r'exercises\.check\("(\d\d\.\d)"', solved)) == set(keys)
 
 
-@pytest.mark.parametrize("path", [_notebook(n, s) for n in MINE for s in (False, True)], ids=lambda p: p.name)
+GUARDED = [notebook_path("00")] + [notebook_path(n, s) for n in EXERCISED for s in (False, True)]
+
+
+@pytest.mark.parametrize("path", GUARDED, ids=lambda p: p.name)
 def test_first_code_cell_guards_the_helpers_import(path):
     """The first code cell begins with the try/except around `import helpers` (the hosted-notebook guard)."""
-    first = next(source for kind, source in _cells(path) if kind == "code")
+    first = next(source for kind, source in notebook_cells(path) if kind == "code")
     assert first.startswith("try:\n    import helpers\nexcept ModuleNotFoundError:")
     assert "raise SystemExit(" in first.split("\n\n")[0] and "git+<this repository" in first
-
-
-def _text(number: str) -> str:
-    """The markdown of notebook `number`, in one string, every run of white space one space."""
-    return re.sub(r"\s+", " ", " ".join(source for kind, source in _cells(_notebook(number)) if kind == "markdown"))
 
 
 def test_tiny_figures_the_notebooks_state(tiny_env, tiny_tokenizer):
@@ -379,21 +366,21 @@ def test_tiny_figures_the_notebooks_state(tiny_env, tiny_tokenizer):
     parts = split.load_split(tiny_env)
     majority = baselines.majority_accuracy(train["label"], test["label"])
     seen = test["sentence"].isin(set(train["sentence"])).sum()
-    assert f"{len(df)} on `tiny`" in _text("01")
-    assert f"{majority:.3f} on {len(test)} test rows on `tiny`" in _text("01")
-    assert f"{seen} of {len(test)} on `tiny`" in _text("01")
+    assert f"{len(df)} on `tiny`" in notebook_text("01")
+    assert f"{majority:.3f} on {len(test)} test rows on `tiny`" in notebook_text("01")
+    assert f"{seen} of {len(test)} on `tiny`" in notebook_text("01")
     sizes = f"{len(parts['train'])} / {len(parts['validation'])} / {len(parts['test'])} on `tiny`"
-    assert sizes in _text("02") and f"{len(train)} train and {len(test)} test rows" in _text("02")
-    assert "first test rows " + ", ".join(map(str, test.index[:3])) in _text("02")
+    assert sizes in notebook_text("02") and f"{len(train)} train and {len(test)} test rows" in notebook_text("02")
+    assert "first test rows " + ", ".join(map(str, test.index[:3])) in notebook_text("02")
     lengths = tokenization.token_lengths(parts["train"]["sentence"], tiny_tokenizer)
-    assert f"a mean of {lengths.mean():.1f} and a longest of {lengths.max()}" in _text("03")
+    assert f"a mean of {lengths.mean():.1f} and a longest of {lengths.max()}" in notebook_text("03")
     vocabulary = f"a vocabulary of {tiny_tokenizer.vocab_size:,} and at most {tiny_tokenizer.model_max_length} tokens"
-    assert vocabulary in _text("03")
+    assert vocabulary in notebook_text("03")
     items = tokenization.tokenize(parts["train"].iloc[:4], tiny_tokenizer, tiny_env)
     longest = max(len(items[i]["input_ids"]) for i in range(4))
-    assert f"of shape (4, {longest})" in _text("03")
-    assert f"{len(parts['train'])} and {len(parts['validation'])} on `tiny`" in _text("04")
+    assert f"of shape (4, {longest})" in notebook_text("03")
+    assert f"{len(parts['train'])} and {len(parts['validation'])} on `tiny`" in notebook_text("04")
     model, tokenizer, train_data, _ = _fresh(tiny_env)
     with torch.no_grad():
         loss = model(**DataCollatorWithPadding(tokenizer)([train_data[i] for i in range(8)])).loss.item()
-    assert f"({loss:.3f} on `tiny`)" in _text("04") and abs(loss - math.log(2)) < 0.05
+    assert f"({loss:.3f} on `tiny`)" in notebook_text("04") and abs(loss - math.log(2)) < 0.05

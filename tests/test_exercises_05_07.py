@@ -6,7 +6,6 @@ each notebook starts with the install guard; the deterministic tiny figures the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 import numpy as np
@@ -20,12 +19,11 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from sklearn.pipeline import make_pipeline
 from transformers.trainer_utils import PredictionOutput
 
-import helpers
-from helpers import baselines, data, exercises, finetune, predict, split
+from helpers import baselines, data, exercises, predict, split
 
-from conftest import LABELS, PREDICTED, ROOT, TOPICS_SAMPLE, logits_for, tiny_settings_for
+from conftest import (LABELS, PREDICTED, TOPICS_SAMPLE, logits_for, notebook_cells, notebook_path, notebook_text,
+                      tiny_settings_for)
 
-NOTEBOOKS = ROOT / "notebooks"
 MINE = ("05", "06", "07")
 
 
@@ -223,58 +221,18 @@ def test_07_3_top_k(capsys):
 # ---------------------------------------------------------------------------------------------- the notebooks
 
 
-def _cells(path) -> list[tuple[str, str]]:
-    """(cell type, source) of each cell of the notebook at `path`."""
-    return [(cell["cell_type"], "".join(cell["source"])) for cell in json.loads(path.read_text())["cells"]]
-
-
-def _notebook(number: str, solutions: bool = False):
-    """The path of notebook `number` (or of its solutions)."""
-    folder = NOTEBOOKS / "solutions" if solutions else NOTEBOOKS
-    (path,) = folder.glob(f"{number}_*.ipynb")
-    return path
-
-
-@pytest.mark.parametrize("number", MINE)
-def test_each_exercise_has_a_starter_a_check_and_an_asserted_solution(number):
-    """Notebook NN: at least three exercises; each check call ends a starter cell holding `...`; its solutions
-    assert every check passes (so nbval fails on a wrong worked solution)."""
-    keys = sorted(key for key in exercises.CHECKS if key.startswith(f"{number}."))
-    assert len(keys) >= 3
-    starter = _cells(_notebook(number))
-    solved = "\n".join(source for kind, source in _cells(_notebook(number, solutions=True)) if kind == "code")
-    for key in keys:
-        call = f'exercises.check("{key}"'
-        calls = [source for kind, source in starter if kind == "code" and call in source]
-        assert len(calls) == 1 and "..." in calls[0].split(call)[0], key
-        assert re.search(rf'assert exercises\.check\("{re.escape(key)}"', solved), key
-    assert set(re.findall(r'exercises\.check\("(\d\d\.\d)"', solved)) == set(keys)
-
-
-@pytest.mark.parametrize("path", [_notebook(n, s) for n in MINE for s in (False, True)], ids=lambda p: p.name)
-def test_first_code_cell_guards_the_helpers_import(path):
-    """The first code cell begins with the try/except around `import helpers` (the hosted-notebook guard)."""
-    first = next(source for kind, source in _cells(path) if kind == "code")
-    assert first.startswith("try:\n    import helpers\nexcept ModuleNotFoundError:")
-    assert "raise SystemExit(" in first.split("\n\n")[0] and "git+<this repository" in first
-
-
-def _text(number: str) -> str:
-    """The markdown of notebook `number`, in one string, every run of white space one space."""
-    return re.sub(r"\s+", " ", " ".join(source for kind, source in _cells(_notebook(number)) if kind == "markdown"))
-
-
-def test_the_api_stands_in_code_cells():
+def test_the_api_stands_in_codenotebook_cells():
     """05 writes the per-row loss with cross_entropy, 06 an optuna study around the Trainer, 07 the weighted loss as
     the Trainer's compute_loss_func, each checked against the helpers; 07 loads the pretrained model once."""
-    code = {number: "\n".join(source for kind, source in _cells(_notebook(number)) if kind == "code") for number in MINE}
+    code = {number: "\n".join(source for kind, source in notebook_cells(notebook_path(number)) if kind == "code")
+            for number in MINE}
     assert 'cross_entropy(logits, labels, reduction="none")' in code["05"] and "with_predictions" in code["05"]
     for call in ("optuna.create_study(", "trial.suggest_float(", "trial.suggest_categorical(", ".optimize(",
                  "Trainer(", "sweep.search("):
         assert call in code["06"], call
     assert "compute_loss_func=weighted_loss" in code["07"] and "reduction=\"none\"" in code["07"]
     assert code["07"].count("models.load_model(") == 1 and "finetune.train(" not in code["07"]
-    assert "README's tuning table" not in _text("06")
+    assert "README's tuning table" not in notebook_text("06")
 
 
 def test_tiny_figures_the_notebooks_state(tiny_settings, tmp_path, tiny_cache):
@@ -283,12 +241,12 @@ def test_tiny_figures_the_notebooks_state(tiny_settings, tmp_path, tiny_cache):
     parts = split.load_split(tiny_settings)
     table = baselines.compare(parts["train"], parts["test"], 2)
     majority, tfidf = (table.loc[name, "accuracy"] for name in ("majority class", "TF-IDF + logistic regression"))
-    assert f"On `tiny`: majority {majority:.3f}, TF-IDF {tfidf:.3f}" in _text("05")
-    assert f"of {len(parts['test'])} test rows" in _text("05")
-    assert f"of {len(parts['validation'])} validation rows)" in _text("06")
+    assert f"On `tiny`: majority {majority:.3f}, TF-IDF {tfidf:.3f}" in notebook_text("05")
+    assert f"of {len(parts['test'])} test rows" in notebook_text("05")
+    assert f"of {len(parts['validation'])} validation rows)" in notebook_text("06")
     topics = tiny_settings_for(tmp_path / "topics", tiny_cache, data=str(TOPICS_SAMPLE), text_column="title",
                                label_column="topic", stratify=True)
-    assert f"on `tiny` ({len(split.load_split(topics)['test'])} test rows)" in _text("07")
+    assert f"on `tiny` ({len(split.load_split(topics)['test'])} test rows)" in notebook_text("07")
 
 
 @pytest.mark.slow
@@ -296,6 +254,7 @@ def test_07_tiny_accuracy_as_stated(topics_run):
     """Notebook 07's tiny accuracy ("about 0.87", 70 test rows), from the same training (class weights, 20 epochs),
     within three rows: one torch thread here, two in a notebook, so bfloat16 sums may differ a little."""
     settings, trainer = topics_run
-    stated = float(re.search(r"Expect about (0\.\d+) on `tiny` \(70 test rows\)", _text("07")).group(1))
+    stated = float(re.search(r"Expect about (0\.\d+) on `tiny` \(70 test rows\)", notebook_text("07")).group(1))
     test = split.load_split(settings)["test"]
-    assert abs(predict.test_metrics(trainer.model, trainer.processing_class, settings, test)["accuracy"] - stated) <= 3 / 70
+    accuracy = predict.test_metrics(trainer.model, trainer.processing_class, settings, test)["accuracy"]
+    assert abs(accuracy - stated) <= 3 / 70

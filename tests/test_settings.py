@@ -236,7 +236,7 @@ def test_helpers_exports():
 
 
 def test_the_settings_page_is_up_to_date():
-    """docs/settings.md is what `python -m helpers settings --page` prints now: every field, its help, defaults, profiles."""
+    """docs/settings.md is what `python -m helpers settings --page` prints now: every field, help, default, profile."""
     page = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     assert page == hs.settings_page(), "out of date: python -m helpers settings --page > docs/settings.md"
     for name, f in hs.FIELDS.items():
