@@ -151,11 +151,13 @@ def build_trainer(
     tokenizer: PreTrainedTokenizerBase,
     train_dataset,
     eval_dataset,
+    announce: bool = True,
     **options,
 ) -> Trainer:
     """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
 
     With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
+    `announce`: say the device and precision as training starts (a sweep's trials say one line each instead).
     `options` go to the `Trainer` as they are, e.g. `model_init` (a fresh model per `train()`) and no model.
     """
 
@@ -174,7 +176,8 @@ def build_trainer(
         compute_loss_func=loss_function(settings, num_labels, train_dataset),
         **options,
     )
-    trainer.add_callback(hardware.Announce(settings))  # says which device and precision train, as training starts
+    if announce:
+        trainer.add_callback(hardware.Announce(settings))  # which device and precision train, as training starts
     if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(EpochLines())
@@ -388,8 +391,11 @@ def check_learned(trainer: Trainer) -> bool:
 
 
 @holding_output
-def train(settings: Settings) -> Trainer:
-    """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer."""
+def train(settings: Settings, announce: bool = True) -> Trainer:
+    """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer.
+
+    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
+    """
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     # and so does a model that cannot be loaded, classify, or learn the data's labels, and its tokenizer
     check_classifier(settings.model, label_names(load_data(settings)))
@@ -400,7 +406,7 @@ def train(settings: Settings) -> Trainer:
     first = int(os.environ.get("RANK", "0")) == 0
     with quiet_library():
         model = load_model(settings, names, tokenizer)
-        if first:
+        if first and announce:
             print(f"model: {settings.model}, with a classification head for {len(names)} classes "
                   f"({', '.join(names)}) to fine-tune", flush=True)
         trainer = build_trainer(
@@ -409,6 +415,7 @@ def train(settings: Settings) -> Trainer:
             tokenizer,
             tokenize(parts["train"], tokenizer, settings),
             tokenize(evaluation_rows(parts), tokenizer, settings),
+            announce=announce,
         )
         trainer.train(resume_from_checkpoint=resume_from)
         save(trainer, settings)

@@ -264,7 +264,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
             history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
-                history = finetune.train(settings).state.log_history
+                history = finetune.train(settings, announce=False).state.log_history  # its one line: below
                 for folder in Path(settings.output_dir).glob("checkpoint-*"):  # the saved model stays
                     shutil.rmtree(folder, ignore_errors=True)
     except finetune.FolderInUse:

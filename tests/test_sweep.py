@@ -37,7 +37,7 @@ def swept(tmp_path_factory, tiny_cache):
 @pytest.fixture
 def no_training(monkeypatch):
     """Any training fails the test: what follows must come from the study and the trial folders."""
-    def train(settings):
+    def train(settings, **_):
         raise AssertionError(f"trained {settings.output_dir} again")
 
     monkeypatch.setattr(finetune, "train", train)
@@ -288,3 +288,5 @@ def test_a_tiny_sweep_from_the_command_line_recommends_a_model_that_learned(tmp_
     majority = majority_accuracy(parts["train"]["label"], parts["validation"]["label"])
     assert runs.iloc[0]["val_accuracy"] > majority, (runs.iloc[0]["val_accuracy"], majority)
     assert f"learning_rate={float(runs.iloc[0]['learning_rate'])!r}" in stdout.split("best settings:")[1]
+    trials = stdout.split("\n\n")[0].split("  id ")[0]  # what it said while training, before the table
+    assert len(trained_lines(trials)) == 3 and not re.search(r"^(model|device): ", trials, re.MULTILINE), trials
