@@ -17,12 +17,11 @@ from huggingface_hub import ModelCard, ModelCardData
 from .baselines import compare
 from .data import fetch, label_names, read_table
 from .models import looks_like_path
-from .settings import DATA_URL, Settings, is_url
+from .settings import DATA_URL, Settings, having, is_url
 from .split import evaluation_rows, load_split
 
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
-HYPERPARAMETERS = ("epochs", "max_steps", "train_batch_size", "learning_rate", "warmup_steps", "weight_decay",
-                   "lr_scheduler", "label_smoothing", "class_weights", "max_length", "seed", "precision")
+HYPERPARAMETERS = having("training")  # the card's table: every setting that changes how the model learns
 
 TEMPLATE = """---
 {{ card_data }}

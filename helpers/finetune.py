@@ -65,29 +65,34 @@ def trackers(settings: Settings) -> list[str]:
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+# Each setting `TrainingArguments` takes as it is, and the argument it goes to (notebook 04 writes the same out, and
+# checks it agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
+TRAINING_ARGUMENTS = {
+    "output_dir": "output_dir",
+    "epochs": "num_train_epochs",
+    "max_steps": "max_steps",
+    "train_batch_size": "per_device_train_batch_size",
+    "eval_batch_size": "per_device_eval_batch_size",
+    "learning_rate": "learning_rate",
+    "warmup_steps": "warmup_steps",
+    "weight_decay": "weight_decay",
+    "lr_scheduler": "lr_scheduler_type",
+    "label_smoothing": "label_smoothing_factor",
+    "logging_steps": "logging_steps",
+    "seed": "seed",
+}
 
 
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The `TrainingArguments` notebook 04 writes out: the tutorial's, plus evaluation each epoch, keeping the best."""
     hardware.reuse_memory(settings.reuse_memory)  # process-wide; here, since every Trainer is built from these
     values = dict(
-        output_dir=settings.output_dir,
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
-        per_device_train_batch_size=settings.train_batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size,
-        learning_rate=settings.learning_rate,
-        warmup_steps=settings.warmup_steps,
-        weight_decay=settings.weight_decay,
-        lr_scheduler_type=settings.lr_scheduler,
-        label_smoothing_factor=settings.label_smoothing,
-        logging_steps=settings.logging_steps,
+        **{argument: getattr(settings, name) for name, argument in TRAINING_ARGUMENTS.items()},
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=2,
         load_best_model_at_end=True,
         metric_for_best_model="accuracy",
-        seed=settings.seed,
         report_to=trackers(settings) or "none",
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply

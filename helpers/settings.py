@@ -43,9 +43,21 @@ def warn_once(message: str) -> None:
     warn(message)
 
 
-def _knob(default, help: str, allowed: tuple | None = None):
-    """A dataclass field with help text (shown by `--help`) and, optionally, (a check, what it allows)."""
-    return field(default=default, metadata={"help": help, "allowed": allowed})
+# What a setting is for; every list of settings elsewhere is made from these tags (`having`), never by hand.
+ROLES = {
+    "profile": "which profile gives the other defaults",
+    "split": "which rows land in train, validation and test (split.json keeps them; a sweep cannot search them)",
+    "task": "what is fine-tuned on what: the pretrained model and the labels' names",
+    "training": "how the model learns: the hyperparameters the model card lists",
+    "folder": "where a run's files go and what happens to those already there (a sweep sets them per trial)",
+    "run": "how a run goes, without changing what it learns: evaluation batches, logging, trackers, speed",
+}
+
+
+def _knob(default, help: str, allowed: tuple | None = None, *, role: str):
+    """A dataclass field with help text (shown by `--help`), its role (one of `ROLES`) and, optionally, (a check,
+    what it allows)."""
+    return field(default=default, metadata={"help": help, "allowed": allowed, "role": role})
 
 
 POSITIVE = (lambda v: v > 0, "> 0")
@@ -61,60 +73,70 @@ SCHEDULES = ("linear", "cosine", "constant_with_warmup")  # transformers' names
 A_SCHEDULE = (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """Every knob of the series; build it with `helpers.get_settings()`."""
+    """Every knob of the series; build it with `helpers.get_settings()`, change one with `dataclasses.replace`.
 
-    profile: str = _knob("auto", "auto, full, quick or tiny", A_PROFILE)
+    Frozen: a setting is set once, when the settings are built (defaults, profile, `TC_` variables, arguments), so
+    that what a run was told stays what it ran with. Each field's `role` (one of `ROLES`) says what it is for.
+    """
+
+    profile: str = _knob("auto", "auto, full, quick or tiny", A_PROFILE, role="profile")
     # data (notebook 01)
-    data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file")
-    text_column: str = _knob("headline", "column holding the text")
-    label_column: str = _knob("is_sarcastic", "column holding the label")
-    label_names: str = _knob(
-        "not sarcastic,sarcastic", "comma-separated names of label ids 0, 1, ... (text labels name themselves)"
-    )
-    cache_dir: str = _knob("", "folder for downloads and the tiny model (default cache/ in the working folder)")
+    data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file", role="split")
+    text_column: str = _knob("headline", "column holding the text", role="split")
+    label_column: str = _knob("is_sarcastic", "column holding the label", role="split")
+    label_names: str = _knob("not sarcastic,sarcastic", "comma-separated names of label ids 0, 1, ... (text labels "
+                             "name themselves)", role="task")
+    cache_dir: str = _knob("", "folder for downloads and the tiny model (default cache/ in the working folder)",
+                           role="folder")
     # split (notebook 02)
-    test_size: float = _knob(0.25, "fraction of rows held out for the test split", FRACTION)
+    test_size: float = _knob(0.25, "fraction of rows held out for the test split", FRACTION, role="split")
     validation_size: float = _knob(0.1, "fraction of the train rows set aside to choose the best epoch on (0: none, "
-                                   "the tutorial's setup, which chooses on the test rows)", FRACTION_OR_ZERO)
-    stratify: bool = _knob(False, "keep the class balance in every split")
-    split_seed: int = _knob(123, "random_state of the split (123 is the tutorial's)")
-    train_rows: int = _knob(0, "use only this many train rows (0: all)", NOT_NEGATIVE)
-    test_rows: int = _knob(0, "use only this many test rows (0: all)", NOT_NEGATIVE)
+                                   "the tutorial's setup, which chooses on the test rows)", FRACTION_OR_ZERO,
+                                   role="split")
+    stratify: bool = _knob(False, "keep the class balance in every split", role="split")
+    split_seed: int = _knob(123, "random_state of the split (123 is the tutorial's)", role="split")
+    train_rows: int = _knob(0, "use only this many train rows (0: all)", NOT_NEGATIVE, role="split")
+    test_rows: int = _knob(0, "use only this many test rows (0: all)", NOT_NEGATIVE, role="split")
     # tokenize (notebook 03)
-    model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder")
-    max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE)
+    model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder", role="task")
+    max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE, role="training")
     # fine-tune (notebook 04): the tutorial's TrainingArguments
     output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE in the "
-                            "working folder)")
-    resume: bool = _knob(False, "continue the unfinished run in output_dir from its last checkpoint")
-    overwrite: bool = _knob(False, "replace a trained model (and checkpoints) already in output_dir")
+                            "working folder)", role="folder")
+    resume: bool = _knob(False, "continue the unfinished run in output_dir from its last checkpoint", role="folder")
+    overwrite: bool = _knob(False, "replace a trained model (and checkpoints) already in output_dir", role="folder")
     keep_checkpoints: bool = _knob(False, "keep the checkpoints (checkpoint-*) once the model is saved; until then "
-                                   "they are kept, so that --resume can continue a stopped run")
-    epochs: float = _knob(3.0, "number of training epochs", POSITIVE)
-    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS)
-    train_batch_size: int = _knob(16, "batch size for training", POSITIVE)
-    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", POSITIVE)
-    learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE)
-    warmup_steps: float = _knob(500.0, "warmup steps (below 1: a fraction of all steps)", NOT_NEGATIVE)
-    weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE)
+                                   "they are kept, so that --resume can continue a stopped run", role="folder")
+    epochs: float = _knob(3.0, "number of training epochs", POSITIVE, role="training")
+    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS, role="training")
+    train_batch_size: int = _knob(16, "batch size for training", POSITIVE, role="training")
+    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", POSITIVE, role="run")
+    learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE, role="training")
+    warmup_steps: float = _knob(500.0, "warmup steps (below 1: a fraction of all steps)", NOT_NEGATIVE,
+                                role="training")
+    weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE, role="training")
     lr_scheduler: str = _knob("linear", "how the learning rate falls after warmup: linear (the tutorial's), cosine "
-                              "or constant_with_warmup", A_SCHEDULE)
+                              "or constant_with_warmup", A_SCHEDULE, role="training")
     label_smoothing: float = _knob(0.0, "share of each label's probability the loss spreads over all classes "
-                                   "(0: none)", FRACTION_OR_ZERO)
-    class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data")
-    logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE)
+                                   "(0: none)", FRACTION_OR_ZERO, role="training")
+    class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data",
+                                role="training")
+    logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE, role="run")
     report_to: str = _knob("none", "where training logs go besides the notebook: none, or an installed tracker "
                            "transformers supports, e.g. tensorboard (pip install tensorboard; logs in "
-                           "OUTPUT_DIR/runs/, or $TENSORBOARD_LOGGING_DIR; watch with tensorboard --logdir)")
-    seed: int = _knob(42, "seed of the model head, the data order and dropout")
+                           "OUTPUT_DIR/runs/, or $TENSORBOARD_LOGGING_DIR; watch with tensorboard --logdir)",
+                           role="run")
+    seed: int = _knob(42, "seed of the model head, the data order and dropout", role="training")
     # speed (notebooks 03 and 04): each lever can be turned off
     precision: str = _knob("auto", "auto (bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs), fp32, "
-                           "bf16 or fp16", A_PRECISION)
-    group_by_length: bool = _knob(True, "train on batches of similar length (less padding)")
-    sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order")
-    reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time")
+                           "bf16 or fp16", A_PRECISION, role="training")
+    group_by_length: bool = _knob(True, "train on batches of similar length (less padding)", role="training")
+    sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order",
+                                   role="run")
+    reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time",
+                               role="run")
 
 
 # What each profile changes from the defaults above.
@@ -134,6 +156,15 @@ PROFILES: dict[str, dict] = {
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def having(*roles: str) -> tuple[str, ...]:
+    """The names of the settings whose role is one of `roles`, in `Settings`' order: `having("split")` are the
+    settings that decide which rows land where (notebook 02)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    return tuple(name for name, f in FIELDS.items() if f.metadata["role"] in roles)
 
 
 def _shown(value) -> str:
@@ -361,15 +392,16 @@ def build_settings(profile: str | None = None, **overrides) -> Settings:
 
 
 def _build(profile: str, chosen: dict) -> Settings:
-    """The `Settings` of `profile` with the `chosen` values on top."""
+    """The `Settings` of `profile` with the `chosen` values on top, the folders and the tiny model's path filled in
+    before they are built (they are frozen)."""
     values = {name: coerce(name, value) for name, value in {**PROFILES[profile], **chosen}.items()}
-    settings = Settings(**values, profile=profile)
-    if not settings.cache_dir or not settings.output_dir:
+    if not values.get("cache_dir") or not values.get("output_dir"):
         home = usable_working_folder()
-        settings.cache_dir = settings.cache_dir or str(home / "cache")
-        settings.output_dir = settings.output_dir or str(home / "results" / profile)
-    if settings.model == TINY_MODEL:
-        settings.model = str(Path(settings.cache_dir) / TINY_MODEL)
+        values["cache_dir"] = values.get("cache_dir") or str(home / "cache")
+        values["output_dir"] = values.get("output_dir") or str(home / "results" / profile)
+    if values.get("model", FIELDS["model"].default) == TINY_MODEL:
+        values["model"] = str(Path(values["cache_dir"]) / TINY_MODEL)
+    settings = Settings(**values, profile=profile)
     if settings.precision == "fp16" and not _has_cuda():
         raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU, fp32 on an Apple "
                         "GPU, or leave auto")

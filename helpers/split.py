@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .data import label_names, load_data
-from .settings import Settings, UserError, how_to_set, warn_once
+from .settings import Settings, UserError, having, how_to_set, warn_once
 
 PARTS = ("train", "validation", "test")
 FEW_ROWS = 10  # fewer train rows of a class than this, and a result says little about it
@@ -84,10 +84,8 @@ def split_path(settings: Settings) -> Path:
 
 
 def _recipe(settings: Settings) -> dict:
-    """The settings that decide which rows land where."""
-    names = ("data", "text_column", "label_column", "test_size", "validation_size", "stratify", "split_seed",
-             "train_rows", "test_rows")
-    return {name: getattr(settings, name) for name in names}
+    """The settings that decide which rows land where: those whose role is "split"."""
+    return {name: getattr(settings, name) for name in having("split")}
 
 
 def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Path:

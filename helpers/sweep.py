@@ -33,7 +33,7 @@ import optuna
 import pandas as pd
 
 from . import finetune, models
-from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, warn
+from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, having, warn
 from .split import output_folder
 from .tiny import is_tiny
 
@@ -67,12 +67,10 @@ SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, o
 }
 VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 STUDY_FILE = "study.log"
-# Not searchable: the sweep sets them itself, or they change which rows every trial is scored on.
-FIXED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "keep_checkpoints", "data", "text_column",
-         "label_column", "test_size", "validation_size", "stratify", "split_seed", "train_rows", "test_rows")
-# Settings that do not change what a trial learns, left out of its id.
-NOT_LEARNED = ("profile", "output_dir", "cache_dir", "overwrite", "resume", "eval_batch_size", "logging_steps",
-               "reuse_memory", "sort_predictions", "report_to", "keep_checkpoints")
+# Not searchable: the sweep sets them itself (the folders), or they change which rows every trial is scored on.
+FIXED = having("profile", "split", "folder")
+# Settings that do not change what a trial learns, left out of its id (which stays the same across versions).
+NOT_LEARNED = having("profile", "folder", "run")
 RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
