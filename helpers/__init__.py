@@ -1,16 +1,16 @@
 """Helpers for the notebook series: fine-tune a Hugging Face transformer to spot sarcastic headlines.
 
 One module per step of the flow, each introduced in its notebook:
-settings (all notebooks), hardware (00: device and precision), data (01, 07), split (02), models (03-05: resolve
-and load models and tokenizers, probe the network; its `get_settings` is the package's), tokenization and tiny
-(03), card (04: the model card saved with the model), finetune (04, 07), predict (05), sweep (06), bench (04,
-docs/speed.md), plots (the pictures in every notebook), setup (00: is this machine ready?), prefetch
-(docs/teaching.md: an offline classroom), index (`make run`'s index page), cli (`python -m helpers`); exercises
-(01-07: the checks under each exercise's starter cell).
+settings (all notebooks), reach (00, 01: can the data and the model be reached; its `get_settings` is the
+package's), hardware (00: device and precision), data (01, 07), split (02), models (03-05: resolve and load models
+and tokenizers), tokenization and tiny (03), card (04: the model card saved with the model), finetune (04, 07),
+predict (05), sweep (06), bench (04, docs/speed.md), plots (the pictures in every notebook), setup (00: is this
+machine ready?), prefetch (docs/teaching.md: an offline classroom), index (`make run`'s index page), cli (`python -m
+helpers`); exercises (01-07: the checks under each exercise's starter cell).
 """
 
 from .data import load_data
-from .models import get_settings
+from .reach import get_settings
 from .settings import ROOT, SAMPLE_DATA, TOPICS_SAMPLE, Settings, UserError, working_folder
 from .split import split_data
 

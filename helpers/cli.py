@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from .models import check_hub_model, get_settings
+from .models import check_hub_model
+from .reach import get_settings
 from .settings import (FIELDS, TYPES, Settings, UserError, build_settings, requested_profile, settings_page,
                        settings_table)
 

@@ -80,9 +80,9 @@ def _said(passed: bool, message: str) -> Result:
 
 def _settings():
     """The settings the notebook runs on (its profile, from the environment)."""
-    from . import models
+    from .reach import get_settings
 
-    return models.get_settings()
+    return get_settings()
 
 
 def _number(answer, name: str) -> float:
@@ -200,12 +200,12 @@ def check_own_load(mine) -> str:
 @exercise("02.1", "`shared`, the share (0 to 1) of the seed-124 test rows that are also tutorial test rows")
 def check_other_seed(shared) -> str:
     """Notebook 02, exercise 1: the share of seed-124 test rows that are also test rows of the tutorial's split."""
-    from . import data, models, split
+    from . import data, reach, split
 
     settings = _settings()
     df = data.load_data(settings)
     _, tutorial = split.split_data(df, settings)
-    _, other = split.split_data(df, models.get_settings(settings.profile, split_seed=124))
+    _, other = split.split_data(df, reach.get_settings(settings.profile, split_seed=124))
     expected = float(other.index.isin(tutorial.index).mean())
     value = _number(shared, "shared")
     if value > 1 and abs(value / 100 - expected) < 1e-6:
@@ -222,11 +222,11 @@ def check_other_seed(shared) -> str:
 @exercise("02.2", "`s_test`, the test rows of train_test_split with stratify=")
 def check_stratified(s_test) -> str:
     """Notebook 02, exercise 2: a stratified split written with `train_test_split`, as `split_data` makes it."""
-    from . import data, models, split
+    from . import data, reach, split
 
     settings = _settings()
     df = data.load_data(settings)
-    _, expected = split.split_data(df, models.get_settings(settings.profile, stratify=True))
+    _, expected = split.split_data(df, reach.get_settings(settings.profile, stratify=True))
     _, plain = split.split_data(df, settings)
     s_test = _frame(s_test, "s_test")
     if s_test.index.equals(plain.index):
@@ -246,11 +246,11 @@ def check_stratified(s_test) -> str:
 @exercise("02.3", "`rows`, the number of test rows `load_split` gives with test_size=0.2")
 def check_test_size(rows) -> str:
     """Notebook 02, exercise 3: the number of test rows with `test_size=0.2`."""
-    from . import data, models, split
+    from . import data, reach, split
 
     settings = _settings()
     df = data.load_data(settings)
-    expected = len(split.split_data(df, models.get_settings(settings.profile, test_size=0.2))[1])
+    expected = len(split.split_data(df, reach.get_settings(settings.profile, test_size=0.2))[1])
     default = len(split.split_data(df, settings)[1])
     value = _number(rows, "rows")
     if value == default and default != expected:

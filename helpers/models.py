@@ -1,9 +1,9 @@
 """Resolve and load models and tokenizers: hub name or folder, the tiny model, trained models, one-line errors.
 
 Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it.
-Nothing else in `helpers` calls `from_pretrained` or probes the network. The `auto` profile's offline fallback
-lives here too (`get_settings`): it needs to know whether the data and the model can be reached, and the settings
-module, which every other module imports, does no network I/O; `helpers.get_settings` is this function.
+Nothing else in `helpers` calls `from_pretrained`. Whether the data and the model can be reached, and so the `auto`
+profile's offline fallback (`helpers.get_settings`), is `helpers/reach.py`'s, in the settings layer below; here is
+only whether the hub answers before `from_pretrained` (`hub_unreachable`).
 The libraries are imported where they are used, so that `import helpers` (and a typo on the command line) stays quick.
 """
 
@@ -12,103 +12,17 @@ from __future__ import annotations
 import errno
 import functools
 import json
-import os
 import socket
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .settings import TRUE, Settings, UserError, build_settings, cached_path, is_url, requested_profile
-from .tiny import ensure_tiny_model, is_tiny
+from .reach import hub_cached, looks_like_path
+from .settings import Settings, UserError, is_tiny
+from .tiny import ensure_tiny_model
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def looks_like_path(name: str) -> bool:
-    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
-
-
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    """True when `url` answers within `timeout` seconds."""
-    try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
-        return True
-    except Exception:
-        return False
-
-
-def data_status(settings: Settings) -> str:
-    """Where the data comes from: "local file", "cached", "reachable" or "missing" (notebook 00 prints it)."""
-    if not is_url(settings.data):
-        return "local file" if Path(settings.data).expanduser().exists() else "missing"
-    if cached_path(settings).exists():
-        return "cached"
-    return "reachable" if _reachable(settings.data) else "missing"
-
-
-def data_available(settings: Settings) -> bool:
-    """True when the data is a local file, already downloaded, or its URL answers."""
-    return data_status(settings) != "missing"
-
-
-def hub_cached(name: str) -> bool:
-    """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    def cached(filename: str) -> bool:
-        return isinstance(try_to_load_from_cache(name, filename), str)
-
-    try:
-        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
-    except ValueError:  # not a valid hub name
-        return False
-
-
-def model_status(settings: Settings) -> str:
-    """Where the model comes from: "tiny", "local folder", "cached", "reachable" or "missing" (notebook 00)."""
-    if is_tiny(settings.model):
-        return "tiny"
-    if Path(settings.model).expanduser().is_dir():
-        return "local folder"
-    if looks_like_path(settings.model):
-        return "missing"
-    if hub_cached(settings.model):
-        return "cached"
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
-        return "missing"
-    return "reachable" if _reachable(f"https://huggingface.co/api/models/{settings.model}") else "missing"
-
-
-def model_available(settings: Settings) -> bool:
-    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
-    return model_status(settings) != "missing"
-
-
-def get_settings(profile: str | None = None, **overrides) -> Settings:
-    """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
-
-    Every notebook starts from it (`helpers.get_settings()`, notebook 01); the fallback is announced in one loud line.
-    """
-    settings = build_settings(profile, **overrides)
-    if requested_profile(profile) != "auto":
-        return settings
-    missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(settings)]
-    if not missing:
-        return settings
-    announce_fallback(" and ".join(missing))
-    return build_settings("tiny", **overrides)
-
-
-@functools.cache
-def announce_fallback(missing: str) -> None:
-    """Say loudly, once a process, that the auto profile runs tiny: a notebook asks for settings in several cells."""
-    print(f"!!! {missing} cannot be reached (no network, nothing cached): falling back to the offline 'tiny' "
-          "profile. Set TC_PROFILE to choose. !!!", flush=True)
 
 
 @functools.cache

@@ -2,7 +2,8 @@
 
 Introduced in notebook 01; every later notebook and the command line start from `helpers.get_settings()`.
 Nothing here touches the network or loads a model: whether the data and the model can be reached, and so the
-`auto` profile's offline fallback, is decided in `helpers/models.py`, which comes later in the flow.
+`auto` profile's offline fallback (`get_settings`), is decided in `helpers/reach.py`, the one module of the
+settings layer above this one.
 """
 
 from __future__ import annotations
@@ -307,6 +308,11 @@ def settings_table(settings: Settings, flags: typing.Collection[str], requested:
     return "\n".join(f"{name:<{width[0]}}  {values[name]:<{width[1]}}  {sources[name]}" for name in FIELDS)
 
 
+def is_tiny(model: str) -> bool:
+    """True when `model` names the tiny model's folder (notebook 03 builds it)."""
+    return Path(model).name == TINY_MODEL
+
+
 def is_url(source: str) -> bool:
     """True when `source` is an http(s) or file URL rather than a path."""
     return urllib.parse.urlparse(source).scheme in {"http", "https", "file"}
@@ -382,7 +388,7 @@ def build_settings(profile: str | None = None, **overrides) -> Settings:
     """The `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides` (no network I/O).
 
     `auto` is the profile this machine takes with a network (`auto_profile`); `helpers.get_settings`
-    (`helpers/models.py`) falls back to `tiny` when the data or the model cannot be reached.
+    (`helpers/reach.py`) falls back to `tiny` when the data or the model cannot be reached.
     """
     env = env_overrides()
     profile = requested_profile(profile)

@@ -24,7 +24,8 @@ from transformers.utils import logging
 from .bench import run_pipeline
 from .data import load_data
 from .hardware import device_name
-from .models import data_status, load_tokenizer, model_status
+from .models import load_tokenizer
+from .reach import data_status, model_status
 from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, requested_profile,
                        working_folder)
 from .split import split_data, split_validation

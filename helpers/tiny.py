@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from .data import read_table
-from .settings import SAMPLE_DATA, TINY_MODEL, TOPICS_SAMPLE
+from .settings import SAMPLE_DATA, TINY_MODEL, TOPICS_SAMPLE, is_tiny  # is_tiny beside TINY_MODEL
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 SAMPLES = {SAMPLE_DATA: "headline", TOPICS_SAMPLE: "title"}  # the shipped samples and their text columns
@@ -21,11 +21,6 @@ BUILT_FROM = "built_from.txt"  # in the model folder: the fingerprint of what it
 VOCAB_SIZE, SEED = 1000, 0  # room for English, Korean and emoji; the seed of the random body
 VOCABULARY = "sorted-merges"  # how the vocabulary is learned (in the fingerprint: a change rebuilds older caches)
 MIN_COUNT = 2  # a pair of pieces seen fewer times is not merged (the tokenizers trainer's min_frequency)
-
-
-def is_tiny(model: str) -> bool:
-    """True when `model` names the tiny model's folder."""
-    return Path(model).name == TINY_MODEL
 
 
 def sample_texts() -> list[str]:

@@ -77,7 +77,8 @@ def _fresh_warnings():
     """Every test sees the warnings given once a process (`warn_once`, the auto profile's fallback), as a new
     process would."""
     warn_once.cache_clear()
-    helpers.models.announce_fallback.cache_clear()
+    helpers.reach.announce_fallback.cache_clear()
+    helpers.reach.reachable.cache_clear()  # and whether the data and the model answer, asked once a process
 
 
 # ---------------------------------------------------------------------------------------------- tiny model

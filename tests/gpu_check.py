@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> dict:
     import transformers
 
     from helpers.hardware import device_name, precision_choice
-    from helpers.models import get_settings
+    from helpers.reach import get_settings
 
     bundle = Path(args.bundle)
     if not (bundle / MANIFEST).is_file():

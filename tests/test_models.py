@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-import helpers.models as hm
+import helpers.reach as hr
 import helpers.settings as hs
 from helpers import Settings, UserError, get_settings
 from helpers.models import ensure_model, load_tokenizer
@@ -18,20 +18,20 @@ from conftest import refused
 
 def test_tiny_data_is_available(tmp_path):
     """The tiny profile's data, the shipped sample, is available without a network."""
-    assert hm.data_available(get_settings("tiny", cache_dir=str(tmp_path)))
+    assert hr.data_available(get_settings("tiny", cache_dir=str(tmp_path)))
 
 
 def test_unbuilt_tiny_model_counts_as_available(tmp_path, monkeypatch):
     """The tiny model is available offline even before its first build (load_tokenizer builds it on demand)."""
-    monkeypatch.setattr(hm, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(hr, "reachable", lambda url: False)
     tiny = get_settings("tiny", cache_dir=str(tmp_path / "empty-cache"))
     assert not Path(tiny.model).exists()
-    assert hm.model_available(tiny)
+    assert hr.model_available(tiny)
 
 
 def auto_settings(monkeypatch, tmp_path, *, reachable: bool, cuda: bool = False) -> Settings:
     """`get_settings()` with the auto profile, an empty cache, the network and GPU as given."""
-    monkeypatch.setattr(hm, "_reachable", lambda url, timeout=3.0: reachable)
+    monkeypatch.setattr(hr, "reachable", lambda url: reachable)
     monkeypatch.setattr(hs, "_has_cuda", lambda: cuda)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     return get_settings(cache_dir=str(tmp_path / "empty-cache"), output_dir=str(tmp_path / "out"))
@@ -75,6 +75,44 @@ def test_auto_keeps_explicit_values(monkeypatch, tmp_path):
     monkeypatch.setenv("TC_EPOCHS", "2")
     settings = auto_settings(monkeypatch, tmp_path, reachable=False)
     assert settings.profile == "tiny" and settings.epochs == 2.0
+
+
+def test_auto_asks_the_network_once_a_process(monkeypatch, tmp_path):
+    """Three `helpers.get_settings()` on the auto profile try two connections in all (the data's URL and the hub's,
+    asked once each), and `fresh=True` asks again. Both URLs are a port on this machine that refuses connections
+    (bound, never listening): nothing leaves the machine."""
+    import socket
+
+    from huggingface_hub import constants
+
+    import helpers
+
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        data_url, hub = f"http://127.0.0.1:{port}/sarcasm.json", f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("TC_DATA", data_url)
+        monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "cache"))  # nothing downloaded
+        monkeypatch.setenv("TC_OUTPUT_DIR", str(tmp_path / "out"))
+        monkeypatch.setattr(constants, "ENDPOINT", hub)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # nothing cached
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        for proxy in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+            monkeypatch.delenv(proxy, raising=False)
+        monkeypatch.setattr(hs, "_has_cuda", lambda: False)
+        asked, connections = [], []
+        probe, connect = hr._reachable, socket.create_connection
+        monkeypatch.setattr(hr, "_reachable", lambda url, timeout=3.0: asked.append(url) or probe(url, timeout))
+        monkeypatch.setattr(socket, "create_connection",
+                            lambda address, *args, **kwargs: connections.append(address) or connect(address, *args,
+                                                                                                     **kwargs))
+        hr.reachable.cache_clear()  # what earlier tests asked
+        profiles = [helpers.get_settings().profile for _ in range(3)]
+        assert profiles == ["tiny"] * 3, "the data and the model cannot be reached: auto falls back to tiny"
+        assert asked == [data_url, f"{hub}/api/models/{hs.FIELDS['model'].default}"]
+        assert connections == [("127.0.0.1", port)] * 2, "one connection for each question, over three calls"
+        assert helpers.get_settings(fresh=True).profile == "tiny"
+        assert len(asked) == len(connections) == 4, "fresh=True asks both again"
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import models as hm
+from helpers import reach
 from helpers import prefetch
 from helpers.settings import SAMPLE_DATA, UserError
 
@@ -262,6 +262,6 @@ def test_a_cached_hub_model_counts_only_with_its_weights(tmp_path, monkeypatch, 
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_text("{}")
     settings = make_settings(model=REPO)
-    assert (hm.model_status(settings), hm.model_available(settings)) == ("missing", False)
+    assert (reach.model_status(settings), reach.model_available(settings)) == ("missing", False)
     (snapshot / "model.safetensors").write_bytes(b"weights")
-    assert (hm.model_status(settings), hm.model_available(settings)) == ("cached", True)
+    assert (reach.model_status(settings), reach.model_available(settings)) == ("cached", True)

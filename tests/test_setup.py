@@ -6,7 +6,7 @@ import pytest
 import torch
 from huggingface_hub import constants
 
-from helpers import models as hm
+from helpers import reach
 from helpers import settings as hs
 from helpers import setup
 
@@ -67,11 +67,11 @@ def test_a_missing_model_says_what_to_do(monkeypatch, make_settings):
 
 def test_offline_auto_falls_back_and_is_not_ready(monkeypatch, tmp_path):
     """Offline with nothing cached, auto runs tiny; notebook 00 names the real data and model and what to do."""
-    monkeypatch.setattr(hm, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(reach, "reachable", lambda url: False)
     monkeypatch.setattr(hs, "_has_cuda", lambda: False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("TC_CACHE_DIR", str(tmp_path / "cache"))
-    settings = hm.get_settings()
+    settings = reach.get_settings()
     assert settings.profile == "tiny"
     assert setup.verdict(settings) == (
         f"not ready: the data {hs.DATA_URL} and the model distilbert-base-uncased cannot be reached and are not "
@@ -98,7 +98,7 @@ def test_notebook_00_says_where_files_go(where, monkeypatch, tmp_path):
         monkeypatch.setattr(hs, "checkout_root", lambda package=hs.PACKAGE: None)
         monkeypatch.setattr(setup, "checkout_root", hs.checkout_root)
         monkeypatch.chdir(tmp_path)
-    settings = hm.get_settings("tiny")
+    settings = reach.get_settings("tiny")
     home = hs.ROOT if where == "checkout" else tmp_path
     line = setup.files_line(settings)
     assert line.startswith(f"working folder: {home} (") and "\n" not in line

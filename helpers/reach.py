@@ -1,0 +1,121 @@
+"""Can the data and the model be reached? And so which settings a notebook runs on: `get_settings`.
+
+Introduced in notebook 00 (is this machine ready?) and used by every notebook's first cell (notebook 01). It sits in
+the settings layer, just above `settings` (which does no network I/O): it imports `settings` and nothing later in
+the flow, so any module may import it. Loading models, and the hub's own reachability for `from_pretrained`, stay in
+`helpers/models.py`, which imports the probes it needs from here.
+
+Each URL is asked once a process (`reachable`, a `functools.cache`): a notebook asks for its settings in several
+cells, and a machine offline would wait 3 s per question each time. `get_settings(fresh=True)` asks again, after
+plugging in a network, say.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import urllib.request
+from pathlib import Path
+
+from .settings import TRUE, Settings, build_settings, cached_path, is_tiny, is_url, requested_profile
+
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def looks_like_path(name: str) -> bool:
+    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """True when `url` answers a HEAD request within `timeout` seconds: one connection, every time it is called."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+        return True
+    except Exception:
+        return False
+
+
+@functools.cache
+def reachable(url: str) -> bool:
+    """True when `url` answers, asked once a process for each URL (notebook 00); `get_settings(fresh=True)` (or
+    `reachable.cache_clear()`) forgets the answers, and the next question asks again."""
+    return _reachable(url)
+
+
+_forget = reachable.cache_clear  # kept apart, so that `fresh=True` forgets even while a test stands in for it
+
+
+def data_status(settings: Settings) -> str:
+    """Where the data comes from: "local file", "cached", "reachable" or "missing" (notebook 00 prints it)."""
+    if not is_url(settings.data):
+        return "local file" if Path(settings.data).expanduser().exists() else "missing"
+    if cached_path(settings).exists():
+        return "cached"
+    return "reachable" if reachable(settings.data) else "missing"
+
+
+def data_available(settings: Settings) -> bool:
+    """True when the data is a local file, already downloaded, or its URL answers."""
+    return data_status(settings) != "missing"
+
+
+def hub_cached(name: str) -> bool:
+    """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+
+    try:
+        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
+    except ValueError:  # not a valid hub name
+        return False
+
+
+def model_status(settings: Settings) -> str:
+    """Where the model comes from: "tiny", "local folder", "cached", "reachable" or "missing" (notebook 00); the hub
+    is huggingface_hub's endpoint (`HF_ENDPOINT` names a mirror)."""
+    if is_tiny(settings.model):
+        return "tiny"
+    if Path(settings.model).expanduser().is_dir():
+        return "local folder"
+    if looks_like_path(settings.model):
+        return "missing"
+    if hub_cached(settings.model):
+        return "cached"
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
+        return "missing"
+    from huggingface_hub import constants
+
+    return "reachable" if reachable(f"{constants.ENDPOINT}/api/models/{settings.model}") else "missing"
+
+
+def model_available(settings: Settings) -> bool:
+    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
+    return model_status(settings) != "missing"
+
+
+def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides) -> Settings:
+    """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
+
+    Every notebook starts from it (`helpers.get_settings()`, notebook 01); the fallback is announced in one loud line.
+    Whether the data and the model answer is asked once a process; `fresh=True` asks again.
+    """
+    if fresh:
+        _forget()
+    settings = build_settings(profile, **overrides)
+    if requested_profile(profile) != "auto":
+        return settings
+    missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(settings)]
+    if not missing:
+        return settings
+    announce_fallback(" and ".join(missing))
+    return build_settings("tiny", **overrides)
+
+
+@functools.cache
+def announce_fallback(missing: str) -> None:
+    """Say loudly, once a process, that the auto profile runs tiny: a notebook asks for settings in several cells."""
+    print(f"!!! {missing} cannot be reached (no network, nothing cached): falling back to the offline 'tiny' "
+          "profile. Set TC_PROFILE to choose. !!!", flush=True)
