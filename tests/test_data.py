@@ -26,7 +26,7 @@ from helpers.data import label_names
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 from helpers.split import load_split
 
-from conftest import TOPIC_COLUMNS, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
+from support import TOPIC_COLUMNS, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
 
 FORMATS = (".csv", ".json", ".jsonl")
 

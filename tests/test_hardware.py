@@ -18,7 +18,7 @@ from helpers import settings as hs
 from helpers.models import load_model
 from helpers.predict import prediction_trainer
 
-from conftest import refused, tiny_settings_for
+from support import refused, tiny_settings_for
 
 
 def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool = False, mps: bool = False,
@@ -44,7 +44,9 @@ A100 = dict(cuda=True, gpu="NVIDIA A100-SXM4-40GB", bf16_native=True)
 def test_t4_trains_in_fp16(monkeypatch, make_settings):
     """A T4 reports bf16 only with emulation: auto takes fp16 there, on the GPU, with pinned memory."""
     machine(monkeypatch, **T4)
-    assert torch.cuda.is_bf16_supported()  # what the old check looked at: true, through emulation
+    # Precondition, not the code under test: the faked T4 answers True to the check the code must not trust (bf16
+    # through emulation), so that choosing fp16 below shows the code looked past it.
+    assert torch.cuda.is_bf16_supported()
     settings = make_settings()
     assert hardware.training_flags(settings) == dict(bf16=False, fp16=True, use_cpu=False, dataloader_pin_memory=True)
     assert hardware.describe(settings) == "device: CUDA GPU Tesla T4, precision fp16 (no native bf16)"

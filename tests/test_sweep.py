@@ -16,7 +16,7 @@ from helpers import finetune, predict, sweep
 from helpers.baselines import majority_accuracy
 from helpers.split import load_split
 
-from conftest import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
+from support import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
 
