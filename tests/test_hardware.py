@@ -121,14 +121,15 @@ def test_the_choice_is_printed_once_by_process_zero(make_settings, capsys):
     assert sum(isinstance(c, hardware.Announce) for c in trainer.callback_handler.callbacks) == 1
 
 
-def test_memory_setting_applied_for_every_trainer(monkeypatch, make_settings, tiny_tokenizer):
-    """reuse_memory is set, as the settings say, whenever a Trainer's arguments are built: to train or to predict."""
+def test_building_trainers_leaves_the_allocator_alone(monkeypatch, make_settings, tiny_tokenizer):
+    """Building TrainingArguments or a prediction Trainer changes nothing process-wide: the allocator is set where
+    training starts (finetune.train, notebook 04's first cell; test_reused_memory_changes_no_result)."""
     calls = []
     monkeypatch.setattr(hardware, "reuse_memory", calls.append)
     finetune.training_arguments(make_settings(reuse_memory=False))
     settings = make_settings(reuse_memory=True)
     prediction_trainer(load_model(settings, ["not sarcastic", "sarcastic"]), tiny_tokenizer, settings)
-    assert calls == [False, True]
+    assert calls == []
 
 
 # ---------------------------------------------------------------------------------------------- reuse_memory
@@ -158,11 +159,15 @@ def test_reused_memory_is_not_faulted_in_again():
 
 
 @pytest.mark.slow
-def test_reused_memory_changes_no_result(tmp_path, tiny_cache):
-    """Training with and without reuse_memory gives the same weights, byte for byte."""
-    weights = {}
+def test_reused_memory_changes_no_result(tmp_path, tiny_cache, monkeypatch):
+    """finetune.train sets the allocator once from its settings; with and without reuse_memory the weights are the
+    same, byte for byte."""
+    weights, calls = {}, []
+    set_allocator = hardware.reuse_memory
+    monkeypatch.setattr(hardware, "reuse_memory", lambda on: calls.append(on) or set_allocator(on))
     for reuse in (False, True):
         settings = tiny_settings_for(tmp_path / f"reuse-{reuse}", tiny_cache, reuse_memory=reuse, epochs=1)
         finetune.train(settings)
         weights[reuse] = (finetune.model_dir(settings) / "model.safetensors").read_bytes()
+    assert calls == [False, True], "each training sets the allocator once, as its settings say"
     assert weights[True] == weights[False]

@@ -118,6 +118,17 @@ def test_a_random_budget_covering_the_space_tries_every_point(swept, no_training
     assert sorted(drawn) == sorted(SPACE["learning_rate"])
 
 
+def test_opening_a_study_leaves_optunas_logging_alone(make_settings):
+    """open_study builds a study and nothing else: optuna's log level is the caller's (the sweep command sets it)."""
+    verbosity = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        sweep.open_study(sweep.with_validation(make_settings()), SPACE)
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
 @pytest.mark.slow
 def test_each_trial_keeps_its_settings_scores_and_curves(swept):
     """A trial's user attrs give back its settings, the scores of its kept epoch and its folder's loss curves."""
