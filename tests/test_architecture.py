@@ -121,3 +121,49 @@ def test_an_import_up_the_layers_is_named():
         "helpers/stray.py is in no layer of docs/architecture.md: add it to the table",
     ]
     assert sorted(helpers_imports(ast.parse(sources["data"]))) == [("settings", 1), ("settings", 3), ("tiny", 2)]
+
+
+# ---------------------------------------------------------------------------------------------- errors by type
+
+SYSTEM_WORDS = ["not known", "connection refused", "no route to host", "timed out", "no such file",
+                "temporary failure in name resolution", "nodename nor servname", "network is unreachable"]
+
+
+def message_matches(tree: ast.AST) -> list[int]:
+    """Lines that look for text inside an error's message: `"..." in str(error)` (or `error.strerror`, `.args`),
+    and `str(error).startswith(...)` or `.endswith(...)`."""
+
+    def is_message(node: ast.AST) -> bool:
+        return ((isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str")
+                or (isinstance(node, ast.Attribute) and node.attr in {"strerror", "args", "reason", "message"}))
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str) \
+                    and any(is_message(right) for right in node.comparators):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in {"startswith", "endswith"} and is_message(node.func.value):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_helper_tells_an_error_by_its_message():
+    """Failures are told apart by exception type, errno or HTTP status, never by the words of a message (they are the
+    system's, in its language): no helpers module matches message text, nor holds an operating system's phrase."""
+    found = []
+    for path in sorted((ROOT / "helpers").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        found += [f"{path.name}:{line} matches an error's message" for line in message_matches(ast.parse(source))]
+        found += [f"{path.name} holds the system's words {word!r}" for word in SYSTEM_WORDS if word in source.lower()]
+    assert not found, found
+
+
+def test_the_message_scan_sees_a_match():
+    """The scan catches the usual spellings of matching a message."""
+    source = ('if "Name or service not known" in str(error): pass\n'
+              'if "refused" not in error.strerror: pass\n'
+              'ok = str(error).startswith("[Errno")\n'
+              'fine = "tiny" in settings.model\n')
+    assert message_matches(ast.parse(source)) == [1, 2, 3]
