@@ -19,7 +19,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, defa
 
 from .data import label_names
 from .finetune import NO_EVALUATION, holding_output, training_arguments
-from .hardware import precision
+from .hardware import precision, reuse_memory
 from .models import load_model, load_tokenizer
 from .predict import predict
 from .settings import Settings, UserError
@@ -86,6 +86,7 @@ def run_pipeline(
     """
     spec = PIPELINES[name]
     settings = dataclasses.replace(settings, **spec["levers"])
+    reuse_memory(settings.reuse_memory)  # one of the levers measured: process-wide, so set for each pipeline here
     if spec.get("tutorial"):  # tokenized again on every item, padded to 512, stacked as they come
         train_data = TutorialDataset(train_rows["sentence"], train_rows["label"], tokenizer)
         test_data = TutorialDataset(test_rows["sentence"], test_rows["label"], tokenizer)
@@ -160,15 +161,17 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
 
 
 def chart(report: dict, path: Path) -> Path:
-    """Save a bar chart of train and predict samples per second for each pipeline."""
-    import matplotlib
+    """Save a bar chart of train and predict samples per second for each pipeline.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a `Figure` of its own (matplotlib's object API): no pyplot, so the process's backend and open
+    figures stay as they were (a notebook keeps its inline plots).
+    """
+    from matplotlib.figure import Figure
 
     names = list(report["pipelines"])
     labels = [f"{name}\n({report['pipelines'][name]['precision']})" for name in names]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig = Figure(figsize=(10, 3.2))
+    axes = fig.subplots(1, 2)
     for ax, key, title in zip(axes, ("train", "predict"), ("Training", "Prediction")):
         values = [report["pipelines"][name][f"{key}_samples_per_second"] for name in names]
         bars = ax.barh(labels, values, color=["tab:gray", "tab:blue", "tab:orange"])
@@ -179,7 +182,6 @@ def chart(report: dict, path: Path) -> Path:
     fig.suptitle(f"{model}, batch {report['train_batch_size']}, {report['torch_threads']} threads", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 

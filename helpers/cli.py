@@ -189,7 +189,10 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     from .sweep import best_call, by_setting, search, table, where
 
+    import optuna
+
     logging.set_verbosity_error()  # a fresh head per trial: the same "newly initialized" report each time
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial says its own one line, not optuna's too
     space = dict(args.space) or None
     runs = search(settings, space, trials=args.trials, search=args.search, storage=args.storage)
     print(table(runs))

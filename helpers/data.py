@@ -5,13 +5,13 @@ Introduced in notebook 01 (download).
 
 from __future__ import annotations
 
-import http.client
+import errno
 import json
 import os
 import socket
+import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
@@ -77,22 +77,23 @@ def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, hint
              ) -> Path:
     """Fetch `url` into `dest` atomically (a temporary file, renamed only once complete), with a progress bar.
 
-    A transient failure is retried with backoff, each retry announced in one line; a final failure ends in one
-    line ending with `hint()`.
+    The request goes through huggingface_hub's HTTP client (`get_session`: its proxies, certificates and offline
+    mode, as for the model). A transient failure is retried with backoff, each retry announced in one line; a final
+    or permanent failure ends in one line ending with `hint()`.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, retries + 1):
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=f".part{dest.suffix}")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-                _copy(response, out, dest.name)
+            with os.fdopen(fd, "wb") as out:
+                _fetch_into(url, out, dest.name, timeout)
             read_table(Path(tmp))  # a file that does not parse never enters the cache
             os.replace(tmp, dest)
             return dest
         except UserError:
             Path(tmp).unlink(missing_ok=True)
             raise
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        except _failures() as error:
             Path(tmp).unlink(missing_ok=True)
             if attempt == retries or _permanent(error):
                 raise UserError(f"could not download {url} ({_reason(error)}); {hint()}") from None
@@ -101,35 +102,105 @@ def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, hint
     raise AssertionError("unreachable")
 
 
-def _copy(response, out, name: str) -> None:
-    """Copy a download's body into the file `out`, showing its progress (in bytes of the announced size)."""
-    size = int(response.headers.get("Content-Length") or 0) or None
+class HTTPStatus(Exception):
+    """A download answered with an HTTP error status `code`; its message is the server's phrase for it."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason or f"HTTP {code}")
+        self.code = code
+
+
+def _fetch_into(url: str, out, name: str, timeout: float) -> None:
+    """Write the body at `url` into the file `out`: an http(s) URL through huggingface_hub's client, a file URL
+    from the disk."""
+    if urllib.parse.urlparse(url).scheme == "file":
+        with open(urllib.request.url2pathname(urllib.parse.urlparse(url).path), "rb") as source:
+            _copy(os.fstat(source.fileno()).st_size, iter(lambda: source.read(1 << 16), b""), out, name)
+        return
+    from huggingface_hub.utils import get_session
+
+    with get_session().stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+        if response.status_code >= 400:
+            raise HTTPStatus(response.status_code, response.reason_phrase)
+        size = int(response.headers.get("Content-Length") or 0) or None
+        _copy(size, response.iter_bytes(1 << 16), out, name)
+
+
+def _copy(size: int | None, chunks, out, name: str) -> None:
+    """Copy a download's `chunks` into the file `out`, showing its progress (in bytes of the announced `size`)."""
     with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {name}") as bar:
-        while chunk := response.read(1 << 16):
+        for chunk in chunks:
             out.write(chunk)
             bar.update(len(chunk))
 
 
-def _failure(url: str, error: Exception, timeout: float) -> str:
+def _client():
+    """The HTTP library huggingface_hub's client comes from (httpx, or httpx2 in newer releases), for its exceptions."""
+    from huggingface_hub.utils import get_session
+
+    return sys.modules[type(get_session()).__module__.split(".")[0]]
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a failed download raises: an HTTP status, the system's errors, and the HTTP client's own."""
+    return HTTPStatus, OSError, _client().HTTPError
+
+
+TRANSIENT_STATUS = {408, 425, 429}  # timeout, too early, too many requests: worth asking again (as is any 5xx)
+NO_CONNECTION = (socket.gaierror, ConnectionRefusedError, FileNotFoundError)  # no such host, nobody listening, no file
+NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and the exceptions it was raised from, outermost first (the system's error is usually the last)."""
+    chain = []
+    while error is not None and all(error is not seen for seen in chain):
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _system_error(error: BaseException) -> OSError | None:
+    """The operating system's error behind `error` (the HTTP client wraps it), or None."""
+    return next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
+
+
+def _permanent(error: BaseException) -> bool:
+    """True for failures a retry cannot mend: an HTTP status below 500 but a few (not found, forbidden), no such host
+    or file, nothing listening on the port, no route, huggingface_hub's offline mode. Told by the exception's type,
+    errno and status code, never by its message (which is the system's words, in the system's language)."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    if isinstance(error, HTTPStatus):
+        return error.code < 500 and error.code not in TRANSIENT_STATUS
+    return any(isinstance(cause, NO_CONNECTION + (OfflineModeIsEnabled,))
+               or (isinstance(cause, OSError) and cause.errno in NO_ROUTE) for cause in _causes(error))
+
+
+def _timed_out(error: BaseException) -> bool:
+    """True when no answer came in time: a timeout anywhere along `error`'s chain (the client's or the system's)."""
+    return any(isinstance(cause, (TimeoutError, _client().TimeoutException)) for cause in _causes(error))
+
+
+def _failure(url: str, error: BaseException, timeout: float) -> str:
     """What went wrong with one attempt at a download: no answer in time, or the failure itself."""
     host = urllib.parse.urlparse(url).hostname or url
-    if isinstance(getattr(error, "reason", error), TimeoutError):
+    if _timed_out(error):
         return f"no answer from {host} in {timeout:g} s"
     return f"download from {host} failed ({_reason(error)})"
 
 
-def _permanent(error: Exception) -> bool:
-    """True for failures a retry cannot mend: no such host (the name does not resolve) or file, nothing listening on
-    the port, not found, forbidden. Told by the exception's type, never its message (which is the system's words)."""
-    if isinstance(error, urllib.error.HTTPError):
-        return error.code < 500
-    reason = getattr(error, "reason", error)
-    return isinstance(reason, (socket.gaierror, FileNotFoundError, ConnectionRefusedError))
+def _reason(error: BaseException) -> str:
+    """A short description of a download failure: the system's own words when it has some, else the client's."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
 
-
-def _reason(error: Exception) -> str:
-    """A short description of a download failure."""
-    return str(getattr(error, "reason", error))
+    if any(isinstance(cause, OfflineModeIsEnabled) for cause in _causes(error)):
+        return "huggingface_hub's offline mode: HF_HUB_OFFLINE is set"
+    system = _system_error(error)
+    if system is not None and not isinstance(error, HTTPStatus):
+        return system.strerror or str(system)
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def fetch(settings: Settings, hint: Callable[[], str] = offline_hint) -> Path:

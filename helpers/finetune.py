@@ -85,7 +85,6 @@ TRAINING_ARGUMENTS = {
 
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The `TrainingArguments` notebook 04 writes out: the tutorial's, plus evaluation each epoch, keeping the best."""
-    hardware.reuse_memory(settings.reuse_memory)  # process-wide; here, since every Trainer is built from these
     values = dict(
         **{argument: getattr(settings, name) for name, argument in TRAINING_ARGUMENTS.items()},
         eval_strategy="epoch",
@@ -402,6 +401,7 @@ def train(settings: Settings, announce: bool = True) -> Trainer:
     `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
     """
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
+    hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
     # and so does a model that cannot be loaded, classify, or learn the data's labels, and its tokenizer
     check_classifier(settings.model, label_names(load_data(settings)))
     tokenizer = load_tokenizer(settings)

@@ -199,7 +199,6 @@ def open_study(base: Settings, space: dict[str, list], search: str = "random", s
                storage: str | None = None) -> optuna.Study:
     """The study of `space` in the output folder, or the database at `storage` (made, or reopened), drawing points
     with `search`'s sampler."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial says its own one line
     space = check_space(space)
     return optuna.create_study(storage=study_storage(base, storage), study_name=study_name(space),
                                direction="maximize", sampler=SAMPLERS[search](space, seed), load_if_exists=True)

@@ -1,4 +1,4 @@
-"""The one support module of the tests: shared fixtures, sample data and the checks many suites make.
+"""pytest's fixtures and hooks for the tests; the code tests share is in tests/support.py.
 
 Every test runs with no `TC_*` variable set, so a user's shell cannot change results, and sees the warnings a new
 process would. The tiny model is built once per session into a temporary cache folder and reused by every test
@@ -8,27 +8,14 @@ Tests that start a process, train a model or run a notebook are marked `slow`: `
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import helpers
-import helpers.cli
 import helpers.models
-from helpers.settings import ENV_PREFIX, TINY_MODEL, TOPICS_SAMPLE, warn_once
-
-ROOT = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sarcasm_headlines.csv"
-needs_real_data = pytest.mark.skipif(
-    not REAL_DATA.is_file(), reason=f"the real dataset copy {REAL_DATA} is not on this machine"
-)
+from helpers.settings import TINY_MODEL, TOPICS_SAMPLE, warn_once
+from support import TOPIC_COLUMNS, remove_tc_env, tiny_settings_for
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -39,19 +26,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- environment
-
-
-def remove_tc_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Delete every `TC_*` environment variable for the duration of `monkeypatch`."""
-    for key in list(os.environ):
-        if key.startswith(ENV_PREFIX):
-            monkeypatch.delenv(key)
-
-
-def clean_env() -> dict[str, str]:
-    """A copy of the environment without `TC_*` variables, for subprocesses (one torch thread, as in the tests)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
-    return env | {"OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -108,11 +82,6 @@ def tiny_tokenizer(tiny_model):
     return AutoTokenizer.from_pretrained(tiny_model)
 
 
-def tiny_settings_for(output_dir: Path, cache_dir: Path, **overrides) -> helpers.Settings:
-    """`get_settings("tiny")` writing into `output_dir`, with the tiny model found in `cache_dir`."""
-    return helpers.get_settings("tiny", output_dir=str(output_dir), cache_dir=str(cache_dir), **overrides)
-
-
 @pytest.fixture
 def tiny_settings(tmp_path, tiny_cache) -> helpers.Settings:
     """The tiny profile's settings, writing into this test's tmp folder, using the session's tiny model."""
@@ -127,73 +96,6 @@ def make_settings(tmp_path, tiny_cache):
         return tiny_settings_for(tmp_path / "out", overrides.pop("cache_dir", tiny_cache), **overrides)
 
     return make
-
-
-# ---------------------------------------------------------------------------------------------- data files
-
-
-def headline_records(n: int = 12) -> list[dict]:
-    """`n` rows in the real file's schema, labels alternating 0, 1, with headlines of varied length."""
-    return [
-        {
-            "article_link": f"https://example.com/story-{i}",
-            "headline": f"headline number {i} " + "about things " * (i % 4),
-            "is_sarcastic": i % 2,
-        }
-        for i in range(n)
-    ]
-
-
-def write_table(path: Path, records: list[dict], columns: dict[str, str] | None = None) -> Path:
-    """Write `records` as .json (array), .jsonl or .csv according to `path`'s suffix; rename keys by `columns`."""
-    columns = columns or {}
-    rows = [{columns.get(key, key): value for key, value in record.items()} for record in records]
-    if path.suffix == ".json":
-        path.write_text(json.dumps(rows))
-    elif path.suffix == ".jsonl":
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    elif path.suffix == ".csv":
-        pd.DataFrame(rows).to_csv(path, index=False)
-    else:
-        raise ValueError(path)
-    return path
-
-
-def labelled_frame(n: int = 1000, positives: float = 0.3, seed: int = 0) -> pd.DataFrame:
-    """A `sentence`/`label` frame of `n` rows, exactly `positives` of them labelled 1, in random order."""
-    labels = np.zeros(n, dtype=int)
-    labels[: int(round(n * positives))] = 1
-    labels = np.random.default_rng(seed).permutation(labels)
-    return pd.DataFrame({"sentence": [f"text {i}" for i in range(n)], "label": labels})
-
-
-TOPICS = ["politics", "sports", "science", "entertainment"]  # the topics sample's classes, largest first
-TOPIC_COLUMNS = dict(text_column="title", label_column="topic")
-HANGUL = re.compile("[\uac00-\ud7a3]")
-EMOJI = re.compile("[\u2600-\u27bf\U0001F300-\U0001FAFF]")
-
-
-def topic_records() -> list[dict]:
-    """The rows of the shipped topics sample, as written in the file."""
-    return [json.loads(line) for line in TOPICS_SAMPLE.read_text(encoding="utf-8").splitlines()]
-
-
-def is_special(text: str) -> bool:
-    """True for a headline with Korean letters or an emoji."""
-    return bool(HANGUL.search(text) or EMOJI.search(text))
-
-
-# ---------------------------------------------------------------------------------------------- predictions
-
-LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 0, 1, 0])
-PREDICTED = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 0])
-
-
-def logits_for(predicted: np.ndarray, classes: int = 2, seed: int = 0) -> np.ndarray:
-    """Random logits whose argmax is `predicted` in every row."""
-    logits = np.random.default_rng(seed).normal(size=(len(predicted), classes)).astype(np.float32)
-    logits[np.arange(len(predicted)), predicted] = logits.max(axis=1) + 1.0
-    return logits
 
 
 # ---------------------------------------------------------------------------------------------- trained models
@@ -223,106 +125,3 @@ def topics_run(tmp_path_factory, tiny_cache):
             stratify=True, validation_size=0.1, class_weights=True, epochs=20,
         )
         return settings, train(settings)
-
-
-# ---------------------------------------------------------------------------------------------- command line
-
-
-def start_cli(*args: str) -> subprocess.Popen:
-    """Start `python -m helpers ARGS` from the project root, without `TC_*` variables."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "helpers", *args], cwd=ROOT, env=clean_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Wait for a process from `start_cli` (killing it if it overruns `timeout`); its exit status and output."""
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except BaseException:
-        process.kill()
-        process.communicate()
-        raise
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
-
-
-def finish_all(processes: dict[str, subprocess.Popen]) -> dict[str, subprocess.CompletedProcess]:
-    """Wait for several processes started together; none is left running, whatever happens."""
-    try:
-        return {name: finish(process) for name, process in processes.items()}
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """Run `python -m helpers ARGS` to completion."""
-    return finish(start_cli(*args))
-
-
-def run_main(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr."""
-    try:
-        status = helpers.cli.main(list(argv))
-    except SystemExit as exit:
-        status = exit.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-# ---------------------------------------------------------------------------------------------- what a user reads
-
-
-def one_line(text: str) -> str:
-    """`text` stripped, after checking it is exactly one non-empty line and no traceback."""
-    assert "Traceback" not in text, text
-    assert len(text.strip().splitlines()) == 1, text
-    return text.strip()
-
-
-def one_line_error(stderr: str) -> str:
-    """The single `error: ...` line a user's mistake leaves on stderr (nothing else, never a traceback)."""
-    line = one_line(stderr)
-    assert line.startswith("error: ") and line[len("error: "):].strip(), stderr
-    return line
-
-
-def refused(call, *args, **kwargs) -> str:
-    """Call `call` expecting a `UserError`; its message, checked to be one line."""
-    with pytest.raises(helpers.UserError) as caught:
-        call(*args, **kwargs)
-    return one_line(str(caught.value))
-
-
-def warnings_in(stderr: str) -> list[str]:
-    """The `warning: ...` lines of `stderr`."""
-    return [line for line in stderr.splitlines() if line.startswith("warning: ")]
-
-
-def files_in(folder: Path) -> list[str]:
-    """Every file under `folder`, relative to it (none when it does not exist)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
-
-
-# ---------------------------------------------------------------------------------------------- notebooks
-
-
-def notebook_path(number: str, solutions: bool = False) -> Path:
-    """The path of notebook `number` ("05"), or of its worked solutions."""
-    folder = ROOT / "notebooks" / "solutions" if solutions else ROOT / "notebooks"
-    (path,) = folder.glob(f"{number}_*.ipynb")
-    return path
-
-
-def notebook_cells(path: Path) -> list[tuple[str, str]]:
-    """(cell type, source) of each cell of the notebook at `path`."""
-    return [(cell["cell_type"], "".join(cell["source"])) for cell in json.loads(path.read_text())["cells"]]
-
-
-def notebook_text(number: str) -> str:
-    """The markdown of notebook `number`, in one string, every run of white space one space."""
-    return re.sub(r"\s+", " ", " ".join(source for kind, source in notebook_cells(notebook_path(number))
-                                      if kind == "markdown"))

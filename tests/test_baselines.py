@@ -8,7 +8,7 @@ import pytest
 
 from helpers import baselines
 
-from conftest import labelled_frame
+from support import labelled_frame
 
 
 def test_majority_is_the_commonest_train_label_scored_on_other_rows():

@@ -21,3 +21,25 @@ def test_bench_reports_every_pipeline(make_settings, tmp_path):
     assert report["pipelines"]["tutorial"]["precision"] == "fp32"
     assert table(report).count("\n") == 4
     assert chart(report, tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_chart_leaves_matplotlib_as_it_was(tmp_path):
+    """The chart is drawn on a figure of its own: the process's backend and pyplot's open figures are untouched
+    (a notebook that runs the bench keeps its inline plots)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    figures = dict(train_samples_per_second=2.0, predict_samples_per_second=3.0, precision="fp32")
+    report = dict(model="tiny/model", train_batch_size=8, torch_threads=1,
+                  pipelines={name: figures for name in ("tutorial", "per-batch padding", "this project")})
+    before = matplotlib.get_backend()
+    try:
+        plt.switch_backend("svg")  # not the Agg that chart used to switch every process to
+        plt.figure()
+        open_figures = plt.get_fignums()
+        path = chart(report, tmp_path / "bench.png")
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == open_figures
+    finally:
+        plt.close("all")
+        plt.switch_backend(before)
+    assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000

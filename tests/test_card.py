@@ -12,7 +12,7 @@ from huggingface_hub import ModelCard
 
 from helpers.card import is_sarcasm_data, write_card
 
-from conftest import run_cli, write_table
+from support import run_cli, write_table
 
 
 @pytest.fixture(scope="module")

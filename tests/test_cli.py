@@ -13,7 +13,7 @@ from helpers import cli
 from helpers.data import read_table
 from helpers.settings import SAMPLE_DATA, settings_page
 
-from conftest import finish_all, one_line_error, run_cli, run_main, start_cli
+from support import finish_all, one_line_error, run_cli, run_main, start_cli
 
 LABEL_NAMES = {"sarcastic", "not sarcastic"}
 

@@ -3,12 +3,16 @@ names, Korean and emoji unharmed, the warnings, the download and its cache, and 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import http
 import http.server
 import io
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
 import threading
@@ -26,7 +30,7 @@ from helpers.data import label_names
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 from helpers.split import load_split
 
-from conftest import TOPIC_COLUMNS, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
+from support import TOPIC_COLUMNS, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
 
 FORMATS = (".csv", ".json", ".jsonl")
 
@@ -93,34 +97,16 @@ def test_failed_download_leaves_nothing(tmp_path, make_settings, monkeypatch):
 
 
 def test_interrupted_download_leaves_no_partial_file(tmp_path, monkeypatch):
-    """A connection dropped mid-file leaves neither the destination nor a temporary part file."""
-
-    class Dropping:
-        """A response that delivers one chunk, then loses the connection."""
-
-        headers = {"Content-Length": "1000"}
-
-        def __init__(self):
-            self.sent = False
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self, size):
-            if self.sent:
-                raise ConnectionResetError("connection reset by peer")
-            self.sent = True
-            return b'[{"headline": "half'
-
-    monkeypatch.setattr(hd.urllib.request, "urlopen", lambda url, timeout=None: Dropping())
-    monkeypatch.setattr(hd.time, "sleep", lambda seconds: None)
-    dest = tmp_path / "cache" / "sarcasm.json"
-    with pytest.raises(UserError):
-        hd.download("https://example.invalid/sarcasm.json", dest)
+    """A connection dropped mid-file (a loopback server announcing 1000 bytes and closing after 20) leaves neither
+    the destination nor a temporary part file, after a retry for each attempt."""
+    sleeps = []
+    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
+    with serving(Dropping) as url:
+        dest = tmp_path / "cache" / "sarcasm.json"
+        with pytest.raises(UserError, match="could not download"):
+            hd.download(url, dest)
     assert list(dest.parent.iterdir()) == []
+    assert len(sleeps) == 2 and Dropping.requests == 3, "a dropped connection is transient: tried 3 times"
 
 
 # ---------------------------------------------------------------------------------------------- sample
@@ -248,6 +234,101 @@ class Flaky(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class Dropping(http.server.BaseHTTPRequestHandler):
+    """Announces 1000 bytes, sends 20, and closes the connection."""
+
+    requests = 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b'[{"headline": "half a')
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+class Status(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the HTTP status `code`."""
+
+    code, requests = 404, 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        self.send_error(self.code)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]):
+    """A loopback HTTP server answering with `handler` (its request count reset) for the block; its file's URL."""
+    handler.requests = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/sarcasm.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("code, permanent", [(404, True), (403, True), (410, True), (429, False), (500, False),
+                                             (503, False)])
+def test_permanent_or_transient_by_status_code(code, permanent, tmp_path, monkeypatch):
+    """A client error (not found, forbidden, gone) is not retried; too many requests or a server error is, twice,
+    each retry one line; the final error is one line naming the URL and the server's reason."""
+    sleeps = []
+    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
+    handler = type("Handler", (Status,), {"code": code})
+    with serving(handler) as url:
+        with pytest.raises(UserError) as caught:
+            hd.download(url, tmp_path / "d.json")
+    assert handler.requests == (1 if permanent else 3) and len(sleeps) == (0 if permanent else 2)
+    message = str(caught.value)
+    assert message.startswith(f"could not download {url} (") and len(message.splitlines()) == 1
+    assert http.HTTPStatus(code).phrase in message
+    assert list(tmp_path.glob("*.json")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_huggingface_offline_mode_stops_the_download_at_once(tmp_path, monkeypatch):
+    """The download goes through huggingface_hub's client: with HF_HUB_OFFLINE set it is refused, not retried."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    sleeps = []
+    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
+    with serving(Status) as url:
+        with pytest.raises(UserError, match="offline mode"):
+            hd.download(url, tmp_path / "d.json")
+    assert Status.requests == 0 and sleeps == []
+
+
+@pytest.mark.parametrize("error, permanent", [
+    (socket.gaierror(socket.EAI_NONAME, "Nom ou service inconnu"), True),  # the system's words in another language
+    (ConnectionRefusedError(errno.ECONNREFUSED, "Verbindungsaufbau abgelehnt"), True),
+    (OSError(errno.EHOSTUNREACH, "whatever the system says"), True),
+    (ConnectionResetError(errno.ECONNRESET, "Name or service not known"), False),  # a message that lies: its type
+    (TimeoutError("No such file or directory"), False),                            # decides
+])
+def test_permanent_or_transient_by_type_never_by_message(error, permanent):
+    """What a failure is, is told by the exception's type and errno along the chain the HTTP client raises (its own
+    error from the system's), never by its message: a French name error is permanent, a reset is transient."""
+    try:
+        try:
+            raise error
+        except OSError as system:
+            raise RuntimeError("the HTTP client's own error") from system
+    except RuntimeError as wrapped:
+        assert hd._permanent(wrapped) is permanent
 
 
 @pytest.mark.parametrize("first, said", [

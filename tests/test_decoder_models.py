@@ -15,7 +15,7 @@ import pytest
 from helpers.models import load_model, load_tokenizer, load_trained
 from helpers.tiny import sample_texts
 
-from conftest import one_line_error, refused, run_cli
+from support import one_line_error, refused, run_cli
 
 EOS = "<|endoftext|>"
 

@@ -17,7 +17,7 @@ from helpers.predict import predict
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
-from conftest import ROOT, clean_env, one_line_error, run_cli, tiny_settings_for
+from support import ROOT, clean_env, one_line_error, run_cli, tiny_settings_for
 
 SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
 DROPOUTS = ("dropout", "attention_dropout", "seq_classif_dropout")

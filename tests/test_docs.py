@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, clean_env
+from support import ROOT, clean_env
 
 TAGS = {
     "needs-network": "needs the network (the hub, the dataset URL, PyPI)",

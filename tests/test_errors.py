@@ -13,7 +13,7 @@ from helpers.finetune import train
 from helpers.models import load_trained
 from helpers.split import load_split
 
-from conftest import files_in, headline_records, one_line_error, refused, run_main, tiny_settings_for, write_table
+from support import files_in, headline_records, one_line_error, refused, run_main, tiny_settings_for, write_table
 
 # ---------------------------------------------------------------------------------------------- the tables
 

@@ -20,7 +20,7 @@ from transformers import DataCollatorWithPadding, Trainer
 import helpers
 from helpers import baselines, data, exercises, finetune, models, split, tokenization
 
-from conftest import notebook_cells, notebook_path, notebook_text
+from support import notebook_cells, notebook_path, notebook_text
 
 MINE = ("01", "02", "03", "04")  # the checks tested here; tests/test_exercises_05_07.py tests the rest
 EXERCISED = ("01", "02", "03", "04", "05", "06", "07")

@@ -21,7 +21,7 @@ from transformers.trainer_utils import PredictionOutput
 
 from helpers import baselines, data, exercises, predict, split
 
-from conftest import (LABELS, PREDICTED, TOPICS_SAMPLE, logits_for, notebook_cells, notebook_path, notebook_text,
+from support import (LABELS, PREDICTED, TOPICS_SAMPLE, logits_for, notebook_cells, notebook_path, notebook_text,
                       tiny_settings_for)
 
 MINE = ("05", "06", "07")

@@ -19,7 +19,7 @@ from helpers import UserError
 from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
 from helpers.models import is_trained, load_trained
 
-from conftest import (
+from support import (
     ROOT,
     clean_env,
     finish,

@@ -36,7 +36,7 @@ from helpers.settings import TOPICS_SAMPLE
 from helpers.split import load_split
 from helpers.tokenization import HeadlineDataset, tokenize
 
-from conftest import LABELS, PREDICTED, TOPIC_COLUMNS, logits_for, one_line_error, run_cli, topic_records
+from support import LABELS, PREDICTED, TOPIC_COLUMNS, logits_for, one_line_error, run_cli, topic_records
 
 IMBALANCED = [0] * 40 + [1] * 30 + [2] * 20 + [3] * 10
 BALANCED = [0, 1, 2, 3] * 25

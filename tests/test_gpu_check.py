@@ -13,7 +13,7 @@ import pytest
 
 from helpers.settings import PRECISIONS, SAMPLE_DATA
 
-from conftest import ROOT, clean_env, needs_real_data
+from support import ROOT, clean_env, needs_real_data
 
 SCRIPT = ROOT / "tests" / "gpu_check.py"
 

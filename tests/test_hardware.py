@@ -18,7 +18,7 @@ from helpers import settings as hs
 from helpers.models import load_model
 from helpers.predict import prediction_trainer
 
-from conftest import refused, tiny_settings_for
+from support import refused, tiny_settings_for
 
 
 def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool = False, mps: bool = False,
@@ -44,7 +44,9 @@ A100 = dict(cuda=True, gpu="NVIDIA A100-SXM4-40GB", bf16_native=True)
 def test_t4_trains_in_fp16(monkeypatch, make_settings):
     """A T4 reports bf16 only with emulation: auto takes fp16 there, on the GPU, with pinned memory."""
     machine(monkeypatch, **T4)
-    assert torch.cuda.is_bf16_supported()  # what the old check looked at: true, through emulation
+    # Precondition, not the code under test: the faked T4 answers True to the check the code must not trust (bf16
+    # through emulation), so that choosing fp16 below shows the code looked past it.
+    assert torch.cuda.is_bf16_supported()
     settings = make_settings()
     assert hardware.training_flags(settings) == dict(bf16=False, fp16=True, use_cpu=False, dataloader_pin_memory=True)
     assert hardware.describe(settings) == "device: CUDA GPU Tesla T4, precision fp16 (no native bf16)"
@@ -119,14 +121,15 @@ def test_the_choice_is_printed_once_by_process_zero(make_settings, capsys):
     assert sum(isinstance(c, hardware.Announce) for c in trainer.callback_handler.callbacks) == 1
 
 
-def test_memory_setting_applied_for_every_trainer(monkeypatch, make_settings, tiny_tokenizer):
-    """reuse_memory is set, as the settings say, whenever a Trainer's arguments are built: to train or to predict."""
+def test_building_trainers_leaves_the_allocator_alone(monkeypatch, make_settings, tiny_tokenizer):
+    """Building TrainingArguments or a prediction Trainer changes nothing process-wide: the allocator is set where
+    training starts (finetune.train, notebook 04's first cell; test_reused_memory_changes_no_result)."""
     calls = []
     monkeypatch.setattr(hardware, "reuse_memory", calls.append)
     finetune.training_arguments(make_settings(reuse_memory=False))
     settings = make_settings(reuse_memory=True)
     prediction_trainer(load_model(settings, ["not sarcastic", "sarcastic"]), tiny_tokenizer, settings)
-    assert calls == [False, True]
+    assert calls == []
 
 
 # ---------------------------------------------------------------------------------------------- reuse_memory
@@ -156,11 +159,15 @@ def test_reused_memory_is_not_faulted_in_again():
 
 
 @pytest.mark.slow
-def test_reused_memory_changes_no_result(tmp_path, tiny_cache):
-    """Training with and without reuse_memory gives the same weights, byte for byte."""
-    weights = {}
+def test_reused_memory_changes_no_result(tmp_path, tiny_cache, monkeypatch):
+    """finetune.train sets the allocator once from its settings; with and without reuse_memory the weights are the
+    same, byte for byte."""
+    weights, calls = {}, []
+    set_allocator = hardware.reuse_memory
+    monkeypatch.setattr(hardware, "reuse_memory", lambda on: calls.append(on) or set_allocator(on))
     for reuse in (False, True):
         settings = tiny_settings_for(tmp_path / f"reuse-{reuse}", tiny_cache, reuse_memory=reuse, epochs=1)
         finetune.train(settings)
         weights[reuse] = (finetune.model_dir(settings) / "model.safetensors").read_bytes()
+    assert calls == [False, True], "each training sets the allocator once, as its settings say"
     assert weights[True] == weights[False]

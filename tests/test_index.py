@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import one_line_error, run_cli
+from support import one_line_error, run_cli
 
 
 def notebook(folder: Path, name: str, *sources: str, html: bool = True) -> None:

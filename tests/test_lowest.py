@@ -26,7 +26,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from conftest import ROOT
+from support import ROOT
 from test_packaging import declared, lowest, pinned, project
 
 # The libraries whose lowest allowed versions are installed together: transformers and what it needs at its

@@ -13,7 +13,7 @@ import helpers.settings as hs
 from helpers import Settings, UserError, get_settings
 from helpers.models import ensure_model, load_tokenizer
 
-from conftest import refused
+from support import refused
 
 
 def test_tiny_data_is_available(tmp_path):

@@ -13,7 +13,7 @@ from helpers.predict import classifier, predict, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
-from conftest import TOPICS
+from support import TOPICS
 
 # ---------------------------------------------------------------------------------------------- end to end
 

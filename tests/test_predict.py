@@ -19,7 +19,7 @@ from helpers.predict import classifier, evaluate_test, predict, prediction_train
 from helpers.split import load_split
 from helpers.tokenization import TutorialDataset, tokenize
 
-from conftest import LABELS, PREDICTED, logits_for, run_main, warnings_in
+from support import LABELS, PREDICTED, logits_for, run_main, warnings_in
 
 # ---------------------------------------------------------------------------------------------- long texts
 

@@ -25,7 +25,7 @@ from helpers import reach
 from helpers import prefetch
 from helpers.settings import SAMPLE_DATA, UserError
 
-from conftest import ROOT, clean_env, one_line_error, refused
+from support import ROOT, clean_env, one_line_error, refused
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "teacher/tiny-hub"

@@ -14,7 +14,7 @@ import helpers
 import helpers.settings as hs
 from helpers import Settings, UserError, get_settings
 
-from conftest import ROOT, refused
+from support import ROOT, refused
 
 
 def test_defaults_are_the_tutorials(tmp_path):
@@ -141,7 +141,7 @@ def test_a_read_only_working_folder_is_one_error_line(tmp_path):
     import subprocess
     import sys
 
-    from conftest import clean_env
+    from support import clean_env
 
     base = Path(tempfile.mkdtemp(prefix="tc-readonly-"))  # not under pytest's tmp, which others cannot enter
     try:

@@ -11,7 +11,7 @@ import pytest
 from helpers import load_data, split_data
 from helpers.split import evaluation_rows, load_split, split_path, split_validation
 
-from conftest import (
+from support import (
     REAL_DATA,
     headline_records,
     labelled_frame,

@@ -16,7 +16,7 @@ from helpers import finetune, predict, sweep
 from helpers.baselines import majority_accuracy
 from helpers.split import load_split
 
-from conftest import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
+from support import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
 
@@ -116,6 +116,17 @@ def test_a_random_budget_covering_the_space_tries_every_point(swept, no_training
     study = sweep.open_study(base, SPACE)
     drawn = [trial.params["learning_rate"] for trial in study.get_trials(deepcopy=False)[-len(SPACE["learning_rate"]):]]
     assert sorted(drawn) == sorted(SPACE["learning_rate"])
+
+
+def test_opening_a_study_leaves_optunas_logging_alone(make_settings):
+    """open_study builds a study and nothing else: optuna's log level is the caller's (the sweep command sets it)."""
+    verbosity = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        sweep.open_study(sweep.with_validation(make_settings()), SPACE)
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 
 from helpers import finetune, sweep
 
-from conftest import clean_env, finish_all, one_line_error, remove_tc_env, run_main, tiny_settings_for
+from support import clean_env, finish_all, one_line_error, remove_tc_env, run_main, tiny_settings_for
 from postgres import CHROMIUM, free_port, missing, postgres_server
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2]}  # 4 points, one epoch each: seconds on the tiny model

@@ -15,7 +15,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from helpers.settings import TINY_MODEL
 from helpers.tiny import BUILT_FROM, SPECIAL_TOKENS, build_tiny_model, ensure_tiny_model, is_current, wordpiece_vocab
 
-from conftest import EMOJI, ROOT, clean_env, finish_all, is_special, topic_records
+from support import EMOJI, ROOT, clean_env, finish_all, is_special, topic_records
 
 BUILD = """
 import hashlib, json, sys

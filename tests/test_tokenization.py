@@ -7,7 +7,7 @@ from transformers import DataCollatorWithPadding
 
 from helpers.tokenization import HeadlineDataset, TutorialDataset, token_lengths, tokenize
 
-from conftest import warnings_in
+from support import warnings_in
 
 TEXTS = [
     "area man wins argument with self in shower",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+from support import ROOT
 
 STEPS = ("install", "run", "test")  # the Makefile targets the README's plain commands stand for
 QUIET = {"--quiet", "--disable-pip-version-check"}  # flags that change only what pip prints

@@ -13,7 +13,7 @@ import pytest
 
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 
-from conftest import EMOJI, HANGUL, REAL_DATA, TOPICS, needs_real_data, topic_records
+from support import EMOJI, HANGUL, REAL_DATA, TOPICS, needs_real_data, topic_records
 
 HERE = Path(__file__).resolve().parent
 REAL_SCHEMA = {"article_link", "headline", "is_sarcastic"}
