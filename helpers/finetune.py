@@ -35,7 +35,7 @@ from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
 from .data import label_names, load_data
-from .layout import HOLDER, LOCK, run_folder
+from .layout import HOLDER, LOCK, run_folder  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
 from .settings import Settings, UserError, warn
 from .models import check_classifier, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
 from .split import evaluation_rows, load_split

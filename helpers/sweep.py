@@ -33,7 +33,7 @@ import optuna
 import pandas as pd
 
 from . import finetune, layout, models
-from .layout import STUDY_FILE, run_folder
+from .layout import STUDY_FILE, run_folder  # noqa: F401 (STUDY_FILE: notebook 06 names it sweep.STUDY_FILE)
 from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, warn
 from .tiny import is_tiny
 
