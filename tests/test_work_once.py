@@ -4,6 +4,8 @@ and saving a model reads, splits and fits nothing."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -58,3 +60,24 @@ def test_one_train_reads_the_data_once_and_fits_tfidf_once(tmp_path, tiny_cache,
     metrics = json.loads(folder.metrics.read_text())
     assert f"| test | this model | {metrics['accuracy']:.3f} |" in card
     assert "| validation | TF-IDF + logistic regression |" in card and "| test | TF-IDF + logistic regression |" in card
+
+
+def test_a_settled_file_is_read_once_and_a_changed_one_again(tmp_path, monkeypatch):
+    """`read_table` reads an unchanged file once a process (a copy each time), and again once it changes; a file
+    written in the last moments is read every time (two writes within the clock's resolution would look alike)."""
+    monkeypatch.setattr(helpers.data, "_tables", {})
+    reads = []
+    count_calls(monkeypatch, helpers.data.READERS, ".csv", reads, ".csv")
+    path = tmp_path / "rows.csv"
+    path.write_text("text,label\nabc,0\n")
+    assert helpers.data.read_table(path)["text"].tolist() == ["abc"] and len(reads) == 1
+    helpers.data.read_table(path)
+    assert len(reads) == 2, "a file just written is read again"
+    settled = time.time() - 60
+    os.utime(path, (settled, settled))
+    first = helpers.data.read_table(path)
+    first.loc[0, "text"] = "changed by a caller"
+    assert helpers.data.read_table(path)["text"].tolist() == ["abc"] and len(reads) == 3, "read once, copied"
+    path.write_text("text,label\nxyz,1\n")  # the same size
+    os.utime(path, (settled + 1, settled + 1))
+    assert helpers.data.read_table(path)["text"].tolist() == ["xyz"] and len(reads) == 4
