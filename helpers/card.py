@@ -1,24 +1,27 @@
 """The saved model's model card: a `README.md` in the model folder saying what it was trained on, how well it does,
 and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from a template kept here.
 
-Introduced in notebook 04 (`finetune.save` writes it); `python -m helpers train` adds the test metrics once it
-knows them. The TheOnion/HuffPost caveat appears when the data is the sarcasm dataset: its URL, or a file with its
-three columns (`article_link`, `headline`, `is_sarcastic`, as the shipped sample has).
+A run computes its `Report` once (`report`: the split sizes, the kept epoch's validation metrics, the baselines
+trained once and scored on the same rows); `render` turns a report into the card and does nothing else (no file
+read, nothing fitted). Introduced in notebook 04 (`finetune.save` writes the card of the report it is given);
+`python -m helpers train` writes it again with the test metrics once it knows them. The TheOnion/HuffPost caveat
+appears when the data is the sarcasm dataset: its URL, or a file with its three columns (`article_link`,
+`headline`, `is_sarcastic`, as the shipped sample has).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 from huggingface_hub import ModelCard, ModelCardData
 
-from .baselines import compare
-from .data import fetch, label_names, read_table
+from .baselines import compare_on
+from .data import label_names
 from .models import looks_like_path
-from .settings import DATA_URL, Settings, having, is_url
-from .split import evaluation_rows, load_split
+from .settings import DATA_URL, Settings, having, is_url, warn
 
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
 HYPERPARAMETERS = having("training")  # the card's table: every setting that changes how the model learns
@@ -64,19 +67,76 @@ the test rows above; do not use it to make decisions about people.
 """
 
 
-def _validation(folder: Path) -> dict[str, float] | None:
+def kept_validation(log_history: list[dict]) -> dict[str, float] | None:
     """The kept epoch's evaluation metrics (the best accuracy, as `load_best_model_at_end` keeps), from the log."""
-    log = json.loads((folder / "log_history.json").read_text()) if (folder / "log_history.json").is_file() else []
-    evaluations = [entry for entry in log if "eval_accuracy" in entry]
+    evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
     if not evaluations:
         return None
     best = max(evaluations, key=lambda entry: entry["eval_accuracy"])  # the first of equals, as the Trainer keeps
     return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")}
 
 
-def is_sarcasm_data(settings: Settings) -> bool:
-    """True when the data is the sarcasm dataset: its URL, or a file with its columns."""
-    return settings.data == DATA_URL or SARCASM_COLUMNS <= set(read_table(fetch(settings)).columns)
+def is_sarcasm_data(settings: Settings, columns: Iterable[str]) -> bool:
+    """True when the data is the sarcasm dataset: its URL, or a file with its `columns`."""
+    return settings.data == DATA_URL or SARCASM_COLUMNS <= set(columns)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What a run knows about its model, computed once: everything the card shows (notebook 04)."""
+
+    model: str  # the base model, as the settings name it
+    hub_model: bool  # a hub name (the card's base_model), not a local folder
+    data: str  # the data's URL, or its file's name
+    text_column: str
+    label_column: str
+    labels: list[str]  # the names of labels 0, 1, ...
+    train_rows: int
+    validation_rows: int
+    test_rows: int
+    split_seed: int
+    sarcasm: bool  # the sarcasm dataset: the card carries its TheOnion/HuffPost caveat
+    hyperparameters: dict
+    evaluated: str  # the rows evaluated during training: "validation", or "test (no validation split)"
+    validation: dict | None  # the kept epoch's accuracy and F1 on them (None: no evaluation logged)
+    baselines: dict[str, dict[str, dict]]  # rows ("validation"..., "test") -> baseline -> accuracy, F1
+    test: dict | None = None  # this model's test metrics, once measured (`dataclasses.replace`)
+
+
+def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str) -> dict[str, dict[str, dict]]:
+    """The baselines trained once on the train rows, scored on the evaluation rows and the test rows; {} (said in a
+    line) when scikit-learn cannot fit them, so that a run still saves its model."""
+    rows = {evaluated: parts["validation"] if parts["validation"] is not None else parts["test"], "test": parts["test"]}
+    try:
+        tables = compare_on(parts["train"], rows, len(label_names(parts["train"])))
+    except ValueError as error:
+        warn(f"the model card has no baselines: scikit-learn could not fit them ({str(error).splitlines()[0]})")
+        return {}
+    return {name: table.to_dict("index") for name, table in tables.items()}
+
+
+def report(settings: Settings, parts: dict[str, pd.DataFrame | None], log_history: list[dict],
+           test: dict | None = None) -> Report:
+    """The run's report: `parts` as `split.load_split` gives them, the trainer's log, `test` metrics when known."""
+    evaluated = "validation" if parts["validation"] is not None else "test (no validation split)"
+    return Report(
+        model=settings.model,
+        hub_model=not looks_like_path(settings.model) and not Path(settings.model).expanduser().exists(),
+        data=settings.data if is_url(settings.data) else Path(settings.data).name,
+        text_column=settings.text_column,
+        label_column=settings.label_column,
+        labels=label_names(parts["train"]),
+        train_rows=len(parts["train"]),
+        validation_rows=0 if parts["validation"] is None else len(parts["validation"]),
+        test_rows=len(parts["test"]),
+        split_seed=settings.split_seed,
+        sarcasm=is_sarcasm_data(settings, parts["train"].attrs.get("columns", ())),
+        hyperparameters={name: getattr(settings, name) for name in HYPERPARAMETERS},
+        evaluated=evaluated,
+        validation=kept_validation(log_history),
+        baselines=baselines_on(parts, evaluated),
+        test=test,
+    )
 
 
 def _row(rows: str, model: str, metrics: dict) -> dict:
@@ -85,26 +145,21 @@ def _row(rows: str, model: str, metrics: dict) -> dict:
     return {"rows": rows, "model": model, **shown}
 
 
-def _results(parts: dict[str, pd.DataFrame | None], validation: dict | None, test: dict | None) -> list[dict]:
+def _results(report: Report) -> list[dict]:
     """The results table: this model on the evaluation rows and the test rows, and the baselines on the same rows."""
-    evaluated = "validation" if parts["validation"] is not None else "test (no validation split)"
-    num_labels = len(label_names(parts["train"]))
     rows = []
-    for name, metrics, part in ((evaluated, validation, evaluation_rows(parts)), ("test", test, parts["test"])):
+    for name, metrics in ((report.evaluated, report.validation), ("test", report.test)):
         if metrics is None:
             continue
         rows.append(_row(name, "this model", metrics))
-        baselines = compare(parts["train"], part, num_labels)
-        rows += [_row(name, baseline, scores) for baseline, scores in baselines.to_dict("index").items()]
+        rows += [_row(name, baseline, scores) for baseline, scores in report.baselines.get(name, {}).items()]
     return rows
 
 
-def model_card(folder: Path, settings: Settings, test: dict | None = None) -> ModelCard:
-    """The card of the model saved in `folder` by `settings`, with `test` metrics when known (notebook 04)."""
-    parts, validation = load_split(settings), _validation(folder)
-    hub_model = not looks_like_path(settings.model) and not Path(settings.model).expanduser().exists()
+def render(report: Report) -> ModelCard:
+    """The model card of `report`: no file read, nothing fitted (notebook 04)."""
     data = ModelCardData(
-        base_model=settings.model if hub_model else None,  # only a hub name is a valid base_model
+        base_model=report.model if report.hub_model else None,  # only a hub name is a valid base_model
         library_name="transformers",
         pipeline_tag="text-classification",
         metrics=["accuracy", "f1"],
@@ -113,28 +168,29 @@ def model_card(folder: Path, settings: Settings, test: dict | None = None) -> Mo
     return ModelCard.from_template(
         data,
         template_str=TEMPLATE,
-        title=f"{Path(settings.model).name} fine-tuned on {Path(settings.data).name}",
-        base=f"`{settings.model}`" if hub_model else f"the local model folder `{Path(settings.model).name}`",
-        labels=", ".join(f"{i} = {name}" for i, name in enumerate(label_names(parts["train"]))),
-        data=settings.data if is_url(settings.data) else Path(settings.data).name,
-        text_column=settings.text_column,
-        label_column=settings.label_column,
-        train_rows=len(parts["train"]),
-        validation_rows=0 if parts["validation"] is None else len(parts["validation"]),
-        test_rows=len(parts["test"]),
-        split_seed=settings.split_seed,
-        sarcasm=is_sarcasm_data(settings),
-        hyperparameters={name: getattr(settings, name) for name in HYPERPARAMETERS},
+        title=f"{Path(report.model).name} fine-tuned on {Path(report.data).name}",
+        base=f"`{report.model}`" if report.hub_model else f"the local model folder `{Path(report.model).name}`",
+        labels=", ".join(f"{i} = {name}" for i, name in enumerate(report.labels)),
+        data=report.data,
+        text_column=report.text_column,
+        label_column=report.label_column,
+        train_rows=report.train_rows,
+        validation_rows=report.validation_rows,
+        test_rows=report.test_rows,
+        split_seed=report.split_seed,
+        sarcasm=report.sarcasm,
+        hyperparameters=report.hyperparameters,
         evaluated="Validation metrics are the kept epoch's, measured during training; the baselines (always the "
                   "commonest train label, and TF-IDF with logistic regression) are trained on the same train rows "
                   "and scored on the same rows.",
-        results=_results(parts, validation, test),
-        tested=test is not None,
+        results=_results(report),
+        tested=report.test is not None,
     )
 
 
-def write_card(folder: Path, settings: Settings, test: dict | None = None) -> Path:
-    """Write the model card into `folder` as README.md (notebook 04); returns its path."""
-    path = folder / "README.md"
-    model_card(folder, settings, test).save(path)
+def write_card(folder: Path, report: Report) -> Path:
+    """Write the card of `report` into `folder` as README.md, whole or not at all (notebook 04); returns its path."""
+    path, partial = folder / "README.md", folder / ".README.md.partial"
+    render(report).save(partial)
+    partial.replace(path)
     return path

@@ -6,6 +6,7 @@ Introduced in the README; the notebooks call the same functions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import logging
@@ -135,19 +136,20 @@ def run_train(args: argparse.Namespace) -> int:
     settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
     check_hub_model(settings.model)  # and a hub model that cannot be reached, before torch is imported
     from .card import write_card
-    from .finetune import model_dir, run_lock, train
+    from .finetune import run, run_lock
+    from .layout import run_folder
     from .predict import evaluate_test
 
+    folder = run_folder(settings)
     with run_lock(settings):  # the folder is this run's until its metrics are written
-        trainer = train(settings)
-        metrics = evaluate_test(trainer, settings)  # every process predicts its share; under torchrun, process 0 writes
+        trainer, parts, report = run(settings)  # the data read once, the baselines fitted once: the report
+        metrics = evaluate_test(trainer, settings, parts)  # every process predicts its share; process 0 writes
         if not trainer.is_world_process_zero():
             return 0
-        path = Path(settings.output_dir) / "metrics.json"
-        path.write_text(json.dumps(metrics, indent=2) + "\n")
-        write_card(model_dir(settings), settings, metrics)  # the card now with the test metrics
+        folder.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+        write_card(folder.model, dataclasses.replace(report, test=metrics))  # the same report, with the test metrics
     print(json.dumps(metrics, indent=2))
-    print(f"model saved in {Path(settings.output_dir) / 'model'}, metrics in {path}")
+    print(f"model saved in {folder.model}, metrics in {folder.metrics}")
     return 0
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,11 +33,12 @@ from transformers.trainer_callback import ProgressCallback
 
 from . import hardware
 from .baselines import majority_accuracy, scores
-from .card import write_card
+from .card import Report, report, write_card
 from .data import label_names, load_data
+from .layout import HOLDER, LOCK, run_folder  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
 from .settings import Settings, UserError, warn
 from .models import check_classifier, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
-from .split import evaluation_rows, load_split, output_folder
+from .split import evaluation_rows, load_split
 from .tokenization import tokenize
 
 
@@ -233,10 +235,6 @@ class FolderInUse(UserError):
     """The output folder is held by another run (`run_lock`)."""
 
 
-LOCK, HOLDER = ".run.lock", ".run.pid"  # in the output folder: held by the run using it, and that run's process id
-PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save being written, the model it replaces
-
-
 @contextlib.contextmanager
 def run_lock(settings: Settings) -> Iterator[Path]:
     """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
@@ -246,27 +244,28 @@ def run_lock(settings: Settings) -> Iterator[Path]:
     and left empty (it failed early) is removed again.
     """
     made = not Path(settings.output_dir).exists()
-    folder = output_folder(settings)
+    layout = run_folder(settings)
+    folder = layout.make()
     if int(os.environ.get("RANK", "0")) != 0:
         yield folder
         return
-    lock = FileLock(folder / LOCK, timeout=0, is_singleton=True, thread_local=False)
+    lock = FileLock(layout.lock, timeout=0, is_singleton=True, thread_local=False)
     try:
         lock.acquire()
     except Timeout:
-        holder = (folder / HOLDER).read_text().strip() if (folder / HOLDER).is_file() else ""
+        holder = layout.holder.read_text().strip() if layout.holder.is_file() else ""
         raise FolderInUse(
             f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to finish, "
             "or choose another --output-dir (TC_OUTPUT_DIR)"
         ) from None
     try:
         if lock.lock_counter == 1:
-            (folder / HOLDER).write_text(f"{os.getpid()}\n")
+            layout.holder.write_text(f"{os.getpid()}\n")
         yield folder
     finally:
         if lock.lock_counter == 1:  # the outermost hold: the folder is free again
-            (folder / HOLDER).unlink(missing_ok=True)
-            (folder / LOCK).unlink(missing_ok=True)
+            layout.holder.unlink(missing_ok=True)
+            layout.lock.unlink(missing_ok=True)
         lock.release()
         if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
@@ -284,8 +283,8 @@ def holding_output(function: Callable) -> Callable:
 
 
 def model_dir(settings: Settings) -> Path:
-    """Where the fine-tuned model and its tokenizer are saved."""
-    return Path(settings.output_dir) / "model"
+    """Where the fine-tuned model and its tokenizer are saved (`layout.RunFolder.model`)."""
+    return run_folder(settings).model
 
 
 def is_complete_checkpoint(folder: Path) -> bool:
@@ -300,9 +299,7 @@ def is_complete_checkpoint(folder: Path) -> bool:
 
 def checkpoints(settings: Settings) -> list[Path]:
     """The complete checkpoints in the output folder, oldest first."""
-    found = Path(settings.output_dir).glob("checkpoint-*")
-    complete = [path for path in found if is_complete_checkpoint(path)]
-    return sorted(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]))
+    return [path for path in run_folder(settings).checkpoint_folders() if is_complete_checkpoint(path)]
 
 
 def prepare_output(settings: Settings) -> str | None:
@@ -311,16 +308,17 @@ def prepare_output(settings: Settings) -> str | None:
     A trained model or an unfinished run already there is an error, unless `overwrite` (start again) or
     `resume` (continue) says what to do with it.
     """
-    out = output_folder(settings)
-    started, complete = sorted(out.glob("checkpoint-*")), checkpoints(settings)
-    leftovers = [out / PARTIAL, out / REPLACED]  # from a save cut short
+    layout = run_folder(settings)
+    out = layout.make()
+    started, complete = layout.checkpoint_folders(), checkpoints(settings)
+    leftovers = [layout.partial, layout.replaced]  # from a save cut short
     if settings.resume:
         if not complete:
             raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without --resume")
         for partial in [*set(started) - set(complete), *leftovers]:  # cut short while being written
             shutil.rmtree(partial, ignore_errors=True)
         return str(complete[-1])
-    folder = model_dir(settings)
+    folder = layout.model
     if settings.overwrite:
         for old in [*started, folder, *leftovers]:
             shutil.rmtree(old, ignore_errors=True)
@@ -339,21 +337,23 @@ def prepare_output(settings: Settings) -> str | None:
     return None
 
 
-def save(trainer: Trainer, settings: Settings) -> Path:
-    """Save the (best) model, its tokenizer, the training log and the model card into `model_dir(settings)`.
+def save(trainer: Trainer, settings: Settings, run_report: Report | None = None) -> Path:
+    """Save the (best) model, its tokenizer, the training log and the model card of `run_report` (given one) into
+    `model_dir(settings)`. Nothing is read, split or fitted here: the card is rendered from the report.
 
     They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
     disk, a killed kernel) never leaves a `model/` that looks trained.
     """
-    folder = model_dir(settings)
-    partial, replaced = folder.with_name(PARTIAL), folder.with_name(REPLACED)
+    layout = run_folder(settings)
+    folder, partial, replaced = layout.model, layout.partial, layout.replaced
     first = trainer.is_world_process_zero()
     if first:
         shutil.rmtree(partial, ignore_errors=True)
     trainer.save_model(str(partial))  # safetensors weights, config with id2label, tokenizer files; process 0 only
     if first:
         (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-        write_card(partial, settings)  # README.md: the model card, test metrics still to come
+        if run_report is not None:
+            write_card(partial, run_report)  # README.md: the model card, test metrics still to come
         shutil.rmtree(replaced, ignore_errors=True)
         if folder.exists():
             folder.rename(replaced)
@@ -394,19 +394,26 @@ def check_learned(trainer: Trainer) -> bool:
     return False
 
 
-@holding_output
-def train(settings: Settings, announce: bool = True) -> Trainer:
-    """The whole of notebook 04 in one call: split, tokenize, fine-tune, save; returns the trainer.
+class Run(NamedTuple):
+    """What `run` hands back: the trainer, the split's parts it trained on, and the run's report (process 0's)."""
 
-    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
-    """
+    trainer: Trainer
+    parts: dict[str, pd.DataFrame | None]
+    report: Report | None
+
+
+@holding_output
+def run(settings: Settings, announce: bool = True) -> Run:
+    """`train`, handing back the split's parts and the run's report too (`python -m helpers train` measures the test
+    rows with them and writes them into the card, without reading the data or fitting the baselines again)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
+    df = load_data(settings)  # read once: the labels checked here, then split
     # and so does a model that cannot be loaded, classify, or learn the data's labels, and its tokenizer
-    check_classifier(settings.model, label_names(load_data(settings)))
+    check_classifier(settings.model, label_names(df))
     tokenizer = load_tokenizer(settings)
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
-    parts = load_split(settings)
+    parts = load_split(settings, df)
     names = label_names(parts["train"])
     first = int(os.environ.get("RANK", "0")) == 0
     with quiet_library():
@@ -423,13 +430,23 @@ def train(settings: Settings, announce: bool = True) -> Trainer:
             announce=announce,
         )
         trainer.train(resume_from_checkpoint=resume_from)
-        save(trainer, settings)
+        # the card's facts, once: process 0 writes the card, and a baseline that cannot be fitted never stops the save
+        run_report = report(settings, parts, trainer.state.log_history) if trainer.is_world_process_zero() else None
+        save(trainer, settings, run_report)
     if trainer.is_world_process_zero():  # under torchrun: one warning, not one per process
         if not settings.keep_checkpoints:  # the model is saved: a resume needs them no more
-            for folder in Path(settings.output_dir).glob("checkpoint-*"):
+            for folder in run_folder(settings).checkpoint_folders():
                 shutil.rmtree(folder, ignore_errors=True)
         check_learned(trainer)
-    return trainer
+    return Run(trainer, parts, run_report)
+
+
+def train(settings: Settings, announce: bool = True) -> Trainer:
+    """The whole of notebook 04 in one call: split, tokenize, fine-tune, save with the model card; returns the trainer.
+
+    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
+    """
+    return run(settings, announce).trainer
 
 
 def ensure_trained(settings: Settings) -> Path:

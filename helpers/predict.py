@@ -22,7 +22,8 @@ from transformers import (
 from transformers.trainer_utils import PredictionOutput
 
 from .data import label_names
-from .finetune import NO_EVALUATION, compute_metrics, model_dir, training_arguments
+from .finetune import NO_EVALUATION, compute_metrics, training_arguments
+from .layout import run_folder
 from .models import load_trained
 from .settings import Settings, warn
 from .split import load_split
@@ -95,12 +96,16 @@ def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
 def saved_test_metrics(settings: Settings) -> dict[str, float]:
     """`test_metrics` of the model saved in the settings' output folder (notebook 06: a chosen trial's)."""
     parts = load_split(settings)
-    return test_metrics(*load_trained(model_dir(settings), label_names(parts["train"])), settings, parts["test"])
+    return test_metrics(*load_trained(run_folder(settings).model, label_names(parts["train"])), settings, parts["test"])
 
 
-def evaluate_test(trainer: Trainer, settings: Settings) -> dict[str, float]:
-    """`test_metrics` of `trainer`'s model, with the kept epoch's validation accuracy, the split sizes and speeds."""
-    parts = load_split(settings)
+def evaluate_test(trainer: Trainer, settings: Settings,
+                  parts: dict[str, pd.DataFrame | None] | None = None) -> dict[str, float]:
+    """`test_metrics` of `trainer`'s model, with the kept epoch's validation accuracy, the split sizes and speeds.
+
+    `parts`: the split the trainer was trained on, when the caller has it (`finetune.run`); else it is loaded.
+    """
+    parts = load_split(settings) if parts is None else parts
     test = test_metrics(trainer.model, trainer.processing_class, settings, parts["test"])
     trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
     return {

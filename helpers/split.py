@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .data import label_names, load_data
+from .layout import run_folder
 from .settings import Settings, UserError, having, how_to_set, warn_once
 
 PARTS = ("train", "validation", "test")
@@ -62,25 +63,12 @@ def evaluation_rows(parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
 
 def output_folder(settings: Settings) -> Path:
     """The output folder, made if missing; one clear line when a file stands in its way or it cannot be made."""
-    folder = Path(settings.output_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocker = next((path for path in [folder, *folder.parents] if path.exists() and not path.is_dir()), folder)
-        raise UserError(
-            f"output folder {folder} cannot be made: {blocker} is a file, not a folder; "
-            "choose another --output-dir (TC_OUTPUT_DIR)"
-        ) from None
-    except OSError as error:
-        raise UserError(
-            f"cannot make output folder {folder} ({error.strerror}); choose another --output-dir (TC_OUTPUT_DIR)"
-        ) from None
-    return folder
+    return run_folder(settings).make()
 
 
 def split_path(settings: Settings) -> Path:
     """The file that keeps the split, in the output folder."""
-    return Path(settings.output_dir) / "split.json"
+    return run_folder(settings).split
 
 
 def _recipe(settings: Settings) -> dict:
@@ -100,9 +88,12 @@ def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Pat
     return path
 
 
-def load_split(settings: Settings) -> dict[str, pd.DataFrame | None]:
-    """The saved split's parts ("train", "validation", "test"), made and saved first if missing or stale."""
-    df = load_data(settings)
+def load_split(settings: Settings, df: pd.DataFrame | None = None) -> dict[str, pd.DataFrame | None]:
+    """The saved split's parts ("train", "validation", "test"), made and saved first if missing or stale.
+
+    `df`: the settings' data as `load_data` gives it, when the caller has loaded it already (else it is read here).
+    """
+    df = load_data(settings) if df is None else df
     path = split_path(settings)
     saved = json.loads(path.read_text()) if path.exists() else {}
     if saved.get("recipe") != _recipe(settings):

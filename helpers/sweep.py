@@ -32,9 +32,9 @@ from urllib.parse import urlsplit, urlunsplit
 import optuna
 import pandas as pd
 
-from . import finetune, models
+from . import finetune, layout, models
+from .layout import STUDY_FILE, run_folder  # noqa: F401 (STUDY_FILE: notebook 06 names it sweep.STUDY_FILE)
 from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, having, warn
-from .split import output_folder
 from .tiny import is_tiny
 
 # The search space a learner edits: each knob (a `Settings` field) and the values to try. Its learning rates are
@@ -66,7 +66,6 @@ SAMPLERS = {  # how optuna chooses the points: every one, seeded random draws, o
     "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed),
 }
 VALIDATION_SIZE = 0.1  # used when the settings have no validation split
-STUDY_FILE = "study.log"
 # Not searchable: the sweep sets them itself (the folders), or they change which rows every trial is scored on.
 FIXED = having("profile", "split", "folder")
 # Settings that do not change what a trial learns, left out of its id (which stays the same across versions).
@@ -111,7 +110,7 @@ def with_validation(base: Settings) -> Settings:
 
 def sweep_dir(base: Settings) -> Path:
     """The folder of the search: a folder per trial, and the study."""
-    return Path(base.output_dir) / "sweep"
+    return run_folder(base).sweep
 
 
 def portable(name: str, value):
@@ -134,7 +133,7 @@ def trial_settings(base: Settings, point: dict) -> Settings:
     """The settings of one trial: `base` with the point's values, in its own folder `sweep/ID`, replacing it."""
     values = {name: coerce(name, value) for name, value in point.items()}
     settings = dataclasses.replace(base, **values, overwrite=True, resume=False)
-    return dataclasses.replace(settings, output_dir=str(sweep_dir(base) / run_id(settings)))
+    return dataclasses.replace(settings, output_dir=str(run_folder(base).trial(run_id(settings))))
 
 
 def point_id(base: Settings, point: dict) -> str:
@@ -151,8 +150,8 @@ def study_storage(base: Settings, url: str | None = None) -> optuna.storages.Bas
     """
     if url is not None:
         return database(url)
-    folder = output_folder(dataclasses.replace(base, output_dir=str(sweep_dir(base))))
-    backend = optuna.storages.journal.JournalFileBackend(str(folder / STUDY_FILE))
+    layout.make(run_folder(base).sweep)
+    backend = optuna.storages.journal.JournalFileBackend(str(run_folder(base).study))
     return optuna.storages.JournalStorage(backend)
 
 
@@ -187,7 +186,7 @@ def database(url: str) -> optuna.storages.RDBStorage:
 
 def where(base: Settings, url: str | None = None) -> str:
     """Where the study is kept, to print: the database URL without its password, or the journal file."""
-    return without_password(url) if url is not None else str(sweep_dir(base) / STUDY_FILE)
+    return without_password(url) if url is not None else str(run_folder(base).study)
 
 
 def study_name(space: dict[str, list]) -> str:
@@ -257,12 +256,12 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
         raise optuna.TrialPruned()
     try:
         with finetune.run_lock(settings):  # the trial's folder only: other points stay free for other searches
-            saved = finetune.model_dir(settings)  # trained by another search, or by one stopped before it recorded
+            saved = run_folder(settings).model  # trained by another search, or by one stopped before it recorded
             history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
                 history = finetune.train(settings, announce=False).state.log_history  # its one line: below
-                for folder in Path(settings.output_dir).glob("checkpoint-*"):  # the saved model stays
+                for folder in run_folder(settings).checkpoint_folders():  # the saved model stays
                     shutil.rmtree(folder, ignore_errors=True)
     except finetune.FolderInUse:
         print(f"{label}: being trained by another search, skipped", flush=True)
@@ -361,7 +360,7 @@ def runs_of_study(study: optuna.Study) -> list[dict]:
 def load_runs(base: Settings, *, storage: str | None = None) -> pd.DataFrame:
     """Every completed trial of every study in the output folder, or the database at `storage`, each point once,
     best first (then lowest loss)."""
-    if storage is None and not (sweep_dir(base) / STUDY_FILE).is_file():
+    if storage is None and not run_folder(base).study.is_file():
         return pd.DataFrame(columns=["id", "study", *METRICS])
     store = study_storage(base, storage)
     runs = [run for name in optuna.get_all_study_names(store)
@@ -413,7 +412,7 @@ def table(runs: pd.DataFrame) -> str:
 def settings_of(run: pd.Series | dict, base: Settings) -> Settings:
     """The settings a trial trained with: `base` with its recorded values, in its folder (notebook 06)."""
     values = {name: coerce(name, run[name]) for name in FIELDS if name in run and not pd.isna(run[name])}
-    return dataclasses.replace(base, **values, output_dir=str(sweep_dir(base) / run["id"]))
+    return dataclasses.replace(base, **values, output_dir=str(run_folder(base).trial(run["id"])))
 
 
 def knobs(run: pd.Series) -> dict:

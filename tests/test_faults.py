@@ -13,11 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+from huggingface_hub import ModelCard
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
 from helpers import UserError
+from helpers.card import report
 from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
 from helpers.models import is_trained, load_trained
+from helpers.split import load_split, split_path
 
 from support import (
     ROOT,
@@ -268,8 +271,24 @@ def test_a_save_cut_short_leaves_the_model_as_it_was(trainer, tmp_path, tiny_cac
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
     assert is_trained(folder)
     monkeypatch.undo()
-    save(trainer, settings)  # the next save clears what the cut one left (the card made the split, as train does)
-    assert sorted(path.name for path in folder.parent.iterdir()) == ["model", "split.json"]
+    save(trainer, settings)  # the next save clears what the cut one left (and reads, splits and writes nothing else)
+    assert sorted(path.name for path in folder.parent.iterdir()) == ["model"]
+
+
+def test_saving_reads_splits_and_fits_nothing(trainer, tmp_path, tiny_cache, monkeypatch):
+    """`save` writes the model and the card of the report it is given: no data read, no split made, nothing fitted."""
+    settings = tiny_settings_for(tmp_path / "out", tiny_cache)
+    made = report(settings, load_split(settings), [])  # the run's report, computed once before saving
+    split_path(settings).unlink()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("saving did work that a run does once, before it saves")
+
+    monkeypatch.setattr("helpers.data.read_table", forbidden)
+    monkeypatch.setattr("sklearn.pipeline.Pipeline.fit", forbidden)
+    folder = save(trainer, settings, made)
+    assert f"{made.train_rows} train, {made.validation_rows} validation" in ModelCard.load(folder / "README.md").text
+    assert sorted(path.name for path in folder.parent.iterdir()) == ["model"]
 
 
 def test_an_unfinished_model_is_never_taken_for_a_trained_one(trainer, tmp_path, tiny_cache, capsys):

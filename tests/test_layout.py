@@ -1,0 +1,34 @@
+"""The run folder's layout: one home for the paths in OUTPUT_DIR, which the modules that write there all use."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import UserError, finetune, split, sweep
+from helpers.layout import RunFolder, run_folder
+
+
+def test_the_modules_take_their_paths_from_the_layout(make_settings):
+    """The model, the split, the sweep and its study, and a trial's folder are where the layout says."""
+    settings = make_settings()
+    folder = run_folder(settings)
+    assert finetune.model_dir(settings) == folder.model and split.split_path(settings) == folder.split
+    assert sweep.sweep_dir(settings) == folder.sweep and sweep.where(settings) == str(folder.study)
+    trial = sweep.trial_settings(settings, {"learning_rate": "1e-4"})
+    assert trial.output_dir == str(folder.trial(sweep.run_id(trial))) and folder.trial("x").parent == folder.sweep
+
+
+def test_checkpoints_in_step_order_not_name_order(tmp_path):
+    """checkpoint-10 comes after checkpoint-9 (a name sort would put it first); a name without a step comes last."""
+    for name in ("checkpoint-10", "checkpoint-9", "checkpoint-x", "other"):
+        (tmp_path / name).mkdir()
+    assert [path.name for path in RunFolder(tmp_path).checkpoint_folders()] == [
+        "checkpoint-9", "checkpoint-10", "checkpoint-x"]
+
+
+def test_make_names_the_file_in_the_way(tmp_path):
+    """A file where a folder of the output folder's path should be: one line naming it."""
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="file is a file, not a folder"):
+        RunFolder(tmp_path / "file" / "out").make()
+    assert RunFolder(tmp_path / "new" / "out").make().is_dir()
