@@ -147,7 +147,7 @@ def _failures() -> tuple[type[BaseException], ...]:
 
 
 TRANSIENT_STATUS = {408, 425, 429}  # timeout, too early, too many requests: worth asking again (as is any 5xx)
-NO_CONNECTION = (socket.gaierror, ConnectionRefusedError, FileNotFoundError)  # no such host, nobody listening, no file
+NO_CONNECTION = (socket.gaierror, ConnectionRefusedError)  # no such host, nobody listening
 NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 
@@ -165,6 +165,14 @@ def _system_error(error: BaseException) -> OSError | None:
     return next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
 
 
+def no_connection(error: BaseException) -> OSError | None:
+    """The operating system's error along `error`'s chain that says no connection can be made (a name that does not
+    resolve, nobody listening, no route to the host), or None (a timeout, an HTTP error: maybe transient); told by
+    type and errno, never by message (notebook 01; `models` asks it of the hub too)."""
+    return next((cause for cause in _causes(error) if isinstance(cause, NO_CONNECTION)
+                 or (isinstance(cause, OSError) and cause.errno in NO_ROUTE)), None)
+
+
 def _permanent(error: BaseException) -> bool:
     """True for failures a retry cannot mend: an HTTP status below 500 but a few (not found, forbidden), no such host
     or file, nothing listening on the port, no route, huggingface_hub's offline mode. Told by the exception's type,
@@ -173,8 +181,8 @@ def _permanent(error: BaseException) -> bool:
 
     if isinstance(error, HTTPStatus):
         return error.code < 500 and error.code not in TRANSIENT_STATUS
-    return any(isinstance(cause, NO_CONNECTION + (OfflineModeIsEnabled,))
-               or (isinstance(cause, OSError) and cause.errno in NO_ROUTE) for cause in _causes(error))
+    return no_connection(error) is not None or any(isinstance(cause, (FileNotFoundError, OfflineModeIsEnabled))
+                                                   for cause in _causes(error))
 
 
 def _timed_out(error: BaseException) -> bool:

@@ -9,14 +9,13 @@ The libraries are imported where they are used, so that `import helpers` (and a 
 
 from __future__ import annotations
 
-import errno
 import functools
 import json
-import socket
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .data import no_connection
 from .reach import hub_cached, looks_like_path
 from .settings import Settings, UserError, is_tiny
 from .tiny import ensure_tiny_model
@@ -42,25 +41,9 @@ def hub_unreachable() -> str | None:
     try:
         get_session().head(constants.ENDPOINT, timeout=5.0, follow_redirects=False)
     except Exception as error:  # the HTTP client's own classes wrap the operating system's reason
-        reason = connection_failure(error)
+        reason = no_connection(error)
         host = urllib.parse.urlparse(constants.ENDPOINT).netloc or constants.ENDPOINT
         return f"{host}: {reason.strerror or reason}" if reason else None
-    return None
-
-
-NO_CONNECTION = (socket.gaierror, ConnectionRefusedError)
-NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
-
-
-def connection_failure(error: BaseException) -> OSError | None:
-    """The operating system's error along `error`'s chain that says no connection can be made (a name that does not
-    resolve, a refused connection, no route to the host), or None (a timeout, an HTTP error: maybe transient)."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, NO_CONNECTION) or (isinstance(error, OSError) and error.errno in NO_ROUTE):
-            return error
-        error = error.__cause__ or error.__context__
     return None
 
 

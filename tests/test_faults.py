@@ -414,7 +414,7 @@ def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tm
 ])
 def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
     """The operating system's error, however deep in the HTTP client's chain of exceptions, decides; not words."""
-    from helpers.models import connection_failure
+    from helpers.data import no_connection
 
     try:
         try:
@@ -422,4 +422,4 @@ def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
         except OSError as error:
             raise RuntimeError("the HTTP client's own wrapper") from error
     except RuntimeError as wrapped:
-        assert (connection_failure(wrapped) is cause) is permanent
+        assert (no_connection(wrapped) is cause) is permanent
