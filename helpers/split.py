@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -82,9 +83,9 @@ def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Pat
     path = split_path(settings)
     saved = {"recipe": _recipe(settings)}
     saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: under torchrun each saves the same split
     tmp.write_text(json.dumps(saved))
-    tmp.replace(path)
+    tmp.replace(path)  # atomic: a reader sees the old split or the new one, never half
     return path
 
 

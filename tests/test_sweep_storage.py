@@ -162,11 +162,11 @@ def test_a_worker_given_up_while_training_carries_on(server, tmp_path, tiny_cach
     url, space = server.url(), {"learning_rate": [4e-3]}
     train = finetune.train
 
-    def train_while_given_up(settings):
+    def train_while_given_up(settings, **options):
         study = optuna.load_study(study_name=sweep.study_name(sweep.check_space(space)), storage=url)
         for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):  # the others' verdict
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        return train(settings)
+        return train(settings, **options)
 
     monkeypatch.setattr(finetune, "train", train_while_given_up)
     base = tiny_settings_for(tmp_path / "out", tiny_cache, epochs=1, validation_size=0.1)
