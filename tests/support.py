@@ -220,3 +220,30 @@ def notebook_text(number: str) -> str:
     """The markdown of notebook `number`, in one string, every run of white space one space."""
     return re.sub(r"\s+", " ", " ".join(source for kind, source in notebook_cells(notebook_path(number))
                                       if kind == "markdown"))
+
+
+# ---------------------------------------------------------------------------------------------- exercise checks
+
+
+def passes(capsys, key: str, *answers) -> str:
+    """Check `answers` to exercise `key`; assert a pass and return the printed line."""
+    from helpers import exercises
+
+    capsys.readouterr()  # what came before (a Trainer's log lines) is not the check's
+    result = exercises.check(key, *answers)
+    out = capsys.readouterr().out
+    assert result and out.startswith("Correct: "), out
+    return out
+
+
+def fails(capsys, key: str, *answers, saying: str = "") -> str:
+    """Check `answers`; assert a `not yet` with a hint (and `saying` in it), no exception, and return the text."""
+    from helpers import exercises
+
+    capsys.readouterr()
+    result = exercises.check(key, *answers)
+    out = capsys.readouterr().out
+    assert not result and out.startswith("not yet: "), out
+    assert "hint: " in out or "fill in the cell above" in out, out
+    assert saying in out, out
+    return out

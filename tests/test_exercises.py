@@ -20,7 +20,7 @@ from transformers import DataCollatorWithPadding, Trainer
 import helpers
 from helpers import baselines, data, exercises, finetune, models, split, tokenization
 
-from support import notebook_cells, notebook_path, notebook_text
+from support import fails, notebook_cells, notebook_path, notebook_text, passes
 
 MINE = ("01", "02", "03", "04")  # the checks tested here; tests/test_exercises_05_07.py tests the rest
 EXERCISED = ("01", "02", "03", "04", "05", "06", "07")
@@ -33,26 +33,6 @@ def tiny_env(monkeypatch, tmp_path, tiny_cache):
     monkeypatch.setenv("TC_CACHE_DIR", str(tiny_cache))
     monkeypatch.setenv("TC_OUTPUT_DIR", str(tmp_path / "out"))
     return helpers.get_settings()
-
-
-def passes(capsys, key, *answers) -> str:
-    """Check `answers`; assert a pass and return the printed line."""
-    capsys.readouterr()  # what came before (a Trainer's log lines) is not the check's
-    result = exercises.check(key, *answers)
-    out = capsys.readouterr().out
-    assert result and out.startswith("Correct: "), out
-    return out
-
-
-def fails(capsys, key, *answers, saying: str = "") -> str:
-    """Check `answers`; assert a `not yet` with a hint (and `saying` in it), no exception, and return the text."""
-    capsys.readouterr()
-    result = exercises.check(key, *answers)
-    out = capsys.readouterr().out
-    assert not result and out.startswith("not yet: "), out
-    assert "hint: " in out or "fill in the cell above" in out, out
-    assert saying in out, out
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- the module

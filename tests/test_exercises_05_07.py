@@ -19,31 +19,12 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from sklearn.pipeline import make_pipeline
 from transformers.trainer_utils import PredictionOutput
 
-from helpers import baselines, data, exercises, predict, split
+from helpers import baselines, data, predict, split
 
-from support import (LABELS, PREDICTED, TOPICS_SAMPLE, logits_for, notebook_cells, notebook_path, notebook_text,
-                      tiny_settings_for)
+from support import (LABELS, PREDICTED, TOPICS_SAMPLE, fails, logits_for, notebook_cells, notebook_path, notebook_text,
+                     passes, tiny_settings_for)
 
 MINE = ("05", "06", "07")
-
-
-def passes(capsys, key, *answers) -> str:
-    """Check `answers`; assert a pass and return the printed line."""
-    capsys.readouterr()
-    result = exercises.check(key, *answers)
-    out = capsys.readouterr().out
-    assert result and out.startswith("Correct: "), out
-    return out
-
-
-def fails(capsys, key, *answers, saying: str = "") -> str:
-    """Check `answers`; assert a `not yet` with a hint (and `saying` in it), no exception, and return the text."""
-    capsys.readouterr()
-    result = exercises.check(key, *answers)
-    out = capsys.readouterr().out
-    assert not result and out.startswith("not yet: ") and "hint: " in out, out
-    assert saying in out, out
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- notebook 05
