@@ -82,6 +82,7 @@ TRAINING_ARGUMENTS = {
     "label_smoothing": "label_smoothing_factor",
     "logging_steps": "logging_steps",
     "seed": "seed",
+    "optimizer": "optim",
 }
 
 

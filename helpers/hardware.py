@@ -72,6 +72,17 @@ def precision(settings: Settings) -> str:
     return precision_choice(settings)[0]
 
 
+def attention(choice: str = "auto") -> str:
+    """The attention implementation a model loads with: `choice`, or for "auto" eager on a CPU and sdpa elsewhere.
+
+    On a CPU the fused kernel (sdpa) is slower for headlines of a dozen tokens: its backward pass alone took longer
+    than the rest of a step (docs/speed.md). Both compute the same attention. Introduced in notebook 04.
+    """
+    if choice != "auto":
+        return choice
+    return "eager" if device() == "cpu" else "sdpa"
+
+
 def training_flags(settings: Settings) -> dict[str, bool]:
     """The `TrainingArguments` flags that depend on the machine: the device and mixed precision (notebook 04)."""
     chosen, kind = precision(settings), device()

@@ -142,6 +142,8 @@ def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokeni
     import torch
     from transformers import AutoModelForSequenceClassification, set_seed
 
+    from .hardware import attention
+
     check_classifier(settings.model, names)
     tokenizer = tokenizer or load_tokenizer(settings)
     set_seed(settings.seed)  # the new head's weights depend on it
@@ -152,9 +154,12 @@ def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokeni
         id2label=dict(enumerate(names)),
         label2id={name: i for i, name in enumerate(names)},
         dtype=torch.float32,  # the Trainer's mixed precision computes in half precision, keeping float32 weights
+        attn_implementation=attention(settings.attention),
     )
     # A decoder-only model classifies from each row's last real token, found by the padding token's id.
     model.config.pad_token_id = tokenizer.pad_token_id
+    if settings.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)  # the table stays; the rest learns
     return model
 
 
@@ -188,9 +193,13 @@ def unfinished_model(folder: Path) -> str:
             "train it again with --overwrite (TC_OVERWRITE=1)")
 
 
-def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[PreTrainedModel, object]:
-    """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those (notebook 05)."""
+def load_trained(folder: str | Path, names: list[str] | None = None, attention_choice: str = "auto"
+                 ) -> tuple[PreTrainedModel, object]:
+    """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those; attention as
+    `hardware.attention(attention_choice)` (notebook 05)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from .hardware import attention
 
     if not (Path(folder) / "config.json").is_file():
         raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
@@ -199,6 +208,7 @@ def load_trained(folder: str | Path, names: list[str] | None = None) -> tuple[Pr
     if names is not None:
         check_classifier(str(folder), names)
     tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))
-    model = from_pretrained(AutoModelForSequenceClassification, str(folder))
+    model = from_pretrained(AutoModelForSequenceClassification, str(folder),
+                            attn_implementation=attention(attention_choice))
     model.config.pad_token_id = tokenizer.pad_token_id  # as load_model: a model saved without it still pads right
     return model, tokenizer

@@ -96,7 +96,8 @@ def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
 def saved_test_metrics(settings: Settings) -> dict[str, float]:
     """`test_metrics` of the model saved in the settings' output folder (notebook 06: a chosen trial's)."""
     parts = load_split(settings)
-    return test_metrics(*load_trained(run_folder(settings).model, label_names(parts["train"])), settings, parts["test"])
+    return test_metrics(*load_trained(run_folder(settings).model, label_names(parts["train"]), settings.attention), settings,
+                        parts["test"])
 
 
 def evaluate_test(trainer: Trainer, settings: Settings,

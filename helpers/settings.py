@@ -72,6 +72,10 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 A_PRECISION = (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS))
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")  # transformers' names
 A_SCHEDULE = (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES))
+ATTENTIONS = ("auto", "eager", "sdpa")  # transformers' attn_implementation names
+AN_ATTENTION = (lambda v: v in ATTENTIONS, "one of " + ", ".join(ATTENTIONS))
+OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # TrainingArguments' optim names: the same AdamW, two kernels
+AN_OPTIMIZER = (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS))
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,15 @@ class Settings:
                                    role="run")
     reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time",
                                role="run")
+    attention: str = _knob("auto", "how attention is computed: auto (eager on a CPU, where short texts train faster "
+                           "without the fused kernel; sdpa on a GPU), eager or sdpa; the same result either way",
+                           AN_ATTENTION, role="run")
+    optimizer: str = _knob("adamw_torch_fused", "TrainingArguments' optim: adamw_torch_fused (AdamW in one fused "
+                           "kernel per step) or adamw_torch (the same AdamW, a loop over the weights)", AN_OPTIMIZER,
+                           role="run")
+    freeze_embeddings: bool = _knob(False, "keep the pretrained word embeddings as they are: a step no longer "
+                                    "updates their table (a third to half of a small model's weights)",
+                                    role="training")
 
 
 # What each profile changes from the defaults above.

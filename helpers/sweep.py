@@ -122,10 +122,15 @@ def portable(name: str, value):
     return value
 
 
+# Settings that learn, added after trial ids were first given, at the value that learns as before: left out of the
+# id there, so that a study's earlier trials keep theirs.
+ADDED_LATER = {"freeze_embeddings": False}
+
+
 def run_id(settings: Settings) -> str:
     """A stable 10-character name for a trial, the same on every machine: a hash of the settings it learns with."""
     learned = {name: portable(name, value) for name, value in dataclasses.asdict(settings).items()
-               if name not in NOT_LEARNED}
+               if name not in NOT_LEARNED and not (name in ADDED_LATER and ADDED_LATER[name] == value)}
     return hashlib.sha1(json.dumps(learned, sort_keys=True).encode()).hexdigest()[:10]
 
 

@@ -7,6 +7,7 @@ and without emulation, MPS) and what /proc/cpuinfo says about bfloat16.
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 from types import SimpleNamespace
 
@@ -171,3 +172,40 @@ def test_reused_memory_changes_no_result(tmp_path, tiny_cache, monkeypatch):
         weights[reuse] = (finetune.model_dir(settings) / "model.safetensors").read_bytes()
     assert calls == [False, True], "each training sets the allocator once, as its settings say"
     assert weights[True] == weights[False]
+
+
+@pytest.mark.parametrize("kind, expected", [(dict(), "eager"), (A100, "sdpa"), (dict(mps=True), "sdpa")])
+def test_auto_attention_is_eager_on_a_cpu_only(monkeypatch, kind, expected):
+    """`attention="auto"` means eager on a CPU (faster there for short texts, docs/speed.md), sdpa on a GPU; a chosen
+    implementation is kept as it is."""
+    machine(monkeypatch, **kind)
+    assert hardware.attention("auto") == expected
+    assert hardware.attention("sdpa") == "sdpa" and hardware.attention("eager") == "eager"
+
+
+def test_eager_and_sdpa_attention_compute_the_same(make_settings):
+    """The attention setting changes how attention is computed, not what: the same seeded model gives the same
+    logits (to float32 rounding) on a padded batch with either implementation."""
+    settings = make_settings()
+    names = ["not sarcastic", "sarcastic"]
+    models = {choice: load_model(dataclasses.replace(settings, attention=choice), names).eval() for choice in ("eager", "sdpa")}
+    assert {choice: model.config._attn_implementation for choice, model in models.items()} == {
+        "eager": "eager", "sdpa": "sdpa"}
+    ids = torch.tensor([[2, 15, 16, 17, 3], [2, 18, 3, 0, 0]])
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        eager, sdpa = (models[c](input_ids=ids, attention_mask=mask).logits for c in ("eager", "sdpa"))
+    torch.testing.assert_close(eager, sdpa, rtol=1e-4, atol=1e-5)
+
+
+def test_training_uses_the_fused_optimizer_by_default(make_settings):
+    """The Trainer's optimizer is AdamW in one fused kernel unless `optimizer` says otherwise."""
+    from transformers import Trainer
+
+    settings = make_settings()
+    args = finetune.training_arguments(settings, **finetune.NO_EVALUATION)
+    trainer = Trainer(model=load_model(settings, ["a", "b"]), args=args)
+    trainer.create_optimizer()
+    assert trainer.optimizer.defaults["fused"] is True
+    plain = finetune.training_arguments(make_settings(optimizer="adamw_torch"))
+    assert plain.optim == "adamw_torch"

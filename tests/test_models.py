@@ -142,3 +142,16 @@ def test_load_tokenizer_errors_are_user_errors(kind, tiny_settings, tmp_path, mo
     assert model in refused(load_tokenizer, dataclasses.replace(tiny_settings, model=model))  # a UserError, no OSError
 
 
+
+
+def test_frozen_embeddings_leave_only_the_table_out(make_settings):
+    """`freeze_embeddings` takes the word-embedding table, and only it, out of what training updates."""
+    from helpers.models import load_model
+
+    names = ["not sarcastic", "sarcastic"]
+    learning = load_model(make_settings(), names)
+    frozen = load_model(make_settings(freeze_embeddings=True), names)
+    assert all(p.requires_grad for p in learning.parameters())
+    still = {name for name, p in frozen.named_parameters() if not p.requires_grad}
+    table = {name for name, p in frozen.named_parameters() if p is frozen.get_input_embeddings().weight}
+    assert still == table and len(table) == 1

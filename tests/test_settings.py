@@ -270,7 +270,8 @@ def test_assigning_to_a_setting_raises(tmp_path):
 def _another_value(name: str):
     """A valid value of setting `name` other than its default."""
     default, kind = hs.FIELDS[name].default, hs.TYPES[name]
-    allowed = {"profile": "tiny", "precision": "fp32", "lr_scheduler": "cosine", "max_steps": 7}
+    allowed = {"profile": "tiny", "precision": "fp32", "lr_scheduler": "cosine", "max_steps": 7, "attention": "sdpa",
+               "optimizer": "adamw_torch"}
     if name in allowed:
         return allowed[name]
     if kind is bool:
