@@ -19,7 +19,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, defa
 
 from .data import label_names
 from .finetune import NO_EVALUATION, holding_output, training_arguments
-from .hardware import precision, reuse_memory
+from .hardware import attention, precision, reuse_memory
 from .models import load_model, load_tokenizer
 from .predict import predict
 from .settings import Settings, UserError
@@ -27,7 +27,8 @@ from .split import load_split
 from .tokenization import TutorialDataset, tokenize
 
 # Each pipeline is the settings' speed levers and how the rows become batches.
-LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False, reuse_memory=False)
+LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False, reuse_memory=False,
+                  attention="sdpa", optimizer="adamw_torch", freeze_embeddings=False)  # transformers' own defaults
 PIPELINES = {
     "tutorial": {"levers": LEVERS_OFF, "tutorial": True},
     "per-batch padding": {"levers": LEVERS_OFF},
@@ -121,6 +122,9 @@ def run_pipeline(
         "group_by_length": settings.group_by_length,
         "sort_predictions": settings.sort_predictions,
         "reuse_memory": settings.reuse_memory,
+        "attention": attention(settings.attention),
+        "optimizer": settings.optimizer,
+        "freeze_embeddings": settings.freeze_embeddings,
     }
 
 

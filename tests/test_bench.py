@@ -19,6 +19,10 @@ def test_bench_reports_every_pipeline(make_settings, tmp_path):
         assert figures["peak_memory_mb"] > 0
     assert report["pipelines"]["tutorial"]["train_speedup"] == 1.0
     assert report["pipelines"]["tutorial"]["precision"] == "fp32"
+    tutorial, project = report["pipelines"]["tutorial"], report["pipelines"]["this project"]
+    # the tutorial runs transformers' defaults; this project its measured levers (on this machine's CPU)
+    assert (tutorial["attention"], tutorial["optimizer"]) == ("sdpa", "adamw_torch")
+    assert (project["attention"], project["optimizer"]) == ("eager", "adamw_torch_fused")
     assert table(report).count("\n") == 4
     assert chart(report, tmp_path / "bench.png").stat().st_size > 1000
 
