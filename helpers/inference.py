@@ -106,14 +106,14 @@ def export_folder(model: torch.nn.Module, tokenizer, folder: Path) -> Path:
     Everything is written into a temporary folder beside it, renamed into place once complete (as `finetune.save`).
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-partial-", dir=folder.parent))
+    partial, replaced = folder.with_name(f".{folder.name}-partial"), folder.with_name(f".{folder.name}-replaced")
+    shutil.rmtree(partial, ignore_errors=True)  # left by an export cut short
+    partial.mkdir(parents=True)
     try:
         export_onnx(model, tokenizer, partial / ONNX_MODEL)
         quantize_onnx(partial / ONNX_MODEL, partial / ONNX_INT8)
         tokenizer.save_pretrained(partial)
         model.config.save_pretrained(partial)
-        replaced = folder.with_name(f".{folder.name}-replaced")
         shutil.rmtree(replaced, ignore_errors=True)
         if folder.exists():
             folder.rename(replaced)
