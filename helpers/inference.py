@@ -89,9 +89,17 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: Path) -> Path:
 
 def quantize_onnx(source: Path, target: Path) -> Path:
     """ONNX Runtime's dynamic int8 quantization of `source` into `target` (notebook 08)."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    root = logging.getLogger()  # its note suggesting a pre-processing step: within run-to-run noise here (notebook 08)
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     return target
 
 
