@@ -26,7 +26,7 @@ from .models import from_pretrained, load_trained, with_padding
 from .predict import predict
 from .settings import Settings, UserError, warn
 from .split import load_split
-from .tokenization import HeadlineDataset, count_longer, tokenize
+from .tokenization import count_longer, tokenize
 
 ONNX_FOLDER, ONNX_MODEL, ONNX_INT8 = "onnx", "model.onnx", "model_int8.onnx"  # OUTPUT_DIR/onnx/model.onnx, ...
 INPUTS = ("input_ids", "attention_mask")  # what the exported graph takes; BERT's token_type_ids default to zeros
@@ -43,7 +43,11 @@ def check_fine_tuned(folder: str | Path) -> None:
     if not config.is_file():
         raise UserError(f"no fine-tuned model in {folder}: it has no config.json; pass the folder a training saved "
                         "(OUTPUT_DIR/model, python -m helpers train)")
-    architectures = json.loads(config.read_text()).get("architectures") or []
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (ValueError, AttributeError):
+        raise UserError(f"{config} is not a model's config (not a JSON object); pass the folder a training saved "
+                        "(OUTPUT_DIR/model)") from None
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
         raise UserError(f"{folder} holds a {', '.join(architectures) or 'model'}, not a fine-tuned classifier; pass "
                         "the folder a training saved (OUTPUT_DIR/model, python -m helpers train)")
@@ -261,7 +265,8 @@ def draw(rows: list[dict], fig) -> None:
         axes[0].scatter(r["samples_per_second"], r["accuracy"], s=40 + 400 * r["size_mb"] / biggest,
                         color=f"C{i}", alpha=0.7, label=r["name"])
     axes[0].set(title="Speed and accuracy (dot area: size)", xlabel="test rows per second", ylabel="accuracy")
-    axes[0].legend(fontsize="small")
+    for handle in axes[0].legend(fontsize="small").legend_handles:
+        handle.set_sizes([40])  # the legend's dots all alike: their sizes are the chart's
     names = [r["name"] for r in rows]
     bars = axes[1].barh(names, [r["size_mb"] for r in rows], color=[f"C{i}" for i in range(len(rows))])
     axes[1].bar_label(bars, labels=[f"{r['size_mb']:,.1f} MB" for r in rows], padding=3)
