@@ -62,15 +62,22 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="fine-tune, evaluate on the test split, save model and metrics")
     add_settings_flags(train)
     train.set_defaults(run=run_train)
-    bench = commands.add_parser("bench", help="time the tutorial's pipeline against this project's, same rows")
+    bench = commands.add_parser("bench", help="time the tutorial's pipeline against this project's, same rows; "
+                                              "--inference: a fine-tuned model's int8 and ONNX Runtime paths")
     add_settings_flags(bench)
+    bench.add_argument("--inference", action="store_true",
+                       help="time prediction by the fine-tuned model in --model (a folder, e.g. OUTPUT_DIR/model) in "
+                            "float32, this project's way, torch int8 and ONNX Runtime (float32, int8) on the test "
+                            "rows (all, or --test-rows); writes bench_inference.json and .png and OUTPUT_DIR/onnx")
     bench.add_argument("--steps", type=int, default=20, help="training batches per pipeline (default: 20)")
     bench.add_argument("--predict-rows", type=int, default=640, help="test rows to predict (default: 640)")
     bench.add_argument("--repeat", type=int, default=5,
                        help="passes of the fast pipelines over the same rows; the tutorial's makes one (default: 5)")
     bench.set_defaults(run=run_bench)
     predict = commands.add_parser("predict", help="label texts with a saved model (one per argument or stdin line)")
-    predict.add_argument("--model", required=True, help="folder of a saved model (OUTPUT_DIR/model)")
+    predict.add_argument("--model", required=True,
+                         help="folder of a saved model (OUTPUT_DIR/model), or of an exported one (OUTPUT_DIR/onnx: "
+                              "ONNX Runtime, its int8 model when there)")
     predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
     predict.set_defaults(run=run_predict)
     sweep = commands.add_parser("sweep",
@@ -154,8 +161,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Time the three pipelines on the same rows; print a table, write bench.json and bench.png."""
+    """Time the three pipelines on the same rows; print a table, write bench.json and bench.png (--inference:
+    `run_bench_inference`)."""
     settings = settings_from(args)
+    if args.inference:
+        return run_bench_inference(settings)
     from transformers.utils import logging
 
     from .bench import bench, table, write
@@ -170,9 +180,28 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench_inference(settings: Settings) -> int:
+    """Time each prediction path of the fine-tuned model `settings.model` on the test rows; print a table, write
+    bench_inference.json and bench_inference.png, and the exported model into OUTPUT_DIR/onnx."""
+    from transformers.utils import logging
+
+    from .finetune import run_lock
+    from .inference import check_fine_tuned, measure, onnx_folder, table, write
+
+    check_fine_tuned(settings.model)  # a folder that is not a fine-tuned model: one line, before anything is written
+
+    logging.set_verbosity_error()
+    with run_lock(settings) as folder:
+        rows = measure(settings.model, settings)
+        print(table(rows))
+        paths = write(rows, folder)
+    print(f"{rows[0]['test_rows']:,} test rows; wrote", *paths, onnx_folder(settings))
+    return 0
+
+
 def run_predict(args: argparse.Namespace) -> int:
-    """Print each text's label name and its probability."""
-    from .predict import classifier
+    """Print each text's label name and its probability (ONNX Runtime on an exported folder)."""
+    from .inference import classifier
 
     texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
     if not texts:

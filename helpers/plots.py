@@ -107,3 +107,13 @@ def baselines(table: pd.DataFrame) -> plt.Axes:
     ax.set(title="Test accuracy, same train and test rows", xlabel="accuracy", xlim=(0, 1.25))
     ax.invert_yaxis()
     return ax
+
+
+def inference_paths(rows) -> plt.Axes:
+    """Speed against accuracy of each prediction path, dots sized by MB, and the sizes beside (notebook 08)."""
+    from .inference import draw
+
+    rows = rows.reset_index().to_dict("records") if isinstance(rows, pd.DataFrame) else rows
+    fig = plt.figure(figsize=(11, 3.6))
+    draw(rows, fig)
+    return fig.axes[0]

@@ -1,0 +1,342 @@
+"""Small and fast: the fine-tuned model in int8 and under ONNX Runtime, each path measured on the same test rows.
+
+Introduced in notebook 08 (small and fast); `python -m helpers bench --inference` and `python -m helpers predict`
+on an exported folder (`OUTPUT_DIR/onnx`) call the same functions.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.special import softmax
+
+from .baselines import scores
+from .data import label_names
+from .models import from_pretrained, load_trained, with_padding
+from .predict import predict
+from .settings import Settings, UserError, warn
+from .split import load_split
+from .tokenization import count_longer, tokenize
+
+ONNX_FOLDER, ONNX_MODEL, ONNX_INT8 = "onnx", "model.onnx", "model_int8.onnx"  # OUTPUT_DIR/onnx/model.onnx, ...
+INPUTS = ("input_ids", "attention_mask")  # what the exported graph takes; BERT's token_type_ids default to zeros
+PATHS = ("float32", "this project", "torch int8 (dynamic)", "ONNX Runtime float32", "ONNX Runtime int8")
+KEYS = ("name", "samples_per_second", "accuracy", "f1", "test_rows", "size_mb", "agreement")
+
+
+# ---------------------------------------------------------------------------------------------- building each path
+
+
+def check_fine_tuned(folder: str | Path) -> None:
+    """Fail in one line unless `folder` holds a fine-tuned classifier (config, weights, a classification head)."""
+    config = Path(folder) / "config.json"
+    if not config.is_file():
+        raise UserError(f"no fine-tuned model in {folder}: it has no config.json; pass the folder a training saved "
+                        "(OUTPUT_DIR/model, python -m helpers train)")
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (ValueError, AttributeError):
+        raise UserError(f"{config} is not a model's config (not a JSON object); pass the folder a training saved "
+                        "(OUTPUT_DIR/model)") from None
+    if not any(name.endswith("ForSequenceClassification") for name in architectures):
+        raise UserError(f"{folder} holds a {', '.join(architectures) or 'model'}, not a fine-tuned classifier; pass "
+                        "the folder a training saved (OUTPUT_DIR/model, python -m helpers train)")
+
+
+def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` whose Linear layers compute in int8, their weights stored in int8 (notebook 08)."""
+    import warnings
+
+    with warnings.catch_warnings():  # torch 2.13: torch.ao.quantization and qint8 tensors are marked deprecated
+        warnings.filterwarnings("ignore", ".*deprecated.*")
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).float().eval(), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
+def sample_inputs(tokenizer) -> dict[str, torch.Tensor]:
+    """Two headlines of different lengths, padded into one batch: the example inputs the exporter traces (notebook 08)."""
+    batch = tokenizer(["a short headline", "and a somewhat longer headline, to pad the first"], padding=True,
+                      return_tensors="pt")
+    return {name: batch[name] for name in INPUTS}
+
+
+def export_onnx(model: torch.nn.Module, tokenizer, path: Path) -> Path:
+    """`torch.onnx.export` of `model` in float32 to `path`, batch and sequence length dynamic (notebook 08)."""
+    import logging
+    import warnings
+
+    model = copy.deepcopy(model).float().eval()
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    registry = logging.getLogger("torch.onnx._internal.exporter._registration")  # "torchvision is not installed"
+    level = registry.level
+    registry.setLevel(logging.ERROR)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on axis names and pytree internals
+            torch.onnx.export(model, (), str(path), kwargs=sample_inputs(tokenizer), input_names=list(INPUTS),
+                              output_names=["logits"], dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS},
+                              external_data=False, verbose=False)
+    finally:
+        registry.setLevel(level)
+    return path
+
+
+def quantize_onnx(source: Path, target: Path) -> Path:
+    """ONNX Runtime's dynamic int8 quantization of `source` into `target` (notebook 08)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()  # its note suggesting a pre-processing step: within run-to-run noise here (notebook 08)
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return target
+
+
+def onnx_folder(settings: Settings) -> Path:
+    """Where the exported model goes: `OUTPUT_DIR/onnx` (notebook 08)."""
+    return Path(settings.output_dir) / ONNX_FOLDER
+
+
+def export_folder(model: torch.nn.Module, tokenizer, folder: Path) -> Path:
+    """Write `folder` whole or not at all: model.onnx, model_int8.onnx, the tokenizer files and config.json (labels).
+
+    Everything is written into a temporary folder beside it, renamed into place once complete (as `finetune.save`).
+    """
+    folder = Path(folder)
+    partial, replaced = folder.with_name(f".{folder.name}-partial"), folder.with_name(f".{folder.name}-replaced")
+    shutil.rmtree(partial, ignore_errors=True)  # left by an export cut short
+    partial.mkdir(parents=True)
+    try:
+        export_onnx(model, tokenizer, partial / ONNX_MODEL)
+        quantize_onnx(partial / ONNX_MODEL, partial / ONNX_INT8)
+        tokenizer.save_pretrained(partial)
+        model.config.save_pretrained(partial)
+        shutil.rmtree(replaced, ignore_errors=True)
+        if folder.exists():
+            folder.rename(replaced)
+        partial.rename(folder)
+        shutil.rmtree(replaced, ignore_errors=True)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
+
+
+def session(path: Path, threads: int = 0, level: str = "all"):
+    """An `onnxruntime.InferenceSession` on the CPU: graph optimizations at `level`, `threads` (0: ORT's choice)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = {"none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+                                        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_logits(runner, tokenizer, encodings: dict, batch_size: int) -> np.ndarray:
+    """The logits of ONNX session `runner` for tokenized rows, fed in batches sorted by length, in the rows' order."""
+    ids = encodings["input_ids"]
+    order = np.argsort([len(row) for row in ids], kind="stable")
+    wanted = [i.name for i in runner.get_inputs()]
+    logits = None
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        batch = tokenizer.pad({name: [encodings[name][i] for i in rows] for name in INPUTS}, return_tensors="np")
+        out = runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0]
+        if logits is None:
+            logits = np.empty((len(ids), out.shape[-1]), dtype=np.float32)
+        logits[rows] = out
+    return logits if logits is not None else np.empty((0, 0), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+
+
+def size_mb(*files: Path) -> float:
+    """The files' size on disk together, in MB (10^6 bytes)."""
+    return sum(Path(file).stat().st_size for file in files) / 1e6
+
+
+def weights_mb(folder: Path) -> float:
+    """The size of a saved model's weights (its safetensors files), in MB."""
+    return size_mb(*sorted(Path(folder).glob("*.safetensors")))
+
+
+def torch_size_mb(model: torch.nn.Module) -> float:
+    """The size of `model`'s state dict saved with `torch.save` (a quantized model's packed int8 weights), in MB."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.pt"
+        torch.save(model.state_dict(), path)
+        return size_mb(path)
+
+
+def timed(run: Callable[[], np.ndarray], rows: int) -> tuple[np.ndarray, float]:
+    """Run once to warm up, then once timed: the logits of the timed pass and the samples per second."""
+    run()
+    started = time.perf_counter()
+    logits = run()
+    return logits, rows / (time.perf_counter() - started)
+
+
+def row(name: str, logits: np.ndarray, speed: float, size: float, labels: np.ndarray,
+        reference: np.ndarray | None) -> dict:
+    """One path's figures: speed, accuracy, F1, rows, size and agreement with the `reference` predicted classes."""
+    predicted = logits.argmax(axis=-1)
+    agreement = 1.0 if reference is None else float((predicted == reference).mean())
+    return {"name": name, "samples_per_second": speed, **scores(labels, predicted, logits.shape[-1]),
+            "test_rows": len(labels), "size_mb": size, "agreement": agreement}
+
+
+def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = None,
+            export_to: Path | None = None) -> list[dict]:
+    """Every path of `PATHS` on the same test rows, in that order (notebook 08, `bench --inference`).
+
+    `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are
+    exported into `export_to` (default `OUTPUT_DIR/onnx`).
+    """
+    check_fine_tuned(folder)
+    test = load_split(settings)["test"] if test is None else test
+    model, tokenizer = load_trained(folder, label_names(test))
+    model.eval()
+    data = tokenize(test, tokenizer, settings)
+    labels = np.asarray(data.labels)
+
+    def torch_path(net: torch.nn.Module, changes: dict) -> Callable[[], np.ndarray]:
+        chosen = dataclasses.replace(settings, **changes)
+        return lambda: predict(net, tokenizer, data, chosen).predictions
+
+    rows, reference = [], None
+    plain = {"precision": "fp32", "sort_predictions": False}
+    for name, run, size in (
+        ("float32", torch_path(model, plain), weights_mb(folder)),
+        ("this project", torch_path(model, {}), weights_mb(folder)),
+    ):
+        logits, speed = timed(run, len(labels))
+        rows.append(row(name, logits, speed, size, labels, reference))
+        reference = logits.argmax(axis=-1) if reference is None else reference
+    quantized = quantize_torch(model)
+    logits, speed = timed(torch_path(quantized, {"precision": "fp32", "sort_predictions": True}), len(labels))
+    rows.append(row("torch int8 (dynamic)", logits, speed, torch_size_mb(quantized), labels, reference))
+    del quantized
+    exported = export_folder(model, tokenizer, onnx_folder(settings) if export_to is None else export_to)
+    for name, file in (("ONNX Runtime float32", ONNX_MODEL), ("ONNX Runtime int8", ONNX_INT8)):
+        runner = session(exported / file)
+        logits, speed = timed(lambda: onnx_logits(runner, tokenizer, data.encodings, settings.eval_batch_size),
+                              len(labels))
+        rows.append(row(name, logits, speed, size_mb(exported / file), labels, reference))
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """The paths' figures as a Markdown table, with each path's speed and size against float32's."""
+    first = rows[0]
+    lines = ["| path | samples/s | × float32 | accuracy | F1 | size, MB | × float32 size | agreement | test rows |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['samples_per_second']:,.1f} | "
+                     f"{r['samples_per_second'] / first['samples_per_second']:.2f} | {r['accuracy']:.4f} | "
+                     f"{r['f1']:.4f} | {r['size_mb']:,.1f} | {r['size_mb'] / first['size_mb']:.2f} | "
+                     f"{r['agreement']:.4f} | {r['test_rows']:,} |")
+    return "\n".join(lines)
+
+
+def draw(rows: list[dict], fig) -> None:
+    """Onto matplotlib figure `fig`: speed against accuracy, one dot per path sized by its MB; size bars beside."""
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    biggest = max(r["size_mb"] for r in rows)
+    for i, r in enumerate(rows):
+        axes[0].scatter(r["samples_per_second"], r["accuracy"], s=40 + 400 * r["size_mb"] / biggest,
+                        color=f"C{i}", alpha=0.7, label=r["name"])
+    axes[0].set(title="Speed and accuracy (dot area: size)", xlabel="test rows per second", ylabel="accuracy")
+    for handle in axes[0].legend(fontsize="small").legend_handles:
+        handle.set_sizes([40])  # the legend's dots all alike: their sizes are the chart's
+    names = [r["name"] for r in rows]
+    bars = axes[1].barh(names, [r["size_mb"] for r in rows], color=[f"C{i}" for i in range(len(rows))])
+    axes[1].bar_label(bars, labels=[f"{r['size_mb']:,.1f} MB" for r in rows], padding=3)
+    axes[1].set(title="Size on disk", xlabel="MB", xlim=(0, biggest * 1.5))
+    axes[1].invert_yaxis()
+    fig.tight_layout()
+
+
+def chart(rows: list[dict], path: Path) -> Path:
+    """Save `draw`'s chart to `path` on a `Figure` of its own (matplotlib's object API: no pyplot state touched)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 3.6))
+    draw(rows, fig)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
+    """Write bench_inference.json (the rows, `KEYS` each) and bench_inference.png into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench_inference.json"
+    path.write_text(json.dumps([{key: r[key] for key in KEYS} for r in rows], indent=2) + "\n")
+    return path, chart(rows, folder / "bench_inference.png")
+
+
+# ---------------------------------------------------------------------------------------------- predicting
+
+
+def is_exported(folder: str | Path) -> bool:
+    """True when `folder` holds an exported ONNX model (`export_folder`'s model.onnx and config.json)."""
+    return (Path(folder) / ONNX_MODEL).is_file() and (Path(folder) / "config.json").is_file()
+
+
+class OnnxClassifier:
+    """Texts in, `{"label", "score"}` out, as `pipeline("text-classification")`, on an exported folder (notebook 08).
+
+    Runs model_int8.onnx when the folder has it, else model.onnx; texts longer than the model takes are cut.
+    """
+
+    def __init__(self, folder: str | Path, batch_size: int = 64):
+        from transformers import AutoConfig, AutoTokenizer
+
+        folder = Path(folder)
+        self.file = folder / (ONNX_INT8 if (folder / ONNX_INT8).is_file() else ONNX_MODEL)
+        self.config = from_pretrained(AutoConfig, str(folder))
+        self.tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))
+        self.runner, self.batch_size = session(self.file), batch_size
+
+    def __call__(self, texts: str | list[str]) -> list[dict]:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        positions = getattr(self.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
+        limit = min(self.tokenizer.model_max_length, positions)
+        cut = count_longer(texts, self.tokenizer, limit)
+        if cut:
+            warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens, the most this model takes, "
+                 "and were truncated")
+        encodings = self.tokenizer(texts, truncation=True, max_length=limit)
+        probabilities = softmax(onnx_logits(self.runner, self.tokenizer, encodings, self.batch_size), axis=-1)
+        return [{"label": self.config.id2label[int(p.argmax())], "score": float(p.max())} for p in probabilities]
+
+
+def classifier(folder: str | Path) -> Callable[[list[str]], list[dict]]:
+    """What labels texts from `folder`: ONNX Runtime on an exported folder, else the torch pipeline (notebook 08)."""
+    from .models import has_weights
+    from .predict import classifier as torch_classifier
+
+    if is_exported(folder):
+        return OnnxClassifier(folder)
+    if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or has_weights(Path(folder))):
+        raise UserError(f"no model in {folder}: neither saved weights nor an exported model.onnx; pass a folder "
+                        "a training saved (OUTPUT_DIR/model) or an exported one (OUTPUT_DIR/onnx)")
+    return torch_classifier(folder)
