@@ -35,7 +35,7 @@ from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
 from .data import label_names, load_data
-from .layout import HOLDER, LOCK, run_folder  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
+from .layout import HOLDER, LOCK, run_folder, swap_in  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
 from .settings import Settings, UserError, warn
 from .models import check_classifier, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
 from .split import evaluation_rows, load_split
@@ -355,11 +355,7 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
         (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
         if run_report is not None:
             write_card(partial, run_report)  # README.md: the model card, test metrics still to come
-        shutil.rmtree(replaced, ignore_errors=True)
-        if folder.exists():
-            folder.rename(replaced)
-        partial.rename(folder)
-        shutil.rmtree(replaced, ignore_errors=True)
+        swap_in(partial, folder, replaced)
     return folder
 
 

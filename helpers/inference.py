@@ -22,13 +22,14 @@ from scipy.special import softmax
 
 from .baselines import scores
 from .data import label_names
+from .layout import run_folder, swap_in
 from .models import from_pretrained, load_trained, with_padding
 from .predict import predict
 from .settings import Settings, UserError, warn
 from .split import load_split
 from .tokenization import count_longer, tokenize
 
-ONNX_FOLDER, ONNX_MODEL, ONNX_INT8 = "onnx", "model.onnx", "model_int8.onnx"  # OUTPUT_DIR/onnx/model.onnx, ...
+ONNX_MODEL, ONNX_INT8 = "model.onnx", "model_int8.onnx"  # in OUTPUT_DIR/onnx (layout.RunFolder.onnx)
 INPUTS = ("input_ids", "attention_mask")  # what the exported graph takes; BERT's token_type_ids default to zeros
 PATHS = ("float32", "this project", "torch int8 (dynamic)", "ONNX Runtime float32", "ONNX Runtime int8")
 KEYS = ("name", "samples_per_second", "accuracy", "f1", "test_rows", "size_mb", "agreement")
@@ -109,7 +110,7 @@ def quantize_onnx(source: Path, target: Path) -> Path:
 
 def onnx_folder(settings: Settings) -> Path:
     """Where the exported model goes: `OUTPUT_DIR/onnx` (notebook 08)."""
-    return Path(settings.output_dir) / ONNX_FOLDER
+    return run_folder(settings).onnx
 
 
 def export_folder(model: torch.nn.Module, tokenizer, folder: Path) -> Path:
@@ -126,11 +127,7 @@ def export_folder(model: torch.nn.Module, tokenizer, folder: Path) -> Path:
         quantize_onnx(partial / ONNX_MODEL, partial / ONNX_INT8)
         tokenizer.save_pretrained(partial)
         model.config.save_pretrained(partial)
-        shutil.rmtree(replaced, ignore_errors=True)
-        if folder.exists():
-            folder.rename(replaced)
-        partial.rename(folder)
-        shutil.rmtree(replaced, ignore_errors=True)
+        swap_in(partial, folder, replaced)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return folder

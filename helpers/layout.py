@@ -2,7 +2,8 @@
 
 `OUTPUT_DIR/` holds `model/` (the saved model and its card), `checkpoint-N/` (a run's checkpoints), `split.json`
 (notebook 02), `metrics.json` (`python -m helpers train`), `sweep/` (notebook 06: `sweep/study.log` and a folder
-per trial), and while a run holds it, `.run.lock` and `.run.pid`; a save being written goes to `.model-partial`.
+per trial), `onnx/` and `bench_inference.json` (notebook 08, `bench --inference`), and while a run holds it,
+`.run.lock` and `.run.pid`; a save being written goes to `.model-partial`.
 Introduced in notebook 02 (`split.split_path`); finetune, split, sweep and the CLI take their paths from here.
 """
 
@@ -61,6 +62,11 @@ class RunFolder:
         return self.root / "metrics.json"
 
     @property
+    def onnx(self) -> Path:
+        """The exported model: model.onnx, model_int8.onnx, its tokenizer and config (notebook 08)."""
+        return self.root / "onnx"
+
+    @property
     def sweep(self) -> Path:
         """The folder of a search: a folder per trial, and the study."""
         return self.root / "sweep"
@@ -107,4 +113,17 @@ def make(folder: Path) -> Path:
         raise UserError(
             f"cannot make output folder {folder} ({error.strerror}); choose another --output-dir (TC_OUTPUT_DIR)"
         ) from None
+    return folder
+
+
+def swap_in(partial: Path, folder: Path, replaced: Path) -> Path:
+    """Put the complete folder `partial` in place of `folder`, the old one kept as `replaced` until the new one is
+    in: a save cut short never leaves a half-written `folder` (notebook 04's save, notebook 08's export)."""
+    import shutil
+
+    shutil.rmtree(replaced, ignore_errors=True)
+    if folder.exists():
+        folder.rename(replaced)
+    partial.rename(folder)
+    shutil.rmtree(replaced, ignore_errors=True)
     return folder
