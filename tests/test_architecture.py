@@ -93,11 +93,21 @@ def violations(sources: dict[str, str], layers: dict[str, tuple[int, str]]) -> l
     return found
 
 
+def package_sources(folder) -> dict[str, str]:
+    """Each module of `folder` by its name; the modules of a sub-package (helpers/exercises/) under the package's
+    name, joined, so that the package sits in one layer and its relative imports (`from .. import data`) count."""
+    sources: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.py")):
+        name = path.relative_to(folder).parts[0].removesuffix(".py")
+        sources[name] = sources.get(name, "") + path.read_text(encoding="utf-8") + "\n"
+    return sources
+
+
 def test_helpers_import_only_down_the_layers():
     """Every helpers module is in docs/architecture.md's layer table, and imports only its own or lower layers."""
     layers = layer_table(ARCHITECTURE.read_text(encoding="utf-8"))
     assert layers["settings"][0] == 0 and layers["cli"][0] == max(n for n, _ in layers.values())  # the table is read
-    sources = {path.stem: path.read_text(encoding="utf-8") for path in (ROOT / "helpers").glob("*.py")}
+    sources = package_sources(ROOT / "helpers")
     assert not violations(sources, layers), "\n".join(["imports against docs/architecture.md:"]
                                                       + violations(sources, layers))
 
@@ -153,7 +163,7 @@ def test_no_helper_tells_an_error_by_its_message():
     """Failures are told apart by exception type, errno or HTTP status, never by the words of a message (they are the
     system's, in its language): no helpers module matches message text, nor holds an operating system's phrase."""
     found = []
-    for path in sorted((ROOT / "helpers").glob("*.py")):
+    for path in sorted((ROOT / "helpers").rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         found += [f"{path.name}:{line} matches an error's message" for line in message_matches(ast.parse(source))]
         found += [f"{path.name} holds the system's words {word!r}" for word in SYSTEM_WORDS if word in source.lower()]

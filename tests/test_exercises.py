@@ -1,4 +1,4 @@
-"""The exercises' checks (helpers/exercises.py): a model answer passes, typical wrong answers get a hint, nothing
+"""The exercises' checks (helpers/exercises/): a model answer passes, typical wrong answers get a hint, nothing
 raises; every exercise of notebooks 01-04 has a starter cell, a check call and an asserted worked solution; the
 expected tiny figures the notebooks state hold; every notebook 01-04 (and solution) starts with the install guard.
 """
@@ -19,6 +19,7 @@ from transformers import DataCollatorWithPadding, Trainer
 
 import helpers
 from helpers import baselines, data, exercises, finetune, models, split, tokenization
+from helpers.exercises import nb03
 
 from support import fails, notebook_cells, notebook_path, notebook_text, passes
 
@@ -40,21 +41,21 @@ def tiny_env(monkeypatch, tmp_path, tiny_cache):
 
 def test_every_check_names_itsnotebook_path():
     """Each check is registered as NN.k and has a one-line docstring naming notebook NN and exercise k."""
-    assert exercises.CHECKS
-    for key, check in exercises.CHECKS.items():
+    assert exercises.EXERCISES
+    for key, check in ((key, e.check) for key, e in exercises.EXERCISES.items()):
         notebook, number = re.fullmatch(r"(\d\d)\.(\d)", key).groups()
         doc = check.__doc__.strip()
         assert "\n" not in doc and doc.startswith(f"Notebook {notebook}, exercise {number}:"), (key, doc)
-        assert exercises.HINTS[key]
+        assert exercises.EXERCISES[key].fill_in
 
 
-@pytest.mark.parametrize("key", sorted(exercises.CHECKS))
+@pytest.mark.parametrize("key", sorted(exercises.EXERCISES))
 @pytest.mark.parametrize("placeholder", [..., None])
 def test_a_placeholder_asks_to_fill_in(key, placeholder, capsys):
     """A starter cell left as shipped (`...` or None) prints `fill in`, returns a false result, raises nothing."""
-    arity = exercises.CHECKS[key].__code__.co_argcount
+    arity = exercises.EXERCISES[key].check.__code__.co_argcount
     out = fails(capsys, key, *[placeholder] * arity, saying="fill in the cell above")
-    assert exercises.HINTS[key] in out
+    assert exercises.EXERCISES[key].fill_in in out
 
 
 def test_unknown_exercise_and_wrong_arity_do_not_raise(capsys):
@@ -179,7 +180,7 @@ def test_02_3_test_size(tiny_env, capsys):
 
 def test_03_1_unknown(tiny_env, capsys, tiny_tokenizer):
     """The tiny vocabulary knows Korean: 0 [UNK] passes; all tokens, or another count, gets a hint."""
-    tokens = tiny_tokenizer.tokenize(exercises.KOREAN)
+    tokens = tiny_tokenizer.tokenize(nb03.KOREAN)
     passes(capsys, "03.1", tokens.count(tiny_tokenizer.unk_token))
     fails(capsys, "03.1", len(tokens), saying="all tokens")
     fails(capsys, "03.1", 3, saying="not 0")
@@ -345,7 +346,7 @@ def test_08_2_agreement(capsys):
 def test_each_exercise_has_a_starter_a_check_and_an_asserted_solution(number):
     """Notebook NN: at least three exercises; each check call follows a starter holding `...` (the cell before, or
     earlier in its own cell); its solutions assert every check passes (so nbval fails on a wrong worked solution)."""
-    keys = sorted(key for key in exercises.CHECKS if key.startswith(f"{number}."))
+    keys = sorted(key for key in exercises.EXERCISES if key.startswith(f"{number}."))
     assert len(keys) >= 3
     starter = notebook_cells(notebook_path(number))
     solved = "\n".join(source for kind, source in notebook_cells(notebook_path(number, solutions=True))

@@ -1,4 +1,4 @@
-"""The checks of notebooks 05-07 (helpers/exercises.py, their section): a model answer passes, typical wrong answers
+"""The checks of notebooks 05-07 (helpers/exercises/nb05.py-nb07.py): a model answer passes, typical wrong answers
 get a hint, nothing raises; each exercise of 05-07 has a starter cell, a check call and an asserted worked solution;
 each notebook starts with the install guard; the deterministic tiny figures the notebooks state hold.
 """
