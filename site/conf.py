@@ -53,9 +53,11 @@ def stage(app: Sphinx) -> None:
         raise ConfigError(f"no executed notebooks (NN_name.ipynb) in {build}; run `make run` first, then `make site`")
     for name in STAGED:
         shutil.rmtree(Path(app.srcdir) / name, ignore_errors=True)
-    shutil.copytree(root / "notebooks" / "solutions", Path(app.srcdir) / "notebooks" / "solutions",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copytree(root / "notebooks" / "figures", Path(app.srcdir) / "notebooks" / "figures")
+    for folder in ("solutions", "figures"):  # a copy handed out without its solutions builds without them
+        if (root / "notebooks" / folder).is_dir():
+            shutil.copytree(root / "notebooks" / folder, Path(app.srcdir) / "notebooks" / folder,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (Path(app.srcdir) / "notebooks").mkdir(exist_ok=True)
     for notebook in executed:  # copy2 keeps the times: an unchanged notebook is not read again
         shutil.copy2(notebook, Path(app.srcdir) / "notebooks" / notebook.name)
     shutil.copytree(root / "docs", Path(app.srcdir) / "docs", ignore=shutil.ignore_patterns("*.ipynb"))
@@ -64,8 +66,9 @@ def stage(app: Sphinx) -> None:
 def link_solutions(app: Sphinx, docname: str, source: list[str]) -> None:
     """A notebook's exercises name its worked solutions, `notebooks/solutions/NN_name_solutions.ipynb`: make it a link."""
     if docname.startswith("notebooks/") and not docname.startswith("notebooks/solutions/"):
-        source[0] = re.sub(r"(?<!\[)`notebooks/solutions/([\w-]+\.ipynb)`", r"[`notebooks/solutions/\1`](solutions/\1)",
-                           source[0])
+        solutions = Path(app.srcdir) / "notebooks" / "solutions"
+        source[0] = re.sub(r"(?<!\[)`notebooks/solutions/([\w-]+\.ipynb)`",
+                           lambda m: f"[{m[0]}](solutions/{m[1]})" if (solutions / m[1]).is_file() else m[0], source[0])
 
 
 def run_record(app: Sphinx) -> str:
