@@ -25,14 +25,12 @@ HERE = Path(__file__).resolve().parent
 STAGED = ("notebooks", "docs")  # the folders `stage` makes here, as the repository lays them out (links keep working)
 
 project = "Fine-tune a transformer to spot sarcastic headlines"
-author = "the course's authors"
-extensions = ["myst_nb"]
-exclude_patterns = ["**/.ipynb_checkpoints", "_templates"]
-templates_path = ["_templates"]
+author = ""  # no byline in the footer
+extensions = ["myst_nb", "sphinx.ext.githubpages"]  # githubpages: an empty .nojekyll, for GitHub Pages
+exclude_patterns = ["**/.ipynb_checkpoints"]
 nb_execution_mode = "off"  # the builder never runs a notebook: `make run` did
 nb_merge_streams = True
 myst_heading_anchors = 3  # docs link to headings, e.g. teaching.md#a-class-sweep
-suppress_warnings = ["myst.header"]  # notebooks number their own headings (# 4. ..., then ## ...)
 html_theme = "sphinx_book_theme"
 html_title = project
 html_last_updated_fmt = None
@@ -77,7 +75,7 @@ def run_record(app: Sphinx) -> str:
     if not path.is_file():
         return "No record of the run that produced these outputs (build/run.json: `make run` writes it)."
     run = json.loads(path.read_text(encoding="utf-8"))
-    return (f"Outputs as <code>make run</code> produced them: the <b>{run['profile']}</b> profile, on {run['device']}"
+    return (f"Outputs as make run produced them: the <b>{run['profile']}</b> profile, on {run['device']}"
             f" (CPU: {run['cpu']}), torch {run['torch']}.")
 
 

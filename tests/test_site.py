@@ -109,7 +109,9 @@ def page(name: str) -> str:
 
 
 def test_the_entry_page_links_every_notebook_page_in_order(site, tmp_path):
-    """build/index.html, rendered in Chromium, links each notebook's page, in the order of the notebooks' names."""
+    """build/index.html, rendered in Chromium, links each notebook's page, in the order of the notebooks' names, and
+    each docs page; the build leaves .nojekyll for GitHub Pages (docs/teaching.md)."""
+    assert (site / ".nojekyll").is_file()
     links = hrefs(chromium((site / "index.html").as_uri(), tmp_path))
     wanted = [page(name) for name in NOTEBOOKS]
     firsts = [link for link in dict.fromkeys(links) if link in wanted]  # each page's first link, in page order
