@@ -87,11 +87,18 @@ def show_record(app: Sphinx, pagename: str, templatename: str, context: dict, do
         context["theme_announcement"] = "A worked solution, as written: not executed for this site."
 
 
+def outputs_in_doctrees(app: Sphinx) -> None:
+    """myst-nb writes the outputs' files (plots) into jupyter_execute/ beside the build folder (the repository's
+    root for build/): keep them with Sphinx's other intermediate files, in build/.doctrees/."""
+    app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(Path(app.doctreedir) / "jupyter_execute"))
+
+
 def setup(app: Sphinx) -> dict:
     """Where the repository and the executed notebooks are (`-D course_build=DIR` for another run), and the hooks."""
     app.add_config_value("course_root", str(HERE.parent), "env")
     app.add_config_value("course_build", str(HERE.parent / "build"), "env")
     app.connect("builder-inited", stage)
+    app.connect("builder-inited", outputs_in_doctrees, priority=900)  # after myst-nb's own (500) set its folder
     app.connect("source-read", link_solutions)
     app.connect("html-page-context", show_record)
     return {"parallel_read_safe": True}

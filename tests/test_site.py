@@ -196,6 +196,7 @@ def test_notebook_pages_show_their_run_and_their_outputs(site):
             assert f'href="solutions/{solutions.stem}.html"' in text.split('id="exercises"', 1)[-1], name
     finetune = (site / page(next(name for name in NOTEBOOKS if name.startswith("04_")))).read_text(encoding="utf-8")
     assert MARK in finetune and re.search(r'<img[^>]+src="\.\./_images/[^"]+\.png"', finetune)
+    assert sorted(path.name for path in site.parent.iterdir()) == ["build", "site"]  # nothing written beside build/
 
 
 def test_a_screenshot_of_a_notebook_page(site, tmp_path):
