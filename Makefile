@@ -37,7 +37,7 @@ lab: install
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf build results cache
+	rm -rf build results cache site/notebooks site/docs
 
 # Speed: the tutorial's pipeline against this project's. Point it at real data and a real model, e.g.
 # TC_DATA=../shared/data/sarcasm_headlines.csv TC_TEXT_COLUMN=text TC_LABEL_COLUMN=type TC_MODEL=DIR make bench
