@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
-from sphinx.errors import ConfigError
 
 HERE = Path(__file__).resolve().parent
 STAGED = ("notebooks", "docs")  # the folders `stage` makes here, as the repository lays them out (links keep working)
@@ -48,7 +48,7 @@ def stage(app: Sphinx) -> None:
     root, build = Path(app.config.course_root), Path(app.config.course_build)
     executed = sorted(build.glob("[0-9]*.ipynb"))
     if not executed:
-        raise ConfigError(f"no executed notebooks (NN_name.ipynb) in {build}; run `make run` first, then `make site`")
+        sys.exit(f"error: no executed notebooks (NN_name.ipynb) in {build}; run `make run` first, then `make site`")
     for name in STAGED:
         shutil.rmtree(Path(app.srcdir) / name, ignore_errors=True)
     for folder in ("solutions", "figures"):  # a copy handed out without its solutions builds without them

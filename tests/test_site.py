@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from postgres import CHROMIUM, missing
-from support import ROOT, clean_env
+from support import ROOT, clean_env, one_line_error
 
 pytestmark = pytest.mark.slow  # starts Sphinx and Chromium
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9]*.ipynb"))  # the order is the file names'
@@ -52,12 +52,26 @@ def site(tmp_path_factory) -> Path:
     env = {**clean_env(), "TC_PROFILE": "tiny"}
     subprocess.run([sys.executable, str(ROOT / "site" / "record.py"), str(build / "run.json")], env=env, check=True,
                    timeout=300)
-    shutil.copytree(ROOT / "site", config, ignore=shutil.ignore_patterns("notebooks", "docs", "__pycache__"))
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html",
-                           "-D", f"course_root={ROOT}", "-D", f"course_build={build}", str(config), str(build)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = build_site(build, config)
     assert done.returncode == 0, done.stderr[-3000:]  # -W: a warning (a broken cross-reference) fails the build
     return build
+
+
+def build_site(build: Path, config: Path) -> subprocess.CompletedProcess:
+    """`make site` on the notebooks in `build`, with a copy of site/ (its config) at `config`: Sphinx, warnings fatal."""
+    shutil.copytree(ROOT / "site", config, ignore=shutil.ignore_patterns("notebooks", "docs", "__pycache__"))
+    return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html",
+                           "-D", f"course_root={ROOT}", "-D", f"course_build={build}", str(config), str(build)],
+                          env={**clean_env(), "TC_PROFILE": "tiny"}, capture_output=True, text=True, timeout=600)
+
+
+def test_a_site_before_make_run_is_one_line(tmp_path):
+    """`make site` with no executed notebook in build/ ends in one error line saying to run `make run`; no page."""
+    (tmp_path / "build").mkdir()
+    done = build_site(tmp_path / "build", tmp_path / "site")
+    assert done.returncode == 1
+    assert "make run" in one_line_error(done.stderr)
+    assert not (tmp_path / "build" / "index.html").exists()
 
 
 def chromium(url: str, tmp_path: Path, *action: str) -> str:
