@@ -1,10 +1,11 @@
-# `make run` executes the notebook series into build/ (index.html links them); `make test` runs the unit tests and every notebook under nbval.
+# `make run` executes the notebook series into build/ and builds the course's site there (build/index.html);
+# `make site` rebuilds the site from build/ without executing; `make test` runs the unit tests and every notebook under nbval.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: install run test test-fast lab bench prefetch clean
+.PHONY: install run site test test-fast lab bench prefetch clean
 
 install: $(VENV)/.installed
 
@@ -15,11 +16,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 run: install
 	mkdir -p build
+	$(BIN)/python site/record.py build/run.json
 	for nb in $(NOTEBOOKS); do \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --output-dir build $$nb && \
-	  $(BIN)/jupyter nbconvert --to html --output-dir build build/$$(basename $$nb) || exit 1; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --output-dir build $$nb || exit 1; \
 	done
-	$(BIN)/python -m helpers index build
+	$(BIN)/sphinx-build -q -b html site build
+
+# The site again from the notebooks build/ holds (site/conf.py), executing nothing: after editing docs/ or site/.
+site: install
+	$(BIN)/sphinx-build -q -b html site build
 
 test: install
 	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
@@ -32,7 +37,7 @@ lab: install
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf build results cache
+	rm -rf build results cache site/notebooks site/docs
 
 # Speed: the tutorial's pipeline against this project's. Point it at real data and a real model, e.g.
 # TC_DATA=../shared/data/sarcasm_headlines.csv TC_TEXT_COLUMN=text TC_LABEL_COLUMN=type TC_MODEL=DIR make bench

@@ -1,4 +1,4 @@
-"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|settings|index ...`, flags for `Settings`.
+"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|settings ...`, flags for `Settings`.
 
 Introduced in the README; the notebooks call the same functions.
 """
@@ -115,9 +115,6 @@ def build_parser() -> Parser:
     launch.add_argument("arguments", nargs=argparse.REMAINDER,
                         help="torchrun's: e.g. --standalone --nproc_per_node 2 -m helpers train --profile tiny")
     launch.set_defaults(run=run_torchrun)
-    index = commands.add_parser("index", help="write FOLDER/index.html linking the executed notebooks (make run)")
-    index.add_argument("folder", type=Path, help="the folder of executed notebooks and their HTML (build)")
-    index.set_defaults(run=run_index)
     return parser
 
 
@@ -276,14 +273,6 @@ def run_torchrun(args: argparse.Namespace) -> int:
     except ChildFailedError as failed:
         status = failed.get_first_failure()[1].exitcode
         return status if status > 0 else 1  # killed by a signal: negative
-    return 0
-
-
-def run_index(args: argparse.Namespace) -> int:
-    """Write the index page of the executed notebooks; print its path."""
-    from .index import write_index
-
-    print(write_index(args.folder))
     return 0
 
 

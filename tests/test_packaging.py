@@ -71,7 +71,7 @@ def test_the_distribution_has_its_own_name():
     name = canonicalize_name(project()["name"])
     assert name != "helpers" and "helpers" not in name.split("-")
     layout = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert layout["packages"] == ["helpers"]
+    assert "helpers" in layout["packages"] and all(p.split(".")[0] == "helpers" for p in layout["packages"])
 
 
 def test_every_dependency_has_a_lower_bound_the_pins_meet():
@@ -97,6 +97,17 @@ def test_ranges_leave_torch_to_the_platform_and_hold_the_pins():
     outside = {name: (pins[name], str(deps[name].specifier)) for name in both if pins[name] not in deps[name].specifier}
     assert not outside
     assert "-e ." in (ROOT / "requirements.txt").read_text().splitlines()
+
+
+def test_the_site_builder_is_pinned_for_make_only():
+    """The site's builder (make run, make site: Sphinx, myst-nb and the book theme) is pinned in requirements.txt and
+    is no dependency of the package: `pip install` on Colab or a laptop does not pull a documentation toolchain."""
+    builder = {"sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "pydata-sphinx-theme"}
+    assert builder <= set(pinned())
+    assert not builder & set(declared())
+    extras = {canonicalize_name(Requirement(r).name) for group in project().get("optional-dependencies", {}).values()
+              for r in group}
+    assert not builder & extras
 
 
 @pytest.mark.slow

@@ -57,13 +57,14 @@ def readme_block(fence: str) -> str:
 
 def windows_as_posix(block: str) -> str:
     """A PowerShell block with the venv's programs and paths written as on Linux, to compare with the Makefile."""
-    return block.replace(".venv\\Scripts\\", ".venv/bin/").replace("notebooks\\", "notebooks/")
+    return block.replace("\\", "/").replace(".venv/Scripts/", ".venv/bin/")
 
 
 def test_the_makefile_is_parsed():
     """The parser finds the steps' commands (else the comparisons below would compare nothing)."""
     recipes = makefile_recipes()
-    wanted = {"-m pip install", "nbconvert --to notebook", "nbconvert --to html", "-m helpers index", "-m pytest"}
+    wanted = {"-m pip install", "site/record.py build/run.json", "nbconvert --to notebook --execute",
+              "sphinx-build -q -b html site build", "-m pytest"}
     made = " ".join(" ".join(recipes[step]) for step in STEPS)
     assert all(word in made for word in wanted), recipes
 
@@ -91,3 +92,11 @@ def test_plain_commands_make_the_same_environment_and_settings():
     assert "TC_PROFILE=tiny" in re.search(r"^.*-m pytest.*$", make, re.M)[0]
     assert "TC_PROFILE=tiny .venv/bin/python -m pytest" in bash
     assert '$env:TC_PROFILE = "tiny"; .venv\\Scripts\\python -m pytest' in windows
+
+
+def test_make_site_is_make_runs_last_step():
+    """`make site` builds the site exactly as `make run` ends (the README's last command before the tests), so a
+    site rebuilt from build/ is the one `make run` made, with nothing executed."""
+    recipes = makefile_recipes()
+    assert recipes["site"] == recipes["run"][-1:]
+    assert "sphinx-build" in recipes["site"][0] and "nbconvert" not in " ".join(recipes["site"])
