@@ -16,15 +16,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 run: install
 	mkdir -p build
-	$(BIN)/python site/record.py build/run.json
+	$(BIN)/python docs/site/record.py build/run.json
 	for nb in $(NOTEBOOKS); do \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --output-dir build $$nb || exit 1; \
 	done
-	$(BIN)/sphinx-build -q -b html site build
+	$(BIN)/sphinx-build -q -b html docs/site build
 
-# The site again from the notebooks build/ holds (site/conf.py), executing nothing: after editing docs/ or site/.
+# The site again from the notebooks build/ holds (docs/site/conf.py), executing nothing: after editing docs/ or docs/site/.
 site: install
-	$(BIN)/sphinx-build -q -b html site build
+	$(BIN)/sphinx-build -q -b html docs/site build
 
 test: install
 	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
@@ -37,7 +37,7 @@ lab: install
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf build results cache site/notebooks site/docs
+	rm -rf build results cache docs/site/notebooks docs/site/docs
 
 # Speed: the tutorial's pipeline against this project's. Point it at real data and a real model, e.g.
 # TC_DATA=../shared/data/sarcasm_headlines.csv TC_TEXT_COLUMN=text TC_LABEL_COLUMN=type TC_MODEL=DIR make bench

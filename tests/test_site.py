@@ -1,4 +1,4 @@
-"""The course as a website (site/conf.py: Sphinx, myst-nb, sphinx-book-theme), built as `make site` builds it and
+"""The course as a website (docs/site/conf.py: Sphinx, myst-nb, sphinx-book-theme), built as `make site` builds it and
 read in headless Chromium from the folder (file://), as a learner with the USB stick would.
 
 The site is built once for the module from the repository's notebooks standing in for `make run`'s executed ones
@@ -50,7 +50,7 @@ def site(tmp_path_factory) -> Path:
             notebook = with_fixture_output(notebook)
         (build / name).write_text(json.dumps(notebook), encoding="utf-8")
     env = {**clean_env(), "TC_PROFILE": "tiny"}
-    subprocess.run([sys.executable, str(ROOT / "site" / "record.py"), str(build / "run.json")], env=env, check=True,
+    subprocess.run([sys.executable, str(ROOT / "docs" / "site" / "record.py"), str(build / "run.json")], env=env, check=True,
                    timeout=300)
     done = build_site(build, config)
     assert done.returncode == 0, done.stderr[-3000:]  # -W: a warning (a broken cross-reference) fails the build
@@ -59,7 +59,7 @@ def site(tmp_path_factory) -> Path:
 
 def build_site(build: Path, config: Path) -> subprocess.CompletedProcess:
     """`make site` on the notebooks in `build`, with a copy of site/ (its config) at `config`: Sphinx, warnings fatal."""
-    shutil.copytree(ROOT / "site", config, ignore=shutil.ignore_patterns("notebooks", "docs", "__pycache__"))
+    shutil.copytree(ROOT / "docs" / "site", config, ignore=shutil.ignore_patterns("notebooks", "docs", "__pycache__"))
     return subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html",
                            "-D", f"course_root={ROOT}", "-D", f"course_build={build}", str(config), str(build)],
                           env={**clean_env(), "TC_PROFILE": "tiny"}, capture_output=True, text=True, timeout=600)

@@ -63,8 +63,8 @@ def windows_as_posix(block: str) -> str:
 def test_the_makefile_is_parsed():
     """The parser finds the steps' commands (else the comparisons below would compare nothing)."""
     recipes = makefile_recipes()
-    wanted = {"-m pip install", "site/record.py build/run.json", "nbconvert --to notebook --execute",
-              "sphinx-build -q -b html site build", "-m pytest"}
+    wanted = {"-m pip install", "docs/site/record.py build/run.json", "nbconvert --to notebook --execute",
+              "sphinx-build -q -b html docs/site build", "-m pytest"}
     made = " ".join(" ".join(recipes[step]) for step in STEPS)
     assert all(word in made for word in wanted), recipes
 

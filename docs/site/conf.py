@@ -6,7 +6,7 @@ Why this builder, and how to hand the site to a class: docs/teaching.md, "The co
 Before Sphinx reads anything, `stage` copies the sources into this folder (notebooks/, docs/: copies, rebuilt on
 every build and ignored by git; edit the originals): each executed notebook build/NN_name.ipynb, the worked
 solutions and figures of notebooks/, and docs/*.md. Nothing is executed (myst-nb's execution is off): the pages
-show the outputs as `make run` produced them, and build/run.json (site/record.py) says on each notebook page which
+show the outputs as `make run` produced them, and build/run.json (docs/site/record.py) says on each notebook page which
 profile and which machine produced them. Nothing is fetched either: the theme's files come with its wheel, and the
 search (Sphinx's own, its index a script beside the pages) works from the folder (file://) as well as served.
 """
@@ -58,7 +58,9 @@ def stage(app: Sphinx) -> None:
     (Path(app.srcdir) / "notebooks").mkdir(exist_ok=True)
     for notebook in executed:  # copy2 keeps the times: an unchanged notebook is not read again
         shutil.copy2(notebook, Path(app.srcdir) / "notebooks" / notebook.name)
-    shutil.copytree(root / "docs", Path(app.srcdir) / "docs", ignore=shutil.ignore_patterns("*.ipynb"))
+    (Path(app.srcdir) / "docs").mkdir()
+    for page in sorted((root / "docs").glob("*.md")):  # the pages only: this site's own folder sits in docs/ too
+        shutil.copy2(page, Path(app.srcdir) / "docs" / page.name)
 
 
 def link_solutions(app: Sphinx, docname: str, source: list[str]) -> None:
@@ -95,8 +97,8 @@ def outputs_in_doctrees(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict:
     """Where the repository and the executed notebooks are (`-D course_build=DIR` for another run), and the hooks."""
-    app.add_config_value("course_root", str(HERE.parent), "env")
-    app.add_config_value("course_build", str(HERE.parent / "build"), "env")
+    app.add_config_value("course_root", str(HERE.parent.parent), "env")
+    app.add_config_value("course_build", str(HERE.parent.parent / "build"), "env")
     app.connect("builder-inited", stage)
     app.connect("builder-inited", outputs_in_doctrees, priority=900)  # after myst-nb's own (500) set its folder
     app.connect("source-read", link_solutions)

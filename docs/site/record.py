@@ -1,7 +1,7 @@
 """Which profile and which machine produced the notebooks' outputs: `make run` writes this record beside them.
 
-`python site/record.py build/run.json` runs just before `make run` executes the notebooks, in the same
-environment (so `TC_PROFILE` and the auto profile's choice are theirs); site/conf.py shows it on every notebook page.
+`python docs/site/record.py build/run.json` runs just before `make run` executes the notebooks, in the same
+environment (so `TC_PROFILE` and the auto profile's choice are theirs); docs/site/conf.py shows it on every notebook page.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def record() -> dict[str, str]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("error: give the record's path, e.g. `python site/record.py build/run.json`")
+        sys.exit("error: give the record's path, e.g. `python docs/site/record.py build/run.json`")
     path = Path(sys.argv[1])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record(), indent=2) + "\n", encoding="utf-8")
