@@ -93,8 +93,8 @@ def test_04_1_loss_before(env, capsys):
 
 
 def test_04_2_metrics(env, capsys):
-    """The worked solution passes; without precision and recall, with swapped arguments, a macro average, a list or
-    nothing returned fail."""
+    """The worked solution passes; without precision and recall, with swapped arguments, a macro average, a recall
+    off, a list or nothing returned fail, and no hint prints an expected score."""
 
     def metrics(average="binary", swap=False, keys=("accuracy", "f1", "precision", "recall")):
         def compute_metrics(eval_pred):
@@ -110,8 +110,17 @@ def test_04_2_metrics(env, capsys):
     passes(capsys, "04.2", run_solution("04.2", env)["compute_metrics"])
     fails(capsys, "04.2", metrics(keys=("accuracy", "f1")), saying="no 'precision'")
     fails(capsys, "04.2", metrics(keys=("precision", "recall")), saying="no 'accuracy'")
-    fails(capsys, "04.2", metrics(swap=True), saying="swapped")
-    fails(capsys, "04.2", metrics(average="macro"), saying="averaged over both classes")
+    rng = np.random.default_rng(0)  # the made-up rows the check scores: no hint may print their scores
+    logits, labels = rng.normal(size=(40, 2)), rng.integers(0, 2, size=40)
+    expected = metrics()((logits, labels))
+    hides(fails(capsys, "04.2", metrics(swap=True), saying="swapped"), *expected.values())
+    hides(fails(capsys, "04.2", metrics(average="macro"), saying="averaged over both classes"), *expected.values())
+
+    def off_by_one(eval_pred):
+        values = metrics()(eval_pred)
+        return values | {"recall": values["recall"] - 0.01}
+
+    hides(fails(capsys, "04.2", off_by_one, saying="not what sklearn computes"), *expected.values())
     fails(capsys, "04.2", lambda eval_pred: [0.5, 0.5], saying="not a dict")
     fails(capsys, "04.2", lambda eval_pred: None, saying="returns nothing yet")
     fails(capsys, "04.2", 0.9, saying="should be a function")
