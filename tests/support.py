@@ -247,3 +247,37 @@ def fails(capsys, key: str, *answers, saying: str = "") -> str:
     assert "hint: " in out or "fill in the cell above" in out, out
     assert saying in out, out
     return out
+
+
+def solution_code(number: str, key: str) -> str:
+    """The code cell of notebook `number`'s worked solutions just before the one asserting exercise `key`'s check."""
+    cells = notebook_cells(notebook_path(number, solutions=True))
+    (at,) = [i for i, (kind, source) in enumerate(cells)
+             if kind == "code" and source.startswith(f'assert exercises.check("{key}"')]
+    assert cells[at - 1][0] == "code", key
+    return cells[at - 1][1]
+
+
+def exercise_env(monkeypatch, output_dir: Path, cache_dir: Path) -> helpers.Settings:
+    """Set the variables a notebook's checks read (the tiny profile, writing into `output_dir`); its settings."""
+    monkeypatch.setenv("TC_PROFILE", "tiny")
+    monkeypatch.setenv("TC_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("TC_OUTPUT_DIR", str(output_dir))
+    return helpers.get_settings()
+
+
+def run_solution(key: str, namespace: dict) -> dict:
+    """Run exercise `key`'s worked solution (`exercises.solution(key)`'s code) in `namespace`; the namespace after."""
+    from helpers import exercises
+
+    exec(compile(exercises.EXERCISES[key].solution, f"<solution {key}>", "exec"), namespace)
+    return namespace
+
+
+def hides(out: str, *values) -> str:
+    """`out` (a check's `not yet` text), after asserting it shows none of `values`, the expected answers."""
+    for value in values:
+        shown = {str(value)} if isinstance(value, (int, np.integer)) else {f"{value:.4f}", f"{value:.3f}", repr(value)}
+        for text in shown | ({f"{value:,}"} if isinstance(value, (int, np.integer)) else set()):
+            assert not re.search(rf"(?<![\d.,]){re.escape(text)}(?![\d])", out), (text, out)
+    return out
