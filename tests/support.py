@@ -281,3 +281,34 @@ def hides(out: str, *values) -> str:
         for text in shown | ({f"{value:,}"} if isinstance(value, (int, np.integer)) else set()):
             assert not re.search(rf"(?<![\d.,]){re.escape(text)}(?![\d])", out), (text, out)
     return out
+
+
+def solutions_source(number: str) -> str:
+    """The code cells of notebook `number`'s worked solutions, in one string."""
+    return "\n".join(source for kind, source in notebook_cells(notebook_path(number, solutions=True)) if kind == "code")
+
+
+def exercise_namespace(number: str, env: dict[str, str]) -> dict:
+    """Run the code cells of notebook `number`'s worked solutions (each asserts its check passes) with the `TC_*`
+    variables `env`, as a kernel would; the names they leave."""
+    import optuna
+    from transformers.utils import logging
+
+    namespace: dict = {"__name__": f"solutions_{number}"}
+    loggers = [logging.get_logger(), logging.get_logger("transformers.training_args")]
+    levels = [logger.level for logger in loggers]
+    bar, said = logging.is_progress_bar_enabled(), optuna.logging.get_verbosity()
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            remove_tc_env(monkeypatch)
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            for kind, source in notebook_cells(notebook_path(number, solutions=True)):
+                if kind == "code":
+                    exec(compile(source, f"{number}_solutions", "exec"), namespace)  # noqa: S102: our own notebook
+    finally:  # a notebook's process-wide switches (log levels, bars) stay in its kernel, not in the test session
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        (logging.enable_progress_bar if bar else logging.disable_progress_bar)()
+        optuna.logging.set_verbosity(said)
+    return namespace
