@@ -247,3 +247,19 @@ def fails(capsys, key: str, *answers, saying: str = "") -> str:
     assert "hint: " in out or "fill in the cell above" in out, out
     assert saying in out, out
     return out
+
+
+def gives_away(out: str, value) -> bool:
+    """True when the printed `out` holds `value` as a learner would read it: a whole number as a word, any other
+    number to 2, 3 or 4 decimals (or as a percentage to 0-2 decimals), anything else as its text."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return re.search(rf"(?<![\d.]){int(value)}(?![\d.])", out) is not None
+    if isinstance(value, (float, np.floating)):
+        written = {f"{value:.{digits}f}" for digits in (2, 3, 4)} | {f"{value:.{digits}%}" for digits in (0, 1, 2)}
+        return any(re.search(rf"(?<![\d.]){re.escape(text)}(?!\d)", out) for text in written)
+    return str(value) in out
+
+
+def solution_cells(number: str) -> list[str]:
+    """The code cells of notebook `number`'s worked solutions, each stripped."""
+    return [source.strip() for kind, source in notebook_cells(notebook_path(number, solutions=True)) if kind == "code"]

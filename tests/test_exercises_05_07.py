@@ -1,30 +1,25 @@
-"""The checks of notebooks 05-07 (helpers/exercises/nb05.py-nb07.py): a model answer passes, typical wrong answers
-get a hint, nothing raises; each exercise of 05-07 has a starter cell, a check call and an asserted worked solution;
-each notebook starts with the install guard; the deterministic tiny figures the notebooks state hold.
+"""The checks of notebooks 05-06 (helpers/exercises/nb05.py, nb06.py): a model answer passes, typical wrong answers
+get a hint, nothing raises; the deterministic tiny figures the notebooks state hold. Notebook 07's checks:
+tests/test_exercises_nb07.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-
 import numpy as np
 import optuna
 import pandas as pd
-import pytest
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.pipeline import make_pipeline
 from transformers.trainer_utils import PredictionOutput
 
-from helpers import baselines, data, predict, split
+from helpers import baselines, predict, split
 
-from support import (LABELS, PREDICTED, TOPICS_SAMPLE, fails, logits_for, notebook_cells, notebook_path, notebook_text,
-                     passes, tiny_settings_for)
+from support import LABELS, PREDICTED, fails, logits_for, notebook_cells, notebook_path, notebook_text, passes
 
-MINE = ("05", "06", "07")
+MINE = ("05", "06")
 
 
 # ---------------------------------------------------------------------------------------------- notebook 05
@@ -161,81 +156,27 @@ def test_06_3_objective(capsys):
     fails(capsys, "06.3", "study", saying="create_study")
 
 
-# ---------------------------------------------------------------------------------------------- notebook 07
-
-
-def test_07_1_class_weights(capsys):
-    """Macro F1 of both runs passes; the accuracy or the weighted F1 in its place is named."""
-    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, 2])
-    off = np.array([0, 0, 0, 0, 0, 0, 0, 0, 2, 0])
-    on = np.array([0, 0, 0, 1, 1, 0, 1, 0, 2, 0])
-    macro = [f1_score(labels, predicted, average="macro") for predicted in (off, on)]
-    passes(capsys, "07.1", labels, off, on, *macro)
-    fails(capsys, "07.1", labels, off, on, accuracy_score(labels, off), macro[1], saying="the accuracy")
-    fails(capsys, "07.1", labels, off, on, macro[0], f1_score(labels, on, average="weighted"), saying="weighted F1")
-
-
-def test_07_2_unstratified(tmp_path, tiny_cache, capsys):
-    """The unstratified split's entertainment count passes, another fails, and the check writes no split."""
-    settings = tiny_settings_for(tmp_path / "out", tiny_cache, data=str(TOPICS_SAMPLE), text_column="title",
-                                 label_column="topic", stratify=True)
-    elsewhere = dataclasses.replace(settings, stratify=False, output_dir=str(tmp_path / "unstratified"))
-    validation = split.load_split(elsewhere)["validation"]
-    count = int((validation["label"] == data.label_names(validation).index("entertainment")).sum())
-    passes(capsys, "07.2", count, settings)
-    fails(capsys, "07.2", count + 1, settings, saying="entertainment validation rows")
-    assert not (tmp_path / "out").exists()
-
-
-def test_07_3_top_k(capsys):
-    """Every topic's probability per headline passes; only the best one, or scores not adding to 1, get a hint."""
-    names = ["a", "b", "c"]
-    every = [[{"label": "b", "score": 0.7}, {"label": "a", "score": 0.2}, {"label": "c", "score": 0.1}]] * 2
-    assert "a (0.20)" in passes(capsys, "07.3", every, names, ["one", "two"])
-    fails(capsys, "07.3", [entry[0] for entry in every], names, ["one", "two"], saying="top_k=None")
-    fails(capsys, "07.3", [entry[:2] for entry in every], names, ["one", "two"], saying="each topic once")
-    halved = [[{**answer, "score": answer["score"] / 2} for answer in entry] for entry in every]
-    fails(capsys, "07.3", halved, names, ["one", "two"], saying="add up to")
-    fails(capsys, "07.3", every, names, ["one"], saying="2 answers for 1 headlines")
-
-
 # ---------------------------------------------------------------------------------------------- the notebooks
 
 
 def test_the_api_stands_in_codenotebook_cells():
-    """05 writes the per-row loss with cross_entropy, 06 an optuna study around the Trainer, 07 the weighted loss as
-    the Trainer's compute_loss_func, each checked against the helpers; 07 loads the pretrained model once."""
+    """05 writes the per-row loss with cross_entropy, 06 an optuna study around the Trainer, each checked against the
+    helpers (07's weighted loss: tests/test_exercises_nb07.py)."""
     code = {number: "\n".join(source for kind, source in notebook_cells(notebook_path(number)) if kind == "code")
             for number in MINE}
     assert 'cross_entropy(logits, labels, reduction="none")' in code["05"] and "with_predictions" in code["05"]
     for call in ("optuna.create_study(", "trial.suggest_float(", "trial.suggest_categorical(", ".optimize(",
                  "Trainer(", "sweep.search("):
         assert call in code["06"], call
-    assert "compute_loss_func=weighted_loss" in code["07"] and "reduction=\"none\"" in code["07"]
-    assert code["07"].count("models.load_model(") == 1 and "finetune.train(" not in code["07"]
     assert "README's tuning table" not in notebook_text("06")
 
 
-def test_tiny_figures_the_notebooks_state(tiny_settings, tmp_path, tiny_cache):
-    """The deterministic `tiny` figures under notebooks 05-07's key cells: the test rows, the baselines, the
-    validation rows of 06 and the topics' test rows of 07."""
+def test_tiny_figures_the_notebooks_state(tiny_settings):
+    """The deterministic `tiny` figures under notebooks 05-06's key cells: the test rows, the baselines and the
+    validation rows of 06 (07's: tests/test_exercises_nb07.py)."""
     parts = split.load_split(tiny_settings)
     table = baselines.compare(parts["train"], parts["test"], 2)
     majority, tfidf = (table.loc[name, "accuracy"] for name in ("majority class", "TF-IDF + logistic regression"))
     assert f"On `tiny`: majority {majority:.3f}, TF-IDF {tfidf:.3f}" in notebook_text("05")
     assert f"of {len(parts['test'])} test rows" in notebook_text("05")
     assert f"of {len(parts['validation'])} validation rows)" in notebook_text("06")
-    topics = tiny_settings_for(tmp_path / "topics", tiny_cache, data=str(TOPICS_SAMPLE), text_column="title",
-                               label_column="topic", stratify=True)
-    assert f"on `tiny` ({len(split.load_split(topics)['test'])} test rows)" in notebook_text("07")
-
-
-@pytest.mark.slow
-def test_07_tiny_accuracy_as_stated(topics_run):
-    """Notebook 07's tiny accuracy ("about 0.87", 70 test rows), from the same training (class weights, 20 epochs),
-    within three rows: one torch thread here, two in a notebook, so bfloat16 sums may differ a little."""
-    settings, trainer = topics_run
-    stated = float(re.search(r"Expect about (0\.\d+) on `tiny` \(70 test rows\)", notebook_text("07")).group(1))
-    test = split.load_split(settings)["test"]
-    accuracy = predict.test_metrics(trainer.model, trainer.processing_class, settings, test)["accuracy"]
-    assert abs(accuracy - stated) <= 3 / 70
