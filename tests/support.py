@@ -312,3 +312,19 @@ def exercise_namespace(number: str, env: dict[str, str]) -> dict:
         (logging.enable_progress_bar if bar else logging.disable_progress_bar)()
         optuna.logging.set_verbosity(said)
     return namespace
+
+
+def gives_away(out: str, value) -> bool:
+    """True when the printed `out` holds `value` as a learner would read it: a whole number as a word, any other
+    number to 2, 3 or 4 decimals (or as a percentage to 0-2 decimals), anything else as its text."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return re.search(rf"(?<![\d.]){int(value)}(?![\d.])", out) is not None
+    if isinstance(value, (float, np.floating)):
+        written = {f"{value:.{digits}f}" for digits in (2, 3, 4)} | {f"{value:.{digits}%}" for digits in (0, 1, 2)}
+        return any(re.search(rf"(?<![\d.]){re.escape(text)}(?!\d)", out) for text in written)
+    return str(value) in out
+
+
+def solution_cells(number: str) -> list[str]:
+    """The code cells of notebook `number`'s worked solutions, each stripped."""
+    return [source.strip() for kind, source in notebook_cells(notebook_path(number, solutions=True)) if kind == "code"]

@@ -76,37 +76,6 @@ def test_result_is_quiet_in_a_notebook_and_says_itself_elsewhere(capsys):
     assert result._ipython_display_() is None
 
 
-# ---------------------------------------------------------------------------------------------- notebook 08
-# (08.3 needs an exported model: tests/test_inference.py checks it on the one it exports)
-
-
-def test_08_1_embedding_share(tiny_env, capsys):
-    """The embeddings' share of the parameters passes; as a percentage, or the Linear layers' share, gets a hint."""
-    model = models.load_model(tiny_env, ["not sarcastic", "sarcastic"])
-    total = sum(p.numel() for p in model.parameters())
-    embedded = sum(module.weight.numel() for module in model.modules() if isinstance(module, torch.nn.Embedding))
-    linear = sum(p.numel() for module in model.modules() if isinstance(module, torch.nn.Linear)
-                 for p in module.parameters())
-    assert 0 < embedded < total and linear < total
-    out = passes(capsys, "08.1", embedded / total, model)
-    assert f"{embedded / total:.0%} of the {total:,} parameters" in out
-    fails(capsys, "08.1", 100 * embedded / total, model, saying="a percentage")
-    fails(capsys, "08.1", linear / total, model, saying="the Linear layers' share")
-    fails(capsys, "08.1", embedded / total + 0.01, model, saying="the embeddings hold")
-
-
-def test_08_2_agreement(capsys):
-    """Agreement and the count of flipped rows pass; logits compared as numbers, or a wrong count, get a hint."""
-    rng = np.random.default_rng(0)
-    reference = rng.normal(size=(50, 2))
-    int8 = reference + rng.normal(scale=0.3, size=(50, 2))
-    same = reference.argmax(axis=-1) == int8.argmax(axis=-1)
-    assert 0 < (~same).sum() < 50, "precondition: some rows flip"
-    out = passes(capsys, "08.2", same.mean(), int((~same).sum()), reference, int8)
-    assert f"changed {(~same).sum()}" in out
-    fails(capsys, "08.2", 1.0, int((~same).sum()), reference, int8, saying="comparing the logits with themselves")
-    fails(capsys, "08.2", (reference == int8).mean(), int((~same).sum()), reference, int8, saying="argmax")
-    fails(capsys, "08.2", same.mean(), int((~same).sum()) + 1, reference, int8, saying="changed the answer")
 
 
 # ---------------------------------------------------------------------------------------------- the notebooks

@@ -16,7 +16,7 @@ import pytest
 from helpers import inference, predict, split
 from helpers.data import label_names
 
-from support import fails, files_in, finish_all, one_line_error, passes, run_main, start_cli
+from support import files_in, finish_all, one_line_error, run_main, start_cli
 
 HEADLINES = ["area man wins argument with self in shower", "senate passes bill to fund school lunches",
              "nation's cats announce plans to knock everything off every table"]
@@ -161,29 +161,3 @@ def test_the_table_compares_with_float32():
             for name, speed, size in (("float32", 100.0, 80.0), ("ONNX Runtime int8", 250.0, 20.0))]
     last = inference.table(rows).splitlines()[-1]
     assert re.search(r"\| 250\.0 \| 2\.50 \|.*\| 20\.0 \| 0\.25 \|", last), last
-
-
-@pytest.mark.slow
-def test_08_3_one_headline_through_the_int8_session(measured, capsys):
-    """Notebook 08's exercise 3: the int8 session's probability of sarcastic passes; the float32 model's, the other
-    class's, or a logit get a hint."""
-    import onnxruntime
-    from scipy.special import softmax
-
-    _, folder = measured
-    headline = "local man unsure whether to be impressed by faster model"
-    reader = inference.OnnxClassifier(folder)
-    encoded = reader.tokenizer([headline], return_tensors="np")
-    feed = {name: encoded[name] for name in inference.INPUTS}
-    sarcastic = reader.config.label2id["sarcastic"]
-
-    def logits(file: str):
-        session = onnxruntime.InferenceSession(str(folder / file), providers=["CPUExecutionProvider"])
-        return session.run(None, feed)[0]
-
-    int8, float32 = softmax(logits(inference.ONNX_INT8), axis=-1)[0], softmax(logits(inference.ONNX_MODEL), axis=-1)[0]
-    passes(capsys, "08.3", float(int8[sarcastic]), headline, folder)
-    fails(capsys, "08.3", float(int8[1 - sarcastic]), headline, folder, saying="the other class's")
-    fails(capsys, "08.3", float(logits(inference.ONNX_INT8)[0, sarcastic]) + 5, headline, folder, saying="a logit")
-    if abs(int8[sarcastic] - float32[sarcastic]) > 1e-5:  # a tiny model's int8 and float32 may round alike
-        fails(capsys, "08.3", float(float32[sarcastic]), headline, folder, saying="float32 model's answer")
