@@ -1,7 +1,6 @@
 """The exercises' mechanism (helpers/exercises/core.py): a placeholder asks to fill in, nothing raises, a result says
 itself; every exercise has a starter cell, a check call and an asserted worked solution; every notebook (and
-solution) starts with the install guard. Each notebook's checks: tests/test_exercises_nb01.py to nb04.py,
-tests/test_exercises_05_07.py and 08's below and in tests/test_inference.py.
+solution) starts with the install guard. Each notebook's checks: tests/test_exercises_nb01.py to nb08.py.
 """
 
 from __future__ import annotations
