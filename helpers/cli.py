@@ -202,11 +202,18 @@ def run_bench_inference(settings: Settings) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     """Print each text's label name and its probability (ONNX Runtime on an exported folder)."""
     from .inference import classifier
+    from .predict import as_bytes, read_texts
 
-    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
+    if args.texts:
+        texts = read_texts(map(as_bytes, args.texts), "argument {}")
+    else:  # bytes, whatever the locale: a Latin-1 file piped in is refused by its line, not a traceback
+        texts = read_texts(sys.stdin.buffer.read().split(b"\n"), "line {} of stdin")
     if not texts:
         raise UserError("no text to label; pass texts as arguments or one per line on stdin")
-    for text, result in zip(texts, classifier(args.model)(texts)):
+    label = classifier(args.model)
+    if hasattr(sys.stdout, "reconfigure"):  # a text this terminal's encoding cannot show is escaped, not a traceback
+        sys.stdout.reconfigure(errors="backslashreplace")
+    for text, result in zip(texts, label(texts)):
         print(f"{result['label']}\t{result['score']:.3f}\t{text}")
     return 0
 
@@ -218,7 +225,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise UserError(f"--trials {args.trials} must be > 0")
     from transformers.utils import logging
 
-    from .sweep import best_call, by_setting, search, table, where
+    from .sweep import best_call, best_command, by_setting, search, table, where
 
     import optuna
 
@@ -232,6 +239,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         print("\nmean over seeds, best first:")
         print(table(settings_table))
     print("best settings:", best_call(settings_table))
+    print("to train them:", best_command(settings_table))
     print("study:", where(settings, args.storage))
     return 0
 
