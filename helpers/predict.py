@@ -122,6 +122,9 @@ def evaluate_test(trainer: Trainer, settings: Settings,
     }
 
 
+BATCH = 64  # texts the pipeline pads into one batch (its default, 1, runs the model once per text)
+
+
 class TruncatingPipeline(TextClassificationPipeline):
     """The text-classification pipeline, cutting texts to the model's limit and saying how many it cut."""
 
@@ -138,7 +141,7 @@ class TruncatingPipeline(TextClassificationPipeline):
             if cut:
                 warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens, the most this model takes, "
                      "and were truncated")
-        return super().__call__(inputs, **{"truncation": True, "max_length": limit, **kwargs})
+        return super().__call__(inputs, **{"truncation": True, "max_length": limit, "batch_size": BATCH, **kwargs})
 
 
 def classifier(folder: str | Path) -> Pipeline:

@@ -163,8 +163,8 @@ def study_storage(base: Settings, url: str | None = None) -> optuna.storages.Bas
 
 
 def masked(text: str, url: str) -> str:
-    """`text` as it may be printed: `url` in it with its password as `***`, and the password itself (as written,
-    percent-decoded, or any part of it between `@`s) as `***` wherever else it appears, as in a driver's reason.
+    """`text` as it may be printed: `url` in it with its password as `***`, and the password itself (as written, or
+    percent-decoded as the driver gets it) as `***` wherever else it appears, as in a driver's reason.
 
     Every message that carries a storage URL or a database driver's words goes through here (notebook 06)."""
     parts = urlsplit(url)
@@ -173,8 +173,7 @@ def masked(text: str, url: str) -> str:
     if not at or not password:
         return text
     text = text.replace(url, urlunsplit(parts._replace(netloc=f"{user}:***@{host}")))
-    secrets = {password, unquote(password), *password.split("@"), *unquote(password).split("@")} - {""}
-    for secret in sorted(secrets, key=len, reverse=True):  # the whole password before its parts
+    for secret in sorted({password, unquote(password)}, key=len, reverse=True):  # as written, and as sent
         text = text.replace(secret, "***")
     return text
 
@@ -259,7 +258,8 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
     trained = next((entry for entry in reversed(log_history) if "train_runtime" in entry), {})
     scores = [best.get("eval_accuracy"), best.get("eval_f1"), best.get("eval_loss"), trained.get("train_runtime")]
     return {"id": run_id(settings), **dict(zip(METRICS, scores)),
-            **{name: getattr(settings, name) for name in dict.fromkeys([*point, *SPACE, *RECORDED, *changed(settings)])},
+            **{name: getattr(settings, name)
+               for name in dict.fromkeys([*point, *SPACE, *RECORDED, *changed(settings)])},
             "log_history": log_history}
 
 
@@ -384,6 +384,8 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     `storage`: an optuna storage URL (`postgresql://user:password@host:port/db`) that many workers share, each
     training into its own folder; by default the journal file `sweep/study.log` in the output folder.
     """
+    if storage is not None:
+        check_url(storage)  # before anything connects
     own = None if space is not None else own_point(base, default_space(base))
     space = check_space(default_space(base) if space is None else space)
     if search not in SAMPLERS:
@@ -393,8 +395,6 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     if search == "random" and trials >= len(grid(space)):
         search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
-    if storage is not None:
-        check_url(storage)
     with database_errors(storage):  # a database lost mid-search: one line, its password masked
         return _search(base, space, own, trials, search, seed, storage)
 
