@@ -482,7 +482,8 @@ def settings_of(run: pd.Series | dict, base: Settings) -> Settings:
 
 def knobs(run: pd.Series) -> dict:
     """The searched values of a trial: its knobs but the seed and the base settings every trial shares (notebook 06)."""
-    return {name: run[name] for name in run.index if name in FIELDS and name not in RECORDED and not pd.isna(run[name])}
+    return {name: run[name] for name in run.index
+            if name in FIELDS and name not in RECORDED and name not in FIXED and not pd.isna(run[name])}
 
 
 def best_values(runs: pd.DataFrame) -> tuple[str, dict]:

@@ -331,3 +331,15 @@ def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_cache):
         [value for row in evaluations[0] for value in row])
     metrics = json.loads((tmp_path / "results" / "tiny" / "metrics.json").read_text())
     assert metrics["validation_accuracy"] == pytest.approx(best["val_accuracy"])
+
+
+def test_a_trial_keeps_every_learned_setting_that_differs_from_its_profile(make_settings):
+    """`max_steps` or `train_rows` set for the whole search are kept with each trial, and so in the best call; the
+    folders and the profile's own values are not, and `knobs` (the searchable values) leaves the rows out."""
+    settings = make_settings(max_steps=4, train_rows=50, logging_steps=5)
+    assert sweep.changed(settings) == ["train_rows", "max_steps"]
+    run = pd.Series(sweep.record(settings, {"learning_rate": 3e-3}, []) | {"id": "a", "study": "space-x"})
+    assert run["max_steps"] == 4 and run["train_rows"] == 50 and "output_dir" not in run and "logging_steps" not in run
+    _, kwargs = parse_call(sweep.best_call(pd.DataFrame([run])))
+    assert kwargs["max_steps"] == 4 and kwargs["train_rows"] == 50
+    assert "train_rows" not in sweep.knobs(run) and sweep.knobs(run)["max_steps"] == 4
