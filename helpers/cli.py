@@ -93,7 +93,7 @@ def build_parser() -> Parser:
                             "the scores so far (default: random)")
     sweep.add_argument("--storage", metavar="URL",
                        help="an optuna storage URL that many machines share, e.g. postgresql://user:password@host:"
-                            "5432/db, an @ in the password written %40 (docs/teaching.md, 'A class sweep'; default: "
+                            "5432/db, an @ in the password written %%40 (docs/teaching.md, 'A class sweep'; default: "
                             "OUTPUT_DIR/sweep/study.log)")
     sweep.set_defaults(run=run_sweep)
     prefetch = commands.add_parser("prefetch", help="bring the data and the model (and wheels) here, to work offline")

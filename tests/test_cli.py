@@ -164,3 +164,10 @@ def test_settings_shows_the_values_in_effect_and_their_sources(monkeypatch, caps
     assert len(rows) == len(cli.FIELDS)
     status, page, _ = run_main("settings", "--page", capsys=capsys)
     assert status == 0 and page == settings_page()
+
+
+@pytest.mark.parametrize("command", ["train", "bench", "predict", "sweep", "prefetch", "settings", "index"])
+def test_every_command_prints_its_help(command, capsys):
+    """`python -m helpers COMMAND --help` prints its flags and exits 0 (argparse reads a help's % as a format)."""
+    status, out, err = run_main(command, "--help", capsys=capsys)
+    assert status == 0 and err == "" and out.startswith(f"usage: python -m helpers {command}")
