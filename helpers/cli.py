@@ -93,7 +93,8 @@ def build_parser() -> Parser:
                             "the scores so far (default: random)")
     sweep.add_argument("--storage", metavar="URL",
                        help="an optuna storage URL that many machines share, e.g. postgresql://user:password@host:"
-                            "5432/db (docs/teaching.md, 'A class sweep'; default: OUTPUT_DIR/sweep/study.log)")
+                            "5432/db, an @ in the password written %%40 (docs/teaching.md, 'A class sweep'; default: "
+                            "OUTPUT_DIR/sweep/study.log)")
     sweep.set_defaults(run=run_sweep)
     prefetch = commands.add_parser("prefetch", help="bring the data and the model (and wheels) here, to work offline")
     add_settings_flags(prefetch)
@@ -199,11 +200,18 @@ def run_bench_inference(settings: Settings) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     """Print each text's label name and its probability (ONNX Runtime on an exported folder)."""
     from .inference import classifier
+    from .predict import as_bytes, read_texts
 
-    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
+    if args.texts:
+        texts = read_texts(map(as_bytes, args.texts), "argument {}")
+    else:  # bytes, whatever the locale: a Latin-1 file piped in is refused by its line, not a traceback
+        texts = read_texts(sys.stdin.buffer.read().split(b"\n"), "line {} of stdin")
     if not texts:
         raise UserError("no text to label; pass texts as arguments or one per line on stdin")
-    for text, result in zip(texts, classifier(args.model)(texts)):
+    label = classifier(args.model)
+    if hasattr(sys.stdout, "reconfigure"):  # a text this terminal's encoding cannot show is escaped, not a traceback
+        sys.stdout.reconfigure(errors="backslashreplace")
+    for text, result in zip(texts, label(texts)):
         print(f"{result['label']}\t{result['score']:.3f}\t{text}")
     return 0
 
@@ -215,7 +223,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise UserError(f"--trials {args.trials} must be > 0")
     from transformers.utils import logging
 
-    from .sweep import best_call, by_setting, search, table, where
+    from .sweep import best_call, best_command, by_setting, search, table, where
 
     import optuna
 
@@ -229,6 +237,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         print("\nmean over seeds, best first:")
         print(table(settings_table))
     print("best settings:", best_call(settings_table))
+    print("to train them:", best_command(settings_table))
     print("study:", where(settings, args.storage))
     return 0
 

@@ -5,6 +5,7 @@ Introduced in notebook 01 (download).
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import os
@@ -32,6 +33,20 @@ def _text(path: Path) -> str:
 JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "true or false", type(None): "null"}
 
 
+def _one_each(pairs: list[tuple]) -> dict:
+    """A JSON object's pairs as a dict; a ValueError for a key given twice (json keeps the last without a word)."""
+    keys = [key for key, _ in pairs]
+    twice = next((key for key in keys if keys.count(key) > 1), None)
+    if twice is not None:
+        raise ValueError(f"an object has the key {twice!r} twice; keep one")
+    return dict(pairs)
+
+
+def _json(text: str):
+    """`json.loads(text)`, refusing an object with a key given twice (`_one_each`)."""
+    return json.loads(text, object_pairs_hook=_one_each)
+
+
 def _rows(rows) -> pd.DataFrame:
     """A DataFrame of JSON `rows`; a ValueError saying where, when they are not a list of objects."""
     if not isinstance(rows, list):
@@ -47,14 +62,14 @@ def _json_lines_rows(path: Path) -> pd.DataFrame:
     rows = []
     for number, line in enumerate(_text(path).split("\n"), 1):
         try:
-            rows += [json.loads(line)] if line.strip() else []
+            rows += [_json(line)] if line.strip() else []
         except ValueError as error:
             raise ValueError(f"line {number}: {error}") from None
     return _rows(rows)
 
 
 READERS = {
-    ".json": lambda path: _rows(json.loads(_text(path))),
+    ".json": lambda path: _rows(_json(_text(path))),
     ".jsonl": _json_lines_rows,
     ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=False),
 }
@@ -295,6 +310,14 @@ def load_data(settings: Settings) -> pd.DataFrame:
             f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))}); "
             "set TC_TEXT_COLUMN and TC_LABEL_COLUMN (or --text-column, --label-column)"
         )
+    for column in dict.fromkeys((settings.label_column, settings.text_column)):
+        places = [str(number) for number, name in enumerate(_header(path), 1) if name == column]
+        if len(places) > 1:  # pandas would rename the second `NAME.1` and the first would be used without a word
+            raise UserError(
+                f"{path.name} has the column {column!r} {len(places)} times (columns {', '.join(places)}), which may "
+                "disagree; keep one, or rename the others and choose one with TC_TEXT_COLUMN and TC_LABEL_COLUMN "
+                "(--text-column, --label-column)"
+            )
     df = raw[[settings.text_column, settings.label_column]].rename(
         columns={settings.text_column: "sentence", settings.label_column: "label"}
     )
@@ -303,6 +326,14 @@ def load_data(settings: Settings) -> pd.DataFrame:
     df.attrs["label_names"] = names  # travels with every part of the split
     df.attrs["columns"] = list(map(str, raw.columns))  # the file's own (the model card: is it the sarcasm data?)
     return df
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a .csv file as its first line writes them (pandas renames a repeated one), else []."""
+    if path.suffix.lower() != ".csv":
+        return []
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        return next(csv.reader(file), [])
 
 
 def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from scipy.special import softmax
 
 from .baselines import scores
 from .data import label_names
-from .layout import run_folder, swap_in
+from .layout import RunFolder, run_folder, swap_in
 from .models import from_pretrained, load_trained, with_padding
 from .predict import predict
 from .settings import Settings, UserError, warn
@@ -40,6 +40,9 @@ KEYS = ("name", "samples_per_second", "accuracy", "f1", "test_rows", "size_mb", 
 
 def check_fine_tuned(folder: str | Path) -> None:
     """Fail in one line unless `folder` holds a fine-tuned classifier (config, weights, a classification head)."""
+    if looks_exported(folder):
+        raise UserError(f"{folder} is an exported folder (ONNX Runtime's graphs, no torch weights), not a saved "
+                        f"model; pass the folder a training saved: --model {RunFolder(Path(folder).parent).model}")
     config = Path(folder) / "config.json"
     if not config.is_file():
         raise UserError(f"no fine-tuned model in {folder}: it has no config.json; pass the folder a training saved "
@@ -144,7 +147,27 @@ def session(path: Path, threads: int = 0, level: str = "all"):
                                         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
     options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except (OSError, *ort_errors()) as error:  # cut short, damaged, missing: ONNX Runtime's own exception classes
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0].split(" failed:")[-1].strip()
+        raise UserError(f"{path} is not a whole ONNX model ({type(error).__name__}: {detail.rstrip('.')}), as when "
+                        f"an export or a copy is cut short; {export_again(Path(path).parent)}") from None
+
+
+def ort_errors() -> tuple[type[Exception], ...]:
+    """ONNX Runtime's exception classes (InvalidProtobuf, NoSuchFile, Fail, ...), which derive from no common one
+    but `Exception`."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(kind for kind in vars(state).values() if isinstance(kind, type) and issubclass(kind, Exception))
+
+
+def export_again(folder: Path) -> str:
+    """What to run to write exported folder `folder` again, from the model saved beside it."""
+    root = Path(folder).parent
+    return (f"write it again: python -m helpers bench --inference --model {RunFolder(root).model} "
+            f"--output-dir {root} (with the --profile it was trained with)")
 
 
 def onnx_logits(runner, tokenizer, encodings: dict, batch_size: int) -> np.ndarray:
@@ -294,8 +317,20 @@ def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
 
 
 def is_exported(folder: str | Path) -> bool:
-    """True when `folder` holds an exported ONNX model (`export_folder`'s model.onnx and config.json)."""
-    return (Path(folder) / ONNX_MODEL).is_file() and (Path(folder) / "config.json").is_file()
+    """True when `folder` holds an exported ONNX model (`export_folder`'s config.json and model.onnx or its int8
+    model_int8.onnx)."""
+    folder = Path(folder)
+    return (folder / "config.json").is_file() and any((folder / name).is_file() for name in (ONNX_MODEL, ONNX_INT8))
+
+
+def looks_exported(folder: str | Path) -> bool:
+    """True when `folder` is, or was meant to be, an exported folder: it holds an .onnx file, or it is an output
+    folder's `onnx/` (`layout.RunFolder.onnx`) with a config.json and no torch weights."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    return any(folder.glob("*.onnx")) or (folder == RunFolder(folder.parent).onnx and (folder / "config.json").is_file()
+                                          and not any(folder.glob("*.safetensors")))
 
 
 class OnnxClassifier:
@@ -333,6 +368,8 @@ def classifier(folder: str | Path) -> Callable[[list[str]], list[dict]]:
 
     if is_exported(folder):
         return OnnxClassifier(folder)
+    if looks_exported(folder):  # config and tokenizer, but neither graph
+        raise UserError(f"{folder} is an exported folder without {ONNX_MODEL} or {ONNX_INT8}; {export_again(folder)}")
     if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or has_weights(Path(folder))):
         raise UserError(f"no model in {folder}: neither saved weights nor an exported model.onnx; pass a folder "
                         "a training saved (OUTPUT_DIR/model) or an exported one (OUTPUT_DIR/onnx)")

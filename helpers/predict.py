@@ -5,6 +5,8 @@ Introduced in notebook 05 (predict).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ from .data import label_names
 from .finetune import NO_EVALUATION, compute_metrics, training_arguments
 from .layout import run_folder
 from .models import load_trained
-from .settings import Settings, warn
+from .settings import Settings, UserError, warn
 from .split import load_split
 from .tokenization import HeadlineDataset, count_longer, tokenize
 
@@ -120,6 +122,9 @@ def evaluate_test(trainer: Trainer, settings: Settings,
     }
 
 
+BATCH = 64  # texts the pipeline pads into one batch (its default, 1, runs the model once per text)
+
+
 class TruncatingPipeline(TextClassificationPipeline):
     """The text-classification pipeline, cutting texts to the model's limit and saying how many it cut."""
 
@@ -136,10 +141,36 @@ class TruncatingPipeline(TextClassificationPipeline):
             if cut:
                 warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens, the most this model takes, "
                      "and were truncated")
-        return super().__call__(inputs, **{"truncation": True, "max_length": limit, **kwargs})
+        return super().__call__(inputs, **{"truncation": True, "max_length": limit, "batch_size": BATCH, **kwargs})
 
 
 def classifier(folder: str | Path) -> Pipeline:
     """A `pipeline("text-classification")` on the saved model, for new texts; longer texts are cut to fit."""
     model, tokenizer = load_trained(folder)
     return pipeline("text-classification", model=model, tokenizer=tokenizer, pipeline_class=TruncatingPipeline)
+
+
+def as_bytes(argument: str) -> bytes:
+    """A command-line argument as the bytes it was typed in (Python keeps undecodable bytes as lone surrogates)."""
+    try:
+        return os.fsencode(argument)
+    except UnicodeEncodeError:  # a lone surrogate that no byte became: kept, so that UTF-8 refuses it below
+        return argument.encode("utf-8", "surrogatepass")
+
+
+def read_texts(lines: Iterable[bytes], where: str) -> list[str]:
+    """The texts to label from lines of bytes (stdin's, or the arguments'), each decoded as UTF-8 and stripped,
+    blank ones skipped; a line that is not UTF-8 refused in one line naming it, `where` ("line {} of stdin") with
+    its number (notebook 05).
+    """
+    texts = []
+    for number, line in enumerate(lines, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UserError(f"{where.format(number)} is not UTF-8 text (byte {line[error.start]:#04x} at position "
+                            f"{error.start:,}); convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8") from None
+        text = text.removeprefix("\ufeff").strip() if number == 1 else text.strip()  # a byte-order mark: not text
+        if text:
+            texts.append(text)
+    return texts

@@ -17,17 +17,19 @@ again, so a grid is covered exactly once by any number of workers, each staying 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
 import json
 import os
+import shlex
 import shutil
 import socket
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import optuna
 import pandas as pd
@@ -160,12 +162,53 @@ def study_storage(base: Settings, url: str | None = None) -> optuna.storages.Bas
     return optuna.storages.JournalStorage(backend)
 
 
-def without_password(url: str) -> str:
-    """`url` as it may be printed: its password, if any, as `***`."""
+def masked(text: str, url: str) -> str:
+    """`text` as it may be printed: `url` in it with its password as `***`, and the password itself (as written, or
+    percent-decoded as the driver gets it) as `***` wherever else it appears, as in a driver's reason.
+
+    Every message that carries a storage URL or a database driver's words goes through here (notebook 06)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)))
+    userinfo, at, host = parts.netloc.rpartition("@")  # the host follows the last @, as urllib reads it
+    user, _, password = userinfo.partition(":")
+    if not at or not password:
+        return text
+    text = text.replace(url, urlunsplit(parts._replace(netloc=f"{user}:***@{host}")))
+    for secret in sorted({password, unquote(password)}, key=len, reverse=True):  # as written, and as sent
+        text = text.replace(secret, "***")
+    return text
+
+
+def without_password(url: str) -> str:
+    """`url` as it may be printed: its password, if any, as `***` (`masked`)."""
+    return masked(url, url)
+
+
+def check_url(url: str) -> str:
+    """`url`, refused in one line before anything connects when its user part holds a raw `@` (more than one `@`
+    before the host): SQLAlchemy and the driver would read part of the password as the host, and print it."""
+    if urlsplit(url).netloc.count("@") > 1:
+        raise UserError(f"the storage URL {without_password(url)} has more than one @ before its host; "
+                        "percent-encode @ as %40 in the user name or password (postgresql://user:p%40ss@host/db)")
+    return url
+
+
+def reason(error: BaseException) -> str:
+    """A database error in one line: the driver's own words (SQLAlchemy's background link dropped), unmasked."""
+    return " ".join(str(getattr(error, "orig", None) or error).split("(Background on")[0].split())
+
+
+@contextlib.contextmanager
+def database_errors(url: str | None):
+    """Within it, a database that cannot be opened or is lost ends in one line, its URL and words `masked`."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except sqlalchemy.exc.SQLAlchemyError as error:  # SQLAlchemy's, wrapping the driver's
+        if url is None:
+            raise
+        raise UserError(masked(f"cannot use the study database {url}: {reason(error)}; check the URL (user, "
+                               "password, host, port, database) and that the server is running", url)) from None
 
 
 _databases: dict[str, optuna.storages.RDBStorage] = {}
@@ -174,6 +217,7 @@ _databases: dict[str, optuna.storages.RDBStorage] = {}
 def database(url: str) -> optuna.storages.RDBStorage:
     """optuna's storage in the database at `url`, opened once a process, with the heartbeat; one line if unreachable."""
     if url not in _databases:
+        check_url(url)
         engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
         if url.startswith("postgresql"):
             engine["connect_args"] = {"connect_timeout": 10}  # a host that drops packets: an error, not a hang
@@ -183,9 +227,8 @@ def database(url: str) -> optuna.storages.RDBStorage:
                 _databases[url] = optuna.storages.RDBStorage(
                     url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
         except Exception as error:  # SQLAlchemy's and the driver's: a wrong password, no server, a bad URL, no driver
-            reason = " ".join(str(getattr(error, "orig", None) or error).split("(Background on")[0].split())
-            raise UserError(f"cannot open the study database {without_password(url)}: {reason}; check the URL "
-                            "(user, password, host, port, database) and that the server is running") from None
+            raise UserError(masked(f"cannot open the study database {url}: {reason(error)}; check the URL (user, "
+                                   "password, host, port, database) and that the server is running", url)) from None
     return _databases[url]
 
 
@@ -215,8 +258,16 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
     trained = next((entry for entry in reversed(log_history) if "train_runtime" in entry), {})
     scores = [best.get("eval_accuracy"), best.get("eval_f1"), best.get("eval_loss"), trained.get("train_runtime")]
     return {"id": run_id(settings), **dict(zip(METRICS, scores)),
-            **{name: getattr(settings, name) for name in dict.fromkeys([*point, *SPACE, *RECORDED])},
+            **{name: getattr(settings, name)
+               for name in dict.fromkeys([*point, *SPACE, *RECORDED, *changed(settings)])},
             "log_history": log_history}
+
+
+def changed(settings: Settings) -> list[str]:
+    """The settings that change what a trial learns and differ from its profile's (e.g. `max_steps`): kept with the
+    trial, so that the best settings printed train the same model."""
+    return [name for name in FIELDS if name not in NOT_LEARNED and not _profile_gives(
+        {"profile": settings.profile, name: getattr(settings, name)}, name, every=True)]
 
 
 class GivenUp(optuna.TrialPruned):
@@ -333,6 +384,8 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     `storage`: an optuna storage URL (`postgresql://user:password@host:port/db`) that many workers share, each
     training into its own folder; by default the journal file `sweep/study.log` in the output folder.
     """
+    if storage is not None:
+        check_url(storage)  # before anything connects
     own = None if space is not None else own_point(base, default_space(base))
     space = check_space(default_space(base) if space is None else space)
     if search not in SAMPLERS:
@@ -342,6 +395,13 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     if search == "random" and trials >= len(grid(space)):
         search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
+    with database_errors(storage):  # a database lost mid-search: one line, its password masked
+        return _search(base, space, own, trials, search, seed, storage)
+
+
+def _search(base: Settings, space: dict[str, list], own: dict | None, trials: int, search: str, seed: int,
+            storage: str | None) -> pd.DataFrame:
+    """`search` once its arguments are checked."""
     shared = storage is not None
     if shared and search == "grid":  # the points come from the study's queue; optuna's GridSampler would draw more
         cover(open_study(base, space, "random", seed, storage=storage), base, space)
@@ -422,23 +482,39 @@ def settings_of(run: pd.Series | dict, base: Settings) -> Settings:
 
 def knobs(run: pd.Series) -> dict:
     """The searched values of a trial: its knobs but the seed and the base settings every trial shares (notebook 06)."""
-    return {name: run[name] for name in run.index if name in FIELDS and name not in RECORDED and not pd.isna(run[name])}
+    return {name: run[name] for name in run.index
+            if name in FIELDS and name not in RECORDED and name not in FIXED and not pd.isna(run[name])}
+
+
+def best_values(runs: pd.DataFrame) -> tuple[str, dict]:
+    """The profile of the best run (the first row) and its recorded settings the profile does not give."""
+    if runs.empty:
+        raise UserError("no trials in the study yet; run a search first")
+    best = runs.iloc[0]
+    return best["profile"], {name: coerce(name, best[name]) for name in runs.columns
+                             if name in FIELDS and name != "profile" and not pd.isna(best[name])
+                             and not _profile_gives(best, name)}
 
 
 def best_call(runs: pd.DataFrame) -> str:
     """The `helpers.get_settings(...)` call with the best run's values, to paste into notebook 04."""
-    if runs.empty:
-        raise UserError("no trials in the study yet; run a search first")
-    best = runs.iloc[0]
-    values = {name: coerce(name, best[name]) for name in runs.columns
-              if name in FIELDS and name != "profile" and not pd.isna(best[name]) and not _profile_gives(best, name)}
-    arguments = [repr(best["profile"]), *(f"{name}={value!r}" for name, value in values.items())]
+    profile, values = best_values(runs)
+    arguments = [repr(profile), *(f"{name}={value!r}" for name, value in values.items())]
     return f"helpers.get_settings({', '.join(arguments)})"
 
 
-def _profile_gives(run: pd.Series, name: str) -> bool:
-    """True for the recorded base settings (model, data, seed) that the run's profile gives anyway."""
-    if name not in ("model", "data", "seed"):
+def best_command(runs: pd.DataFrame) -> str:
+    """`python -m helpers train ...` with the best run's values as flags: it trains the trial's model again."""
+    profile, values = best_values(runs)
+    flags = [f"--{name.replace('_', '-')} {shlex.quote(str(value).lower() if isinstance(value, bool) else str(value))}"
+             for name, value in values.items()]
+    return " ".join(["python -m helpers train --profile", profile, *flags])
+
+
+def _profile_gives(run: pd.Series | dict, name: str, every: bool = False) -> bool:
+    """True for the recorded base settings (model, data, seed; `every`: any setting) that the run's profile gives
+    anyway."""
+    if name not in ("model", "data", "seed") and not every:
         return False
     default = PROFILES[run["profile"]].get(name, FIELDS[name].default)
     return run[name] == default or (default == TINY_MODEL and is_tiny(run[name]))

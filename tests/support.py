@@ -157,6 +157,13 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return finish(start_cli(*args))
 
 
+def piped(data: bytes):
+    """A stand-in for `sys.stdin` with `data` piped in: text on top of bytes (`.buffer`), as a real pipe."""
+    import io
+
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+
+
 def run_main(*argv: str, capsys) -> tuple[int, str, str]:
     """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr."""
     try:

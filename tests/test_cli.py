@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -13,7 +14,7 @@ from helpers import cli
 from helpers.data import read_table
 from helpers.settings import SAMPLE_DATA, settings_page
 
-from support import finish_all, one_line_error, run_cli, run_main, start_cli
+from support import clean_env, finish_all, one_line_error, piped, run_cli, run_main, start_cli
 
 LABEL_NAMES = {"sarcastic", "not sarcastic"}
 
@@ -102,11 +103,30 @@ def test_flags_reach_the_settings():
 @pytest.mark.slow
 def test_predict_reads_stdin(trained_dir, monkeypatch, capsys):
     """With no text arguments, predict labels each non-empty stdin line."""
-    monkeypatch.setattr("sys.stdin", io.StringIO("area man wins argument\n\nsenator delays tax overhaul\n"))
+    monkeypatch.setattr("sys.stdin", piped(b"area man wins argument\n\nsenator delays tax overhaul\n"))
     assert cli.main(["predict", "--model", str(trained_dir / "model")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[2] for line in lines] == ["area man wins argument", "senator delays tax overhaul"]
     assert all(line.split("\t")[0] in LABEL_NAMES for line in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_latin1_on_stdin_is_one_line_naming_it(trained_dir, locale, tmp_path):
+    """A Latin-1 file piped into predict, under a UTF-8 locale or a strict one: one `error:` line naming the line and
+    its byte, exit status 1, nothing labelled; the same lines in UTF-8 are labelled."""
+    lines = ["area man wins argument", "café owner outraged", ""]
+    model = str(trained_dir / "model")
+    env = clean_env() | {"LC_ALL": locale, "LANG": locale}
+    latin1 = subprocess.run([sys.executable, "-m", "helpers", "predict", "--model", model], capture_output=True,
+                            input="\n".join(lines).encode("latin-1"), env=env, cwd=tmp_path)
+    assert latin1.returncode == 1 and latin1.stdout == b""
+    line = one_line_error(latin1.stderr.decode())
+    assert "line 2 of stdin is not UTF-8 text (byte 0xe9 at position 3)" in line and "iconv" in line
+    utf8 = subprocess.run([sys.executable, "-m", "helpers", "predict", "--model", model], capture_output=True,
+                          input="\n".join(lines).encode(), env=env, cwd=tmp_path)
+    assert utf8.returncode == 0, utf8.stderr
+    assert [row.split(b"\t")[2] for row in utf8.stdout.splitlines()] == [text.encode() for text in lines[:2]]
 
 
 PROGRESS_BAR = re.compile(r"^\s*(\S.*: *)?\d+%\|.*\|")  # tqdm's "  45%|████▌     | 18/39 [...]"
@@ -144,3 +164,10 @@ def test_settings_shows_the_values_in_effect_and_their_sources(monkeypatch, caps
     assert len(rows) == len(cli.FIELDS)
     status, page, _ = run_main("settings", "--page", capsys=capsys)
     assert status == 0 and page == settings_page()
+
+
+@pytest.mark.parametrize("command", ["train", "bench", "predict", "sweep", "prefetch", "settings", "index"])
+def test_every_command_prints_its_help(command, capsys):
+    """`python -m helpers COMMAND --help` prints its flags and exits 0 (argparse reads a help's % as a format)."""
+    status, out, err = run_main(command, "--help", capsys=capsys)
+    assert status == 0 and err == "" and out.startswith(f"usage: python -m helpers {command}")

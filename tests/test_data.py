@@ -556,3 +556,24 @@ def test_a_tiny_validation_split_is_said_once(tmp_path, make_settings, tiny_sett
     assert len(said) == 1 and "only 5 rows" in said[0] and "20 %" in said[0], said
     load_split(tiny_settings)
     assert "validation split" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
+def test_a_label_column_given_twice_is_refused(suffix, tmp_path):
+    """Two annotators' sheets merged (`headline,is_sarcastic,is_sarcastic`, disagreeing; a JSON object with the key
+    twice): one line naming the column and where, never the first copy used without a word."""
+    records = headline_records(12)
+    path = tmp_path / f"merged{suffix}"
+    if suffix == ".csv":
+        path.write_text("headline,is_sarcastic,is_sarcastic\n" + "".join(
+            f"{row['headline']},{row['is_sarcastic']},{1 - row['is_sarcastic']}\n" for row in records))
+    else:
+        rows = [json.dumps(row)[:-1] + f', "is_sarcastic": {1 - row["is_sarcastic"]}}}' for row in records]
+        path.write_text("[" + ",".join(rows) + "]" if suffix == ".json" else "\n".join(rows) + "\n")
+    settings = get_settings("tiny", data=str(path), text_column="headline", label_column="is_sarcastic")
+    with pytest.raises(UserError) as caught:
+        load_data(settings)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1, message
+    assert ("has the column 'is_sarcastic' 2 times (columns 2, 3)" if suffix == ".csv"
+            else "has the key 'is_sarcastic' twice") in message

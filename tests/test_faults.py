@@ -423,3 +423,85 @@ def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
             raise RuntimeError("the HTTP client's own wrapper") from error
     except RuntimeError as wrapped:
         assert (no_connection(wrapped) is cause) is permanent
+
+
+# ---------------------------------------------------------------------------------------------- exported folders
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory) -> Path:
+    """An output folder with the trained tiny model in `model/` and its export in `onnx/` (as bench --inference)."""
+    from helpers.inference import export_folder
+
+    settings, _ = trained
+    out = tmp_path_factory.mktemp("exported")
+    shutil.copytree(Path(settings.output_dir) / "model", out / "model")
+    export_folder(*load_trained(out / "model"), out / "onnx")
+    return out
+
+
+def broken_copy(exported: Path, tmp_path: Path, damage) -> Path:
+    """A copy of the output folder whose `onnx/` `damage(folder)` changed: its `onnx/` folder."""
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    damage(out / "onnx")
+    return out / "onnx"
+
+
+@pytest.mark.slow
+def test_an_exported_folder_without_model_onnx_runs_its_int8_graph(exported, tmp_path, capsys):
+    """model.onnx gone (the int8 graph, config and tokenizer still there): predict runs the int8 graph, and says
+    the same as with it; never 'an unfinished model ... --overwrite'."""
+    status, whole, err = run_main("predict", "--model", str(exported / "onnx"), "area man wins argument", capsys=capsys)
+    assert status == 0, err
+    folder = broken_copy(exported, tmp_path, lambda onnx: (onnx / "model.onnx").unlink())
+    status, out, err = run_main("predict", "--model", str(folder), "area man wins argument", capsys=capsys)
+    assert status == 0 and "unfinished" not in err, err
+    assert out == whole
+
+
+@pytest.mark.slow
+def test_an_exported_folder_without_any_graph_names_the_files_and_the_command(exported, tmp_path, capsys):
+    """Neither graph left: one line naming both files and the command that writes them, from the model beside."""
+    def damage(onnx: Path):
+        for graph in onnx.glob("*.onnx"):
+            graph.unlink()
+
+    folder = broken_copy(exported, tmp_path, damage)
+    status, out, err = run_main("predict", "--model", str(folder), "area man", capsys=capsys)
+    line = one_line_error(err)
+    assert status == 1 and out == ""
+    assert f"{folder} is an exported folder without model.onnx or model_int8.onnx" in line
+    assert f"bench --inference --model {folder.parent / 'model'} --output-dir {folder.parent}" in line
+    assert "unfinished" not in line
+
+
+@pytest.mark.slow
+def test_an_int8_graph_cut_short_is_one_line(exported, tmp_path):
+    """An interrupted copy of model_int8.onnx: predict ends in one line naming the file and how to write it again,
+    not ONNX Runtime's InvalidProtobuf traceback; nothing in the folder changes."""
+    def cut(onnx: Path):
+        graph = onnx / "model_int8.onnx"
+        graph.write_bytes(graph.read_bytes()[:graph.stat().st_size // 3])
+
+    folder = broken_copy(exported, tmp_path, cut)
+    before = {name: (folder / name).read_bytes() for name in files_in(folder)}
+    result = run_cli("predict", "--model", str(folder), "area man")
+    line = one_line_error(result.stderr)
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{folder / 'model_int8.onnx'} is not a whole ONNX model (InvalidProtobuf" in line
+    assert f"bench --inference --model {folder.parent / 'model'}" in line
+    assert {name: (folder / name).read_bytes() for name in files_in(folder)} == before
+
+
+@pytest.mark.slow
+def test_bench_inference_on_the_exported_folder_names_the_model_folder(exported, tmp_path, capsys, tiny_cache):
+    """`bench --inference --model OUTPUT_DIR/onnx`: one line saying it is an exported folder and to pass
+    OUTPUT_DIR/model; nothing written."""
+    out = tmp_path / "bench"
+    status, _, err = run_main("bench", "--inference", "--profile", "tiny", "--cache-dir", str(tiny_cache),
+                              "--model", str(exported / "onnx"), "--output-dir", str(out), capsys=capsys)
+    line = one_line_error(err)
+    assert status == 1 and f"{exported / 'onnx'} is an exported folder" in line
+    assert f"--model {exported / 'model'}" in line and "unfinished" not in line
+    assert not out.exists()

@@ -4,22 +4,26 @@ predictions, and the test metrics of a trained model."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, default_data_collator
 from transformers.trainer_utils import PredictionOutput
 
 from helpers.data import label_names
 from helpers.finetune import model_dir
 from helpers.models import load_model, load_tokenizer, load_trained
-from helpers.predict import classifier, evaluate_test, predict, prediction_trainer, probabilities, with_predictions
+from helpers.predict import (as_bytes, classifier, evaluate_test, predict, prediction_trainer, probabilities,
+                             read_texts, with_predictions)
 from helpers.split import load_split
 from helpers.tokenization import TutorialDataset, tokenize
 
-from support import LABELS, PREDICTED, logits_for, run_main, warnings_in
+from support import LABELS, PREDICTED, logits_for, one_line_error, piped, refused, run_main, warnings_in
 
 # ---------------------------------------------------------------------------------------------- long texts
 
@@ -157,3 +161,72 @@ def test_evaluate_test(trained):
     assert (metrics["train_rows"], metrics["test_rows"]) == (len(parts["train"]), len(parts["test"]))
     assert metrics["eval_loss"] > 0
     assert metrics["train_samples_per_second"] > 0 and metrics["predict_samples_per_second"] > 0
+
+
+# ---------------------------------------------------------------------------------------------- any input
+
+
+def test_texts_are_read_as_utf8_bytes_one_line_naming_what_is_not():
+    """Lines of bytes become stripped texts (a byte-order mark dropped, blank lines skipped); a line that is not
+    UTF-8, or an argument holding a lone surrogate, is refused in one line naming it and its byte."""
+    assert read_texts([b"\xef\xbb\xbfcaf\xc3\xa9 owner \r", b"", b"  ", b"\x00nul"], "line {} of stdin") == [
+        "café owner", "\x00nul"]
+    assert "line 2 of stdin is not UTF-8 text (byte 0xe9 at position 3)" in refused(
+        read_texts, [b"fine", b"caf\xe9"], "line {} of stdin")
+    for argument in ("caf\udce9", "\ud800 alone"):  # an undecodable byte as Python keeps it; a surrogate typed in
+        assert "argument 1 is not UTF-8 text" in refused(read_texts, [as_bytes(argument)], "argument {}")
+    assert read_texts([as_bytes("café 한국 😀")], "argument {}") == ["café 한국 😀"]
+
+
+ANY_CHARACTER = st.one_of(st.characters(), st.characters(categories=["Cs"]))  # lone surrogates too
+PATHOLOGICAL = [b"\x00" * 50, b"\xff\xfe\x00h\x00i", b"\xed\xa0\x80 a lone surrogate", b"a " * 50_000, b"\n\n\n",
+                b"\t\x0b\x0c\r\n", "\u2028\u2029\x85".encode(), "😀".encode() * 300, b"headline\n" * 10_000]
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(data=PATHOLOGICAL[0])
+@example(data=PATHOLOGICAL[1])
+@example(data=PATHOLOGICAL[2])
+@example(data=PATHOLOGICAL[3])
+@example(data=PATHOLOGICAL[4])
+@example(data=PATHOLOGICAL[5])
+@example(data=PATHOLOGICAL[6])
+@example(data=PATHOLOGICAL[7])
+@example(data=PATHOLOGICAL[8])
+@given(data=st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode),
+                      st.lists(st.text(ANY_CHARACTER, max_size=40), max_size=30)
+                      .map(lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass"))))
+def test_any_input_to_predict_ends_in_labels_or_one_line(data, classifier_dir, monkeypatch, capsys):
+    """Whatever bytes come on stdin (random bytes, NULs, lone surrogates, 100,000 characters, 10,000 lines),
+    predict labels every non-blank line, in order, or ends in one `error:` line: never a traceback."""
+    monkeypatch.setattr("sys.stdin", piped(data))
+    status, out, err = run_main("predict", "--model", classifier_dir, capsys=capsys)
+    assert "Traceback" not in out + err
+    try:
+        expected = [line.strip() for line in data.decode("utf-8").removeprefix("\ufeff").split("\n") if line.strip()]
+    except UnicodeDecodeError:
+        expected = None
+    if expected:
+        assert status == 0, err
+        assert [row.split("\t", 2)[2] for row in out.split("\n")[:-1]] == expected
+    else:
+        assert status == 1 and out == ""
+        assert one_line_error(err).startswith("error: " + ("no text to label" if expected == [] else "line "))
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(texts=["caf\udce9", "fine"])
+@example(texts=["\ud800"])
+@example(texts=["x " * 50_000])
+@given(texts=st.lists(st.text(ANY_CHARACTER, max_size=60), min_size=1, max_size=8))
+def test_any_argument_to_predict_ends_in_labels_or_one_line(texts, classifier_dir, capsys):
+    """Texts as arguments (lone surrogates too, as Python keeps bytes it cannot decode): labels or one line."""
+    status, out, err = run_main("predict", "--model", classifier_dir, "--", *texts, capsys=capsys)
+    assert "Traceback" not in out + err
+    if status == 0:
+        assert len(re.findall(r"^LABEL_[01]\t\d\.\d{3}\t", out, re.MULTILINE)) == sum(1 for text in texts if text.strip())
+    else:
+        assert status == 1 and out == "", err
+        one_line_error(err)

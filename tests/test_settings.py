@@ -132,12 +132,38 @@ def test_an_unusable_working_folder_is_one_line(kind, monkeypatch, tmp_path):
     assert not home.is_dir(), "nothing created"
 
 
+def read_only_runner(home: Path) -> list[str]:
+    """The words that start a command with `home` unwritable and current: as root, whom file modes do not stop, in
+    a mount namespace of its own where `home` is a read-only bind mount (nothing else changes: the checkout and its
+    virtual environment stay readable wherever they live); else `home` made mode 555. Where root cannot mount, an
+    unprivileged user (setpriv) if it can run the package; a skip, with the reason, only where nothing works."""
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        home.chmod(0o555)
+        return []
+    mounted = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+               'mount --bind -o ro "$0" "$0" && cd "$0" && exec "$@"', str(home)]
+    probe = subprocess.run([*mounted, "sh", "-c", ": > probe"], capture_output=True, text=True)
+    (home / "probe").unlink(missing_ok=True)
+    if probe.returncode != 0 and "Read-only file system" in probe.stderr:
+        return mounted
+    home.chmod(0o555)
+    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    runs = subprocess.run([*user, sys.executable, "-c", "import helpers.cli"], cwd=home, capture_output=True, text=True)
+    if runs.returncode == 0:
+        return user
+    pytest.skip(f"as root, neither a read-only mount ({probe.stderr.strip() or 'it was writable'}) nor an "
+                f"unprivileged user that can run the package ({runs.stderr.strip().splitlines()[-1:]})")
+
+
 @pytest.mark.slow
 def test_a_read_only_working_folder_is_one_error_line(tmp_path):
     """With a working folder it cannot write to (TC_HOME, and the current folder too), `python -m helpers train`
-    ends in one `error:` line naming the folder, and writes nothing. Run as an unprivileged user when the tests
-    run as root, whom file permissions do not stop."""
-    import os
+    ends in one `error:` line naming the folder, and writes nothing; wherever the checkout lives (a fresh clone
+    under `mktemp -d`, run as root: `read_only_runner`)."""
     import subprocess
     import sys
 
@@ -147,10 +173,9 @@ def test_a_read_only_working_folder_is_one_error_line(tmp_path):
     try:
         base.chmod(0o755)
         home = base / "home"
-        home.mkdir(mode=0o555)
-        home.chmod(0o555)
-        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-        done = subprocess.run([*user, sys.executable, "-m", "helpers", "train", "--profile", "tiny"], cwd=home,
+        home.mkdir()
+        runner = read_only_runner(home)
+        done = subprocess.run([*runner, sys.executable, "-m", "helpers", "train", "--profile", "tiny"], cwd=home,
                               env=clean_env() | {"TC_HOME": str(home), "HOME": str(base)}, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode != 0

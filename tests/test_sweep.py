@@ -6,6 +6,9 @@ import ast
 import dataclasses
 import json
 import re
+import shlex
+import subprocess
+import sys
 
 import optuna
 import pandas as pd
@@ -16,7 +19,7 @@ from helpers import finetune, predict, sweep
 from helpers.baselines import majority_accuracy
 from helpers.split import load_split
 
-from support import finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
+from support import clean_env, finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
 
@@ -301,3 +304,42 @@ def test_a_tiny_sweep_from_the_command_line_recommends_a_model_that_learned(tmp_
     assert f"learning_rate={float(runs.iloc[0]['learning_rate'])!r}" in stdout.split("best settings:")[1]
     trials = stdout.split("\n\n")[0].split("  id ")[0]  # what it said while training, before the table
     assert len(trained_lines(trials)) == 3 and not re.search(r"^(model|device): ", trials, re.MULTILINE), trials
+
+
+@pytest.mark.slow
+def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_cache):
+    """`sweep --max-steps 4` prints a train command with every setting that differs from the profile's
+    (`--max-steps 4` among them); run as printed, it trains the trial's model: the same evaluations, step by step."""
+    env = clean_env() | {"TC_HOME": str(tmp_path), "TC_CACHE_DIR": str(tiny_cache)}
+    swept = subprocess.run([sys.executable, "-m", "helpers", "sweep", "--profile", "tiny", "--max-steps", "4",
+                            "--search", "grid", "--space", "learning_rate=3e-3,1e-2", "--output-dir",
+                            str(tmp_path / "swept")], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert swept.returncode == 0, swept.stderr
+    command = swept.stdout.split("to train them: ")[1].splitlines()[0]
+    assert command.startswith("python -m helpers train --profile tiny ") and " --max-steps 4" in command
+    trained = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=tmp_path, env=env, capture_output=True,
+                             text=True)
+    assert trained.returncode == 0, trained.stderr
+    base = tiny_settings_for(tmp_path / "swept", tiny_cache, max_steps=4)
+    best = sweep.by_setting(sweep.load_runs(base)).iloc[0]
+    trial = sweep.runs_of(sweep.load_runs(base), best).iloc[0]["log_history"]
+    again = json.loads((tmp_path / "results" / "tiny" / "model" / "log_history.json").read_text())
+    evaluations = [[(entry["step"], entry["eval_accuracy"], entry["eval_loss"]) for entry in history
+                    if "eval_loss" in entry] for history in (trial, again)]
+    assert evaluations[0] and evaluations[0][-1][0] == 4
+    assert [value for row in evaluations[1] for value in row] == pytest.approx(
+        [value for row in evaluations[0] for value in row])
+    metrics = json.loads((tmp_path / "results" / "tiny" / "metrics.json").read_text())
+    assert metrics["validation_accuracy"] == pytest.approx(best["val_accuracy"])
+
+
+def test_a_trial_keeps_every_learned_setting_that_differs_from_its_profile(make_settings):
+    """`max_steps` or `train_rows` set for the whole search are kept with each trial, and so in the best call; the
+    folders and the profile's own values are not, and `knobs` (the searchable values) leaves the rows out."""
+    settings = make_settings(max_steps=4, train_rows=50, logging_steps=5)
+    assert sweep.changed(settings) == ["train_rows", "max_steps"]
+    run = pd.Series(sweep.record(settings, {"learning_rate": 3e-3}, []) | {"id": "a", "study": "space-x"})
+    assert run["max_steps"] == 4 and run["train_rows"] == 50 and "output_dir" not in run and "logging_steps" not in run
+    _, kwargs = parse_call(sweep.best_call(pd.DataFrame([run])))
+    assert kwargs["max_steps"] == 4 and kwargs["train_rows"] == 50
+    assert "train_rows" not in sweep.knobs(run) and sweep.knobs(run)["max_steps"] == 4

@@ -261,3 +261,26 @@ def test_dashboard_page_shows_the_study_in_chromium(dashboard, tmp_path):
                           timeout=120)
     assert page.returncode == 0, page.stderr
     assert sweep.study_name(sweep.check_space(SPACE)) in page.stdout, page.stdout[-2000:]
+
+
+def test_a_raw_at_in_the_password_is_refused_before_connecting(tmp_path, capsys):
+    """`postgresql://student:hunt3r@Secret9@127.0.0.1:PORT/class` (a raw @ in the password, a closed port): one
+    `error:` line asking for %40, naming the URL without any part of its password; nothing connects or is written."""
+    url = f"postgresql://student:hunt3r@Secret9@127.0.0.1:{free_port()}/class"
+    out = tmp_path / "out"
+    status, _, err = run_main("sweep", "--profile", "tiny", "--output-dir", str(out), "--search", "grid",
+                              "--space", "learning_rate=1e-3", "--storage", url, capsys=capsys)
+    line = one_line_error(err)
+    assert status == 1 and "percent-encode @ as %40" in line
+    assert url.replace("hunt3r@Secret9", "***") in line
+    assert "hunt3r" not in line and "Secret9" not in line and "failed to resolve" not in line
+    assert not out.exists()
+
+
+def test_a_drivers_words_are_masked_as_the_url():
+    """Whatever carries the URL or its password (a driver's reason too), raw or percent-decoded, is masked."""
+    url = "postgresql://class:p%40ss%3Aword@10.0.0.1:5432/class"
+    said = f"cannot open {url}: FATAL: password p@ss:word rejected (p%40ss%3Aword)"
+    shown = sweep.masked(said, url)
+    assert shown == "cannot open postgresql://class:***@10.0.0.1:5432/class: FATAL: password *** rejected (***)"
+    assert sweep.masked("no password here", "postgresql://class@10.0.0.1/class") == "no password here"
