@@ -167,3 +167,24 @@ def test_a_wrong_train_layers_flag_is_one_line(tmp_path):
     """--train-layers takes all, head or a number: anything else is one line before anything loads."""
     done = run_cli("settings", "--profile", "tiny", "--train-layers", "last")
     assert "all, head, or a number" in one_line_error(done.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [("--lora-rank", "4"), ("--train-layers", "1")], ids=["lora", "last-block"])
+def test_training_less_under_torchrun(flags, tmp_path, tiny_cache):
+    """Two processes (torchrun, gloo on the CPU) train with LoRA or the last block: DDP syncs only the weights that
+    learn, process 0 saves once, and the saved folder is an adapter for LoRA, a whole model otherwise."""
+    import subprocess
+    import sys
+
+    from support import ROOT, clean_env
+
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "helpers",
+         "train", "--profile", "tiny", "--cache-dir", str(tiny_cache), "--max-steps", "4", "--output-dir", str(out),
+         *flags], cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("model saved in") == 1
+    assert is_adapter(out / "model") == (flags[0] == "--lora-rank")
+    assert json.loads((out / "metrics.json").read_text())["trainable_parameters"] > 0
