@@ -201,6 +201,18 @@ def head_modules(model: PreTrainedModel) -> list[str]:
             if child is not model.base_model and any(True for _ in child.parameters())]
 
 
+def after_blocks(model: PreTrainedModel) -> list[str]:
+    """The names of the body's parts with weights that follow its blocks: what a block's output passes through on its
+    way to the head (BERT: bert.pooler; GPT-2: transformer.ln_f; Llama: model.norm; DistilBERT: none) (notebook 09)."""
+    stack, body = blocks(model), model.base_model
+    prefix = next(name for name, module in model.named_modules() if module is body)
+    names = [name for name, _ in body.named_children()]
+    holder = next(i for i, (_, child) in enumerate(body.named_children())
+                  if child is stack or any(module is stack for module in child.modules()))
+    return [f"{prefix}.{name}" if prefix else name for name in names[holder + 1:]
+            if any(True for _ in getattr(body, name).parameters())]
+
+
 def trainable_parameters(model: torch.nn.Module) -> int:
     """How many weights a step updates: those with `requires_grad` (notebook 09)."""
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
@@ -232,7 +244,8 @@ def train_only(model: PreTrainedModel, layers: str) -> PreTrainedModel:
 
 def lora_config(model: PreTrainedModel, rank: int, alpha: int):
     """peft's `LoraConfig` for classification: adapters on every linear layer inside the blocks (GPT-2's `Conv1D`
-    too), named by a pattern of their paths, and the head trained and saved whole (`modules_to_save`) (notebook 09)."""
+    too), named by a pattern of their paths, and the head, with what follows the blocks in the body (`after_blocks`),
+    trained and saved whole (`modules_to_save`) (notebook 09)."""
     import re
 
     import torch
@@ -246,7 +259,7 @@ def lora_config(model: PreTrainedModel, rank: int, alpha: int):
     conv = any(isinstance(module, Conv1D) for module in stack.modules())
     return LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=alpha,
                       target_modules=rf"{re.escape(prefix)}\.\d+\.({'|'.join(map(re.escape, inside))})",
-                      modules_to_save=head_modules(model), fan_in_fan_out=conv)
+                      modules_to_save=after_blocks(model) + head_modules(model), fan_in_fan_out=conv)
 
 
 def train_less(model: PreTrainedModel, settings: Settings):

@@ -158,8 +158,8 @@ class Settings:
     # train less (notebook 09)
     train_layers: str = _knob("all", "which weights learn: all, head (the classification head only), or N (the last "
                               "N blocks and the head); the rest stay as pretrained", A_LAYER_CHOICE, role="training")
-    lora_rank: int = _knob(0, "rank of LoRA adapters (peft) on every linear layer of the blocks, the head trained "
-                           "too, the rest frozen (0: no LoRA); with no learning rate given, the rate is "
+    lora_rank: int = _knob(0, "rank of LoRA adapters (peft) on every linear layer of the blocks, the head (and what "
+                           "follows the blocks: a final norm, BERT's pooler) trained too, the rest frozen (0: no LoRA); with no learning rate given, the rate is "
                            f"{LORA_RATE_FACTOR} times the profile's", NOT_NEGATIVE, role="training")
     lora_alpha: int = _knob(16, "LoRA's scale: the adapters' update is multiplied by lora_alpha / lora_rank",
                             POSITIVE, role="training")

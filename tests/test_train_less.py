@@ -87,6 +87,19 @@ def test_lora_wraps_every_linear_layer_of_the_blocks_and_trains_the_head(make_se
     assert config.r == 4 and config.lora_alpha == 16 and config.task_type == "SEQ_CLS"
 
 
+def test_lora_trains_what_follows_the_blocks_too():
+    """BERT's pooler sits in the body after the blocks, on the way to the head: LoRA trains and saves it whole
+    (modules_to_save), as train_layers N trains it; the embeddings and the blocks' own weights stay frozen."""
+    from peft import get_peft_model
+
+    model = get_peft_model(bert_classifier(), lora_config(bert_classifier(), 4, 16))
+    learning = trained_names(model)
+    assert any("bert.pooler.modules_to_save" in name for name in learning)
+    assert any("classifier.modules_to_save" in name for name in learning)
+    assert not any("embeddings" in name for name in learning)
+    assert all("lora_" in name or "modules_to_save" in name for name in learning)
+
+
 def test_lora_and_train_layers_together_is_one_line(make_settings):
     """Both choose which weights learn: asking for both is one line."""
     assert "set one of them" in refused(make_settings, lora_rank=4, train_layers="head")
