@@ -342,6 +342,9 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
     if not base:
         raise UserError(f"the adapter in {folder} does not name its base model (base_model_name_or_path in "
                         "adapter_config.json); train it again with --overwrite")
+    if looks_like_path(base) and not is_tiny(base) and not Path(base).expanduser().is_dir():
+        raise UserError(f"the LoRA adapter in {folder} goes on the base model {base}, which is not there; put that "
+                        "model folder back, or train again from a model you have")
     config = from_pretrained(AutoConfig, str(folder))
     from transformers.utils import logging
 
