@@ -1,6 +1,7 @@
 """Resolve and load models and tokenizers: hub name or folder, the tiny model, trained models, one-line errors.
 
-Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it.
+Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it, notebook 09
+chooses which of its weights learn (the last blocks, the head, or LoRA adapters through peft).
 Nothing else in `helpers` calls `from_pretrained`. Whether the data and the model can be reached, and so the `auto`
 profile's offline fallback (`helpers.get_settings`), is `helpers/reach.py`'s, in the settings layer below; here is
 only whether the hub answers before `from_pretrained` (`hub_unreachable`).
