@@ -32,9 +32,14 @@ TEMPLATE = """---
 
 # {{ title }}
 
-A text classifier fine-tuned from {{ base }} with `transformers.Trainer`, by the notebook series
+{% if lora_rank %}A LoRA adapter on {{ base }}: a text classifier trained with `peft` (rank {{ lora_rank }}) and
+`transformers.Trainer`, by the notebook series "fine-tune a transformer for text classification". This folder
+holds the adapter and the classification head, not the base model's weights: load the base model, then the
+adapter on it (`peft.PeftModel.from_pretrained`, or `helpers.models.load_trained`, which merges it). Labels:
+{{ labels }}.
+{% else %}A text classifier fine-tuned from {{ base }} with `transformers.Trainer`, by the notebook series
 "fine-tune a transformer for text classification". Labels: {{ labels }}.
-
+{% endif %}
 ## Data and split
 
 - data: {{ data }} (text column `{{ text_column }}`, label column `{{ label_column }}`)
@@ -101,6 +106,7 @@ class Report:
     validation: dict | None  # the kept epoch's accuracy and F1 on them (None: no evaluation logged)
     baselines: dict[str, dict[str, dict]]  # rows ("validation"..., "test") -> baseline -> accuracy, F1
     test: dict | None = None  # this model's test metrics, once measured (`dataclasses.replace`)
+    lora_rank: int = 0  # a LoRA run's rank: the folder holds an adapter on the base model (notebook 09)
 
 
 def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str) -> dict[str, dict[str, dict]]:
@@ -136,6 +142,7 @@ def report(settings: Settings, parts: dict[str, pd.DataFrame | None], log_histor
         validation=kept_validation(log_history),
         baselines=baselines_on(parts, evaluated),
         test=test,
+        lora_rank=settings.lora_rank,
     )
 
 
@@ -160,15 +167,17 @@ def render(report: Report) -> ModelCard:
     """The model card of `report`: no file read, nothing fitted (notebook 04)."""
     data = ModelCardData(
         base_model=report.model if report.hub_model else None,  # only a hub name is a valid base_model
-        library_name="transformers",
+        library_name="peft" if report.lora_rank else "transformers",
         pipeline_tag="text-classification",
         metrics=["accuracy", "f1"],
-        tags=["text-classification"],
+        tags=["text-classification", *(["lora"] if report.lora_rank else [])],
     )
     return ModelCard.from_template(
         data,
         template_str=TEMPLATE,
-        title=f"{Path(report.model).name} fine-tuned on {Path(report.data).name}",
+        title=f"{Path(report.model).name} {'with a LoRA adapter ' if report.lora_rank else ''}fine-tuned on "
+              f"{Path(report.data).name}",
+        lora_rank=report.lora_rank,
         base=f"`{report.model}`" if report.hub_model else f"the local model folder `{Path(report.model).name}`",
         labels=", ".join(f"{i} = {name}" for i, name in enumerate(report.labels)),
         data=report.data,

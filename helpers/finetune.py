@@ -37,7 +37,8 @@ from .card import Report, report, write_card
 from .data import label_names, load_data
 from .layout import HOLDER, LOCK, run_folder, swap_in  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
 from .settings import Settings, UserError, warn
-from .models import check_classifier, has_weights, is_trained, load_model, load_tokenizer, unfinished_model
+from .models import (check_classifier, has_weights, is_adapter, is_trained, load_model, load_tokenizer,
+                     save_adapter_config, unfinished_model)
 from .split import evaluation_rows, load_split
 from .tokenization import tokenize
 
@@ -352,6 +353,8 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
         shutil.rmtree(partial, ignore_errors=True)
     trainer.save_model(str(partial))  # safetensors weights, config with id2label, tokenizer files; process 0 only
     if first:
+        if is_adapter(partial):  # a LoRA run: peft saved the adapter and head; the labels need the config too
+            save_adapter_config(trainer.model, partial)
         (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
         if run_report is not None:
             write_card(partial, run_report)  # README.md: the model card, test metrics still to come

@@ -23,7 +23,7 @@ from scipy.special import softmax
 from .baselines import scores
 from .data import label_names
 from .layout import RunFolder, run_folder, swap_in
-from .models import from_pretrained, load_trained, with_padding
+from .models import from_pretrained, is_adapter, load_trained, with_padding
 from .predict import predict
 from .settings import Settings, UserError, warn
 from .split import load_split
@@ -80,6 +80,8 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: Path) -> Path:
     import warnings
 
     model = copy.deepcopy(model).float().eval()
+    if hasattr(model, "merge_and_unload"):  # a peft model (LoRA): its adapters merged into the weights, one graph
+        model = model.merge_and_unload()
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     registry = logging.getLogger("torch.onnx._internal.exporter._registration")  # "torchvision is not installed"
     level = registry.level
@@ -237,6 +239,8 @@ def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = 
     model.eval()
     data = tokenize(test, tokenizer, settings)
     labels = np.asarray(data.labels)
+    # a LoRA run's folder holds the adapter only: the model served is its base with the adapter merged in
+    served_mb = torch_size_mb(model) if is_adapter(folder) else weights_mb(folder)
 
     def torch_path(net: torch.nn.Module, changes: dict) -> Callable[[], np.ndarray]:
         chosen = dataclasses.replace(settings, **changes)
@@ -245,8 +249,8 @@ def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = 
     rows, reference = [], None
     plain = {"precision": "fp32", "sort_predictions": False}
     for name, run, size in (
-        ("float32", torch_path(model, plain), weights_mb(folder)),
-        ("this project", torch_path(model, {}), weights_mb(folder)),
+        ("float32", torch_path(model, plain), served_mb),
+        ("this project", torch_path(model, {}), served_mb),
     ):
         logits, speed = timed(run, len(labels))
         rows.append(row(name, logits, speed, size, labels, reference))

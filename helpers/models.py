@@ -1,6 +1,7 @@
 """Resolve and load models and tokenizers: hub name or folder, the tiny model, trained models, one-line errors.
 
-Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it.
+Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it, notebook 09
+chooses which of its weights learn (the last blocks, the head, or LoRA adapters through peft).
 Nothing else in `helpers` calls `from_pretrained`. Whether the data and the model can be reached, and so the `auto`
 profile's offline fallback (`helpers.get_settings`), is `helpers/reach.py`'s, in the settings layer below; here is
 only whether the hub answers before `from_pretrained` (`hub_unreachable`).
@@ -9,8 +10,11 @@ The libraries are imported where they are used, so that `import helpers` (and a 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import warnings
+from collections.abc import Iterator
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +25,7 @@ from .settings import Settings, UserError, is_tiny
 from .tiny import ensure_tiny_model
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
@@ -106,12 +111,24 @@ def with_padding(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTok
     return tokenizer
 
 
+def within_positions(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTokenizerBase:
+    """`tokenizer`, its `model_max_length` lowered to the model's position limit (`max_position_embeddings`) when
+    that is lower: a longer input would index past the position table (notebook 09)."""
+    from transformers import AutoConfig
+
+    positions = getattr(from_pretrained(AutoConfig, name), "max_position_embeddings", None)
+    if positions and positions < tokenizer.model_max_length:
+        tokenizer.model_max_length = positions
+    return tokenizer
+
+
 def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
     """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`, with a
-    padding token (its end-of-text token) when the model has none."""
+    padding token (its end-of-text token) when the model has none, and no longer inputs than the model's positions."""
     from transformers import AutoTokenizer
 
-    return with_padding(from_pretrained(AutoTokenizer, settings.model), settings.model)
+    tokenizer = with_padding(from_pretrained(AutoTokenizer, settings.model), settings.model)
+    return within_positions(tokenizer, settings.model)
 
 
 def check_classifier(model: str, names: list[str]) -> None:
@@ -158,9 +175,112 @@ def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokeni
     )
     # A decoder-only model classifies from each row's last real token, found by the padding token's id.
     model.config.pad_token_id = tokenizer.pad_token_id
+    model = train_less(model, settings)
     if settings.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)  # the table stays; the rest learns
     return model
+
+
+def blocks(model: PreTrainedModel) -> torch.nn.ModuleList:
+    """The model's stack of transformer blocks, found by its structure: the list of modules in its body
+    (`base_model`) as long as its config's `num_hidden_layers` (notebook 09)."""
+    import torch
+
+    count = model.config.num_hidden_layers
+    found = [module for module in model.base_model.modules()
+             if isinstance(module, torch.nn.ModuleList) and len(module) == count]
+    if not found:
+        raise UserError(f"cannot find the {count} blocks of model {model.config.model_type!r}: no list of {count} "
+                        "modules in its body; use train_layers all and lora_rank 0 with this model")
+    return found[0]
+
+
+def head_modules(model: PreTrainedModel) -> list[str]:
+    """The names of the classification head's modules: the model's children with weights, outside its body
+    (DistilBERT: pre_classifier and classifier; BERT: classifier; GPT-2 and Llama: score) (notebook 09)."""
+    return [name for name, child in model.named_children()
+            if child is not model.base_model and any(True for _ in child.parameters())]
+
+
+def after_blocks(model: PreTrainedModel) -> list[str]:
+    """The names of the body's parts with weights that follow its blocks: what a block's output passes through on its
+    way to the head (BERT: bert.pooler; GPT-2: transformer.ln_f; Llama: model.norm; DistilBERT: none) (notebook 09)."""
+    stack, body = blocks(model), model.base_model
+    prefix = next(name for name, module in model.named_modules() if module is body)
+    names = [name for name, _ in body.named_children()]
+    holder = next(i for i, (_, child) in enumerate(body.named_children())
+                  if child is stack or any(module is stack for module in child.modules()))
+    return [f"{prefix}.{name}" if prefix else name for name in names[holder + 1:]
+            if any(True for _ in getattr(body, name).parameters())]
+
+
+def trainable_parameters(model: torch.nn.Module) -> int:
+    """How many weights a step updates: those with `requires_grad` (notebook 09)."""
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+
+
+def train_only(model: PreTrainedModel, layers: str) -> PreTrainedModel:
+    """`model` with only some weights learning: `all`, `head`, or the last N blocks with what follows them in the body
+    (a final norm, BERT's pooler) and the head; every other weight's `requires_grad` off (notebook 09)."""
+    if layers == "all":
+        return model.requires_grad_(True)
+    stack = blocks(model)
+    count = 0 if layers == "head" else int(layers)
+    if count > len(stack):
+        raise UserError(f"setting train_layers={layers!r} asks for more blocks than model {model.config.model_type!r}"
+                        f" has ({len(stack)}); use at most {len(stack)}, or all")
+    model.requires_grad_(False)
+    if count:
+        for block in stack[len(stack) - count:]:
+            block.requires_grad_(True)
+        last = {id(parameter) for parameter in stack[-1].parameters()}
+        body = list(model.base_model.parameters())
+        end = max(i for i, parameter in enumerate(body) if id(parameter) in last)
+        for parameter in body[end + 1:]:  # registered after the last block: a final norm, a pooler
+            parameter.requires_grad_(True)
+    for name in head_modules(model):
+        getattr(model, name).requires_grad_(True)
+    return model
+
+
+def lora_config(model: PreTrainedModel, rank: int, alpha: int):
+    """peft's `LoraConfig` for classification: adapters on every linear layer inside the blocks (GPT-2's `Conv1D`
+    too), named by a pattern of their paths, and the head, with what follows the blocks in the body (`after_blocks`),
+    trained and saved whole (`modules_to_save`) (notebook 09)."""
+    import re
+
+    import torch
+    from peft import LoraConfig
+    from transformers.pytorch_utils import Conv1D
+
+    stack = blocks(model)
+    prefix = next(name for name, module in model.named_modules() if module is stack)
+    inside = sorted({name.split(".", 1)[1] for name, module in stack.named_modules()
+                     if isinstance(module, (torch.nn.Linear, Conv1D)) and "." in name})
+    conv = any(isinstance(module, Conv1D) for module in stack.modules())
+    return LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=alpha,
+                      target_modules=rf"{re.escape(prefix)}\.\d+\.({'|'.join(map(re.escape, inside))})",
+                      modules_to_save=after_blocks(model) + head_modules(model), fan_in_fan_out=conv)
+
+
+def train_less(model: PreTrainedModel, settings: Settings):
+    """`model` as `settings.train_layers` and `settings.lora_rank` say: all of it learning, some of it (`train_only`),
+    or wrapped by peft with LoRA adapters (a `PeftModel`) (notebook 09)."""
+    if not settings.lora_rank:
+        return train_only(model, settings.train_layers)
+    from peft import get_peft_model
+
+    with quiet_peft():
+        return get_peft_model(model, lora_config(model, settings.lora_rank, settings.lora_alpha))
+
+
+@contextlib.contextmanager
+def quiet_peft() -> Iterator[None]:
+    """peft 0.21 asks transformers for `is_gradient_checkpointing`, deprecated in transformers 5: not the learner's
+    to fix, so its FutureWarning is kept out of their output."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
+        yield
 
 
 def has_weights(folder: Path) -> bool:
@@ -193,10 +313,62 @@ def unfinished_model(folder: Path) -> str:
             "train it again with --overwrite (TC_OVERWRITE=1)")
 
 
+def is_adapter(folder: str | Path) -> bool:
+    """True when `folder` holds a LoRA run's saved adapter (peft's adapter_config.json), not a whole model (notebook 09)."""
+    return (Path(folder) / "adapter_config.json").is_file()
+
+
+def save_adapter_config(model, folder: Path) -> None:
+    """Beside a saved adapter, the config of the classifier under peft's `model`: its labels, its padding token, and
+    its class as the architecture, as `save_pretrained` writes them (notebook 09)."""
+    base = model.get_base_model()
+    base.config.architectures = [type(base).__name__]
+    base.config.save_pretrained(folder)
+
+
+def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool = True) -> PreTrainedModel:
+    """The base model the adapter in `folder` was trained on, with the saved LoRA adapters and head put on it by peft
+    (`PeftModel.from_pretrained`), merged into its weights (`merge_and_unload`) unless `merge` is False (notebook 09).
+
+    The folder's config.json gives the labels; peft's adapter_config.json names the base model.
+    """
+    import json
+
+    from peft import PeftModel
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from .hardware import attention
+
+    base = json.loads((Path(folder) / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
+    if not base:
+        raise UserError(f"the adapter in {folder} does not name its base model (base_model_name_or_path in "
+                        "adapter_config.json); train it again with --overwrite")
+    if looks_like_path(base) and not is_tiny(base) and not Path(base).expanduser().is_dir():
+        raise UserError(f"the LoRA adapter in {folder} goes on the base model {base}, which is not there; put that "
+                        "model folder back, or train again from a model you have")
+    config = from_pretrained(AutoConfig, str(folder))
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()  # "newly initialized" head weights: the adapter's saved head replaces them
+    logging.disable_progress_bar()
+    try:
+        model = from_pretrained(AutoModelForSequenceClassification, base, config=config,
+                                attn_implementation=attention(attention_choice))
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+    with quiet_peft():
+        model = PeftModel.from_pretrained(model, str(folder))
+    return model.merge_and_unload() if merge else model
+
+
 def load_trained(folder: str | Path, names: list[str] | None = None, attention_choice: str = "auto"
                  ) -> tuple[PreTrainedModel, object]:
     """The saved model and its tokenizer from `folder`; with `names`, it must know exactly those; attention as
-    `hardware.attention(attention_choice)` (notebook 05)."""
+    `hardware.attention(attention_choice)` (notebook 05); a LoRA run's adapter comes on its base model, merged
+    (`load_adapter`, notebook 09)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from .hardware import attention
@@ -208,7 +380,10 @@ def load_trained(folder: str | Path, names: list[str] | None = None, attention_c
     if names is not None:
         check_classifier(str(folder), names)
     tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))
-    model = from_pretrained(AutoModelForSequenceClassification, str(folder),
-                            attn_implementation=attention(attention_choice))
+    if is_adapter(folder):
+        model = load_adapter(folder, attention_choice)
+    else:
+        model = from_pretrained(AutoModelForSequenceClassification, str(folder),
+                                attn_implementation=attention(attention_choice))
     model.config.pad_token_id = tokenizer.pad_token_id  # as load_model: a model saved without it still pads right
     return model, tokenizer

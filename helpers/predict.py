@@ -26,7 +26,7 @@ from transformers.trainer_utils import PredictionOutput
 from .data import label_names
 from .finetune import NO_EVALUATION, compute_metrics, training_arguments
 from .layout import run_folder
-from .models import load_trained
+from .models import load_trained, trainable_parameters
 from .settings import Settings, UserError, warn
 from .split import load_split
 from .tokenization import HeadlineDataset, count_longer, tokenize
@@ -119,6 +119,7 @@ def evaluate_test(trainer: Trainer, settings: Settings,
         "test_rows": test["test_rows"],
         "train_samples_per_second": trained["train_samples_per_second"],
         "predict_samples_per_second": test["predict_samples_per_second"],
+        "trainable_parameters": trainable_parameters(trainer.model),  # the weights a step updated (notebook 09)
     }
 
 

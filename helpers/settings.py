@@ -74,6 +74,10 @@ SCHEDULES = ("linear", "cosine", "constant_with_warmup")  # transformers' names
 A_SCHEDULE = (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES))
 ATTENTIONS = ("auto", "eager", "sdpa")  # transformers' attn_implementation names
 AN_ATTENTION = (lambda v: v in ATTENTIONS, "one of " + ", ".join(ATTENTIONS))
+LAYER_CHOICES = ("all", "head")  # train_layers: these, or a number of last blocks (notebook 09)
+A_LAYER_CHOICE = (lambda v: v in LAYER_CHOICES or (v.isdigit() and int(v) > 0),
+                  "all, head, or a number of last blocks above 0")
+LORA_RATE_FACTOR = 10  # a LoRA run with no learning rate given: this times the profile's (notebook 09)
 OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # TrainingArguments' optim names: the same AdamW, two kernels
 AN_OPTIMIZER = (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS))
 
@@ -151,6 +155,14 @@ class Settings:
     freeze_embeddings: bool = _knob(False, "keep the pretrained word embeddings as they are: a step no longer "
                                     "updates their table (a third to half of a small model's weights)",
                                     role="training")
+    # train less (notebook 09)
+    train_layers: str = _knob("all", "which weights learn: all, head (the classification head only), or N (the last "
+                              "N blocks and the head); the rest stay as pretrained", A_LAYER_CHOICE, role="training")
+    lora_rank: int = _knob(0, "rank of LoRA adapters (peft) on every linear layer of the blocks, the head (and what "
+                           "follows the blocks: a final norm, BERT's pooler) trained too, the rest frozen (0: no LoRA); with no learning rate given, the rate is "
+                           f"{LORA_RATE_FACTOR} times the profile's", NOT_NEGATIVE, role="training")
+    lora_alpha: int = _knob(16, "LoRA's scale: the adapters' update is multiplied by lora_alpha / lora_rank",
+                            POSITIVE, role="training")
 
 
 # What each profile changes from the defaults above.
@@ -303,6 +315,8 @@ def setting_sources(settings: Settings, flags: typing.Collection[str], requested
             sources[name] = "flag"
         elif name in env:
             sources[name] = f"variable {ENV_PREFIX}{name.upper()}"
+        elif name == "learning_rate" and settings.lora_rank:
+            sources[name] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
         elif name in PROFILES.get(settings.profile, {}):
             sources[name] = f"profile {settings.profile}"
         else:
@@ -418,9 +432,15 @@ def _build(profile: str, chosen: dict) -> Settings:
         home = usable_working_folder()
         values["cache_dir"] = values.get("cache_dir") or str(home / "cache")
         values["output_dir"] = values.get("output_dir") or str(home / "results" / profile)
+    if values.get("lora_rank") and "learning_rate" not in chosen:  # LoRA learns at a higher rate (notebook 09)
+        rate = LORA_RATE_FACTOR * values.get("learning_rate", FIELDS["learning_rate"].default)
+        values["learning_rate"] = float(f"{rate:.3g}")
     if values.get("model", FIELDS["model"].default) == TINY_MODEL:
         values["model"] = str(Path(values["cache_dir"]) / TINY_MODEL)
     settings = Settings(**values, profile=profile)
+    if settings.lora_rank and settings.train_layers != "all":
+        raise UserError(f"settings lora_rank={settings.lora_rank} and train_layers={settings.train_layers!r} both "
+                        "choose which weights learn; set one of them (lora_rank 0, or train_layers all)")
     if settings.precision == "fp16" and not _has_cuda():
         raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU, fp32 on an Apple "
                         "GPU, or leave auto")

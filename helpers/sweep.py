@@ -126,7 +126,7 @@ def portable(name: str, value):
 
 # Settings that learn, added after trial ids were first given, at the value that learns as before: left out of the
 # id there, so that a study's earlier trials keep theirs.
-ADDED_LATER = {"freeze_embeddings": False}
+ADDED_LATER = {"freeze_embeddings": False, "train_layers": "all", "lora_rank": 0, "lora_alpha": 16}
 
 
 def run_id(settings: Settings) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from .settings import Settings, warn
+from .settings import Settings, warn, warn_once
 
 
 class HeadlineDataset(torch.utils.data.Dataset):
@@ -62,9 +62,9 @@ def count_longer(texts: list[str], tokenizer: PreTrainedTokenizerBase, limit: in
 
 
 def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:
-    """`settings.max_length`, or the model's own limit when that is lower (with a warning)."""
+    """`settings.max_length`, or the model's own limit when that is lower (with a warning, once)."""
     if settings.max_length > tokenizer.model_max_length:
-        warn(f"max_length {settings.max_length} is more than model {settings.model!r} takes; "
+        warn_once(f"max_length {settings.max_length} is more than model {settings.model!r} takes; "
              f"using {tokenizer.model_max_length}")
     return min(settings.max_length, tokenizer.model_max_length)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.models import load_model, load_tokenizer, load_trained
+from helpers.models import blocks, head_modules, load_model, load_tokenizer, load_trained, trainable_parameters
 from helpers.tiny import sample_texts
 
 from support import one_line_error, refused, run_cli
@@ -35,20 +35,21 @@ def byte_level_tokenizer(vocab_size: int = 400):
                                    model_max_length=128)
 
 
-def build_decoder(folder: Path, kind: str) -> Path:
-    """A tiny randomly initialised GPT-2 or Llama-style language model with its tokenizer, saved in `folder`."""
+def build_decoder(folder: Path, kind: str, positions: int = 128) -> Path:
+    """A tiny randomly initialised GPT-2 or Llama-style language model with its tokenizer, saved in `folder`; its
+    position table `positions` long."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     tokenizer = byte_level_tokenizer()
     eos = tokenizer.convert_tokens_to_ids(EOS)
     if kind == "gpt2":
-        config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2,
+        config = GPT2Config(vocab_size=len(tokenizer), n_positions=positions, n_embd=32, n_layer=2, n_head=2,
                             bos_token_id=eos, eos_token_id=eos)
         body = GPT2LMHeadModel
     else:
         config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
+                             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=positions,
                              bos_token_id=eos, eos_token_id=eos)
         body = LlamaForCausalLM
     torch.manual_seed(0)
@@ -165,3 +166,49 @@ def test_a_half_precision_checkpoint_is_fine_tuned_in_float32(tmp_path, make_set
     assert AutoModelForCausalLM.from_pretrained(folder).dtype == torch.bfloat16, "saved in bfloat16"
     model = load_model(make_settings(model=str(folder)), ["not sarcastic", "sarcastic"])
     assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
+
+
+def test_blocks_and_head_of_a_decoder_are_found_from_its_structure(decoder, make_settings):
+    """GPT-2's blocks are transformer.h, Llama's model.layers; the head reading the last real token is score: found
+    from the modules, so head-only training leaves exactly the score layer learning (notebook 09)."""
+    model = load_model(make_settings(model=str(decoder), train_layers="head"), ["not sarcastic", "sarcastic"])
+    assert len(blocks(model)) == model.config.num_hidden_layers == 2
+    assert blocks(model) is (model.transformer.h if model.config.model_type == "gpt2" else model.model.layers)
+    assert head_modules(model) == ["score"]
+    assert trainable_parameters(model) == model.score.weight.numel()
+
+
+def test_max_length_is_capped_at_the_model_positions(tmp_path, make_settings):
+    """A GPT-2 with 64 positions and the series' max_length 128: the tokenizer takes at most 64 tokens, and the
+    longest headline, cut there, is classified instead of indexing past the position table."""
+    import torch
+
+    from helpers.tokenization import max_length
+
+    folder = build_decoder(tmp_path / "short", "gpt2", positions=64)
+    settings = make_settings(model=str(folder))
+    tokenizer = load_tokenizer(settings)
+    assert tokenizer.model_max_length == 64 and max_length(tokenizer, settings) == 64
+    model = load_model(settings, ["not sarcastic", "sarcastic"]).eval()
+    long = tokenizer(" ".join(["area man wins argument with self"] * 20), truncation=True,
+                     max_length=max_length(tokenizer, settings), return_tensors="pt")
+    with torch.no_grad():
+        assert model(**long).logits.shape == (1, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [("--lora-rank", "4"), ("--train-layers", "head")], ids=["lora", "head"])
+def test_a_64_position_gpt2_trains_less_and_predicts(flags, tmp_path):
+    """The issue's GPT-2 with 64 positions (max_length is 128) trains with LoRA rank 4 and head-only on the tiny
+    profile, says once that max_length is lowered, and predicts new headlines."""
+    folder = build_decoder(tmp_path / "short", "gpt2", positions=64)
+    out = tmp_path / "out"
+    trained = run_cli("train", "--profile", "tiny", "--model", str(folder), "--output-dir", str(out),
+                      "--cache-dir", str(tmp_path / "cache"), "--max-steps", "6", *flags)
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stderr.count("max_length 128 is more than model") == 1, trained.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 < metrics["trainable_parameters"] and metrics["test_rows"] > 0
+    predicted = run_cli("predict", "--model", str(out / "model"), "area man wins argument with self")
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.split("\t")[0] in ("not sarcastic", "sarcastic")

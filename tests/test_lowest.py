@@ -31,9 +31,9 @@ from test_packaging import declared, lowest, pinned, project
 
 # The libraries whose lowest allowed versions are installed together: transformers and what it needs at its
 # lowest (the rest of the dependencies come as pip resolves them, mostly the pinned versions from pip's cache), and
-# notebook 08's ONNX libraries at theirs (the versions pinned: no lower one was tried).
+# notebook 08's ONNX libraries and notebook 09's peft at theirs (the versions pinned: no lower one was tried).
 AT_LOWEST = ("transformers", "tokenizers", "huggingface-hub", "accelerate", "safetensors", "onnx", "onnxscript",
-             "onnxruntime")
+             "onnxruntime", "peft")
 NOTEBOOKS = sorted(ROOT.glob("notebooks/0[1-4]_*.ipynb"))
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "build", "results", "cache", "__pycache__", "*.egg-info")
 

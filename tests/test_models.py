@@ -155,3 +155,23 @@ def test_frozen_embeddings_leave_only_the_table_out(make_settings):
     still = {name for name, p in frozen.named_parameters() if not p.requires_grad}
     table = {name for name, p in frozen.named_parameters() if p is frozen.get_input_embeddings().weight}
     assert still == table and len(table) == 1
+
+
+def test_an_adapter_whose_base_model_is_gone_is_one_line(tmp_path):
+    """A LoRA run's folder holds only the adapter: when the base model folder it names is gone, loading it says so
+    in one line, naming both."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from helpers.models import load_adapter
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tmp_path / "gone")}))
+    (folder / "config.json").write_text(json.dumps({"model_type": "distilbert",
+                                                    "architectures": ["DistilBertForSequenceClassification"]}))
+    save_file({"w": torch.zeros(1)}, folder / "adapter_model.safetensors")
+    message = refused(load_adapter, folder)
+    assert str(tmp_path / "gone") in message and "goes on the base model" in message

@@ -296,7 +296,7 @@ def _another_value(name: str):
     """A valid value of setting `name` other than its default."""
     default, kind = hs.FIELDS[name].default, hs.TYPES[name]
     allowed = {"profile": "tiny", "precision": "fp32", "lr_scheduler": "cosine", "max_steps": 7, "attention": "sdpa",
-               "optimizer": "adamw_torch"}
+               "optimizer": "adamw_torch", "train_layers": "head"}
     if name in allowed:
         return allowed[name]
     if kind is bool:
@@ -359,3 +359,32 @@ def test_training_arguments_come_from_one_mapping(tmp_path):
         value = hs.coerce(name, _another_value(name)) if name != "output_dir" else str(tmp_path / "other")
         args = finetune.training_arguments(dataclasses.replace(base, **{name: value}))
         assert getattr(args, argument) == value != getattr(base, name), (name, argument)
+
+
+# ---------------------------------------------------------------------------------------------- train less (09)
+
+
+def test_a_lora_run_without_a_rate_learns_at_ten_times_the_profiles(monkeypatch, tmp_path):
+    """lora_rank on and no learning rate given: LORA_RATE_FACTOR times the profile's rate, and `settings` says so;
+    a rate given as an argument or a TC_ variable is kept as given; LoRA off, the profile's rate."""
+    base = {"cache_dir": str(tmp_path), "output_dir": str(tmp_path / "out")}
+    for profile in ("full", "tiny"):
+        plain = get_settings(profile, **base)
+        lora = get_settings(profile, lora_rank=8, **base)
+        assert lora.learning_rate == pytest.approx(hs.LORA_RATE_FACTOR * plain.learning_rate)
+        assert hs.setting_sources(lora, set(), profile)["learning_rate"].startswith("LoRA")
+    assert get_settings("tiny", lora_rank=8, learning_rate=1e-3, **base).learning_rate == 1e-3
+    monkeypatch.setenv("TC_LEARNING_RATE", "2e-4")
+    assert get_settings("full", lora_rank=8, **base).learning_rate == 2e-4
+
+
+@pytest.mark.parametrize("given, kept", [("all", "all"), ("head", "head"), (2, "2"), ("3", "3")])
+def test_train_layers_takes_all_head_or_a_number(given, kept, tmp_path):
+    """train_layers: all, head, or a count of last blocks, a number from Python or a string from a flag alike."""
+    assert get_settings("tiny", train_layers=given, cache_dir=str(tmp_path)).train_layers == kept
+
+
+@pytest.mark.parametrize("given", ["0", "last", "-1", "1.5"])
+def test_a_wrong_train_layers_is_one_line(given, tmp_path):
+    """Anything else is one line saying what it takes."""
+    assert "all, head, or a number" in refused(get_settings, "tiny", train_layers=given, cache_dir=str(tmp_path))
