@@ -166,7 +166,7 @@ def test_settings_shows_the_values_in_effect_and_their_sources(monkeypatch, caps
     assert status == 0 and page == settings_page()
 
 
-@pytest.mark.parametrize("command", ["train", "bench", "predict", "sweep", "prefetch", "settings", "index"])
+@pytest.mark.parametrize("command", ["train", "bench", "predict", "sweep", "prefetch", "settings"])
 def test_every_command_prints_its_help(command, capsys):
     """`python -m helpers COMMAND --help` prints its flags and exits 0 (argparse reads a help's % as a format)."""
     status, out, err = run_main(command, "--help", capsys=capsys)
