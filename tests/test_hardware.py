@@ -39,7 +39,8 @@ A100 = dict(cuda=True, gpu="NVIDIA A100-SXM4-40GB", bf16_native=True)
 
 # On a (faked) CUDA GPU or Apple GPU the tests assert on the flags, not on a built `TrainingArguments`: building one
 # resolves `args.device` through accelerate's PartialState, which would initialise the CUDA device this machine
-# lacks (and for MPS, torch.backends.mps.is_built() is False here, so it would quietly pick the CPU).
+# lacks (and for MPS, torch.backends.mps.is_built() is False here, so it would quietly pick the CPU). The tiny
+# profile trains in fp32 on every machine, as set; the tests of auto's choice ask for auto.
 
 
 def test_t4_trains_in_fp16(monkeypatch, make_settings):
@@ -48,7 +49,7 @@ def test_t4_trains_in_fp16(monkeypatch, make_settings):
     # Precondition, not the code under test: the faked T4 answers True to the check the code must not trust (bf16
     # through emulation), so that choosing fp16 below shows the code looked past it.
     assert torch.cuda.is_bf16_supported()
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     assert hardware.training_flags(settings) == dict(bf16=False, fp16=True, use_cpu=False, dataloader_pin_memory=True)
     assert hardware.describe(settings) == "device: CUDA GPU Tesla T4, precision fp16 (no native bf16)"
 
@@ -56,7 +57,7 @@ def test_t4_trains_in_fp16(monkeypatch, make_settings):
 def test_a100_trains_in_bf16(monkeypatch, make_settings):
     """An A100 has native bf16: auto takes it."""
     machine(monkeypatch, **A100)
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     assert hardware.training_flags(settings) == dict(bf16=True, fp16=False, use_cpu=False, dataloader_pin_memory=True)
     assert hardware.describe(settings).startswith("device: CUDA GPU NVIDIA A100-SXM4-40GB, precision bf16")
 
@@ -70,7 +71,7 @@ def test_explicit_fp16_on_a_gpu(monkeypatch, make_settings):
 def test_apple_gpu_trains_in_fp32_on_the_gpu(monkeypatch, make_settings):
     """With MPS the Trainer must be allowed onto the GPU (use_cpu False), in fp32, without pinned memory."""
     machine(monkeypatch, mps=True, cpu_bf16=True)  # an Apple GPU wins over the CPU's own bf16
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     assert hardware.device() == "mps"
     assert hardware.training_flags(settings) == dict(bf16=False, fp16=False, use_cpu=False, dataloader_pin_memory=False)
     assert hardware.describe(settings).startswith("device: Apple GPU (MPS), precision fp32")
@@ -80,7 +81,7 @@ def test_apple_gpu_trains_in_fp32_on_the_gpu(monkeypatch, make_settings):
 def test_cpu_precision(monkeypatch, make_settings, cpu_bf16, chosen):
     """A CPU with AVX512-BF16 or AMX trains in bf16 autocast, one without in fp32: the real TrainingArguments."""
     machine(monkeypatch, cpu_bf16=cpu_bf16)
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     args = finetune.training_arguments(settings)
     assert (args.bf16, args.fp16, args.use_cpu, args.dataloader_pin_memory) == (chosen == "bf16", False, True, False)
     assert args.device.type == "cpu"
