@@ -144,6 +144,7 @@ def run_train(args: argparse.Namespace) -> int:
     check_hub_model(settings.model)  # and a hub model that cannot be reached, before torch is imported
     from .card import write_card
     from .finetune import run, run_lock
+    from .hardware import record
     from .layout import run_folder
     from .predict import evaluate_test
 
@@ -153,6 +154,7 @@ def run_train(args: argparse.Namespace) -> int:
         metrics = evaluate_test(trainer, settings, parts)  # every process predicts its share; process 0 writes
         if not trainer.is_world_process_zero():
             return 0
+        metrics["hardware"] = record()  # the machine the figures (the speeds above all) were measured on
         folder.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
         write_card(folder.model, dataclasses.replace(report, test=metrics))  # the same report, with the test metrics
     print(json.dumps(metrics, indent=2))

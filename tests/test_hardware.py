@@ -8,7 +8,11 @@ and without emulation, MPS) and what /proc/cpuinfo says about bfloat16.
 from __future__ import annotations
 
 import dataclasses
+import json
+import platform
 import resource
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +23,7 @@ from helpers import settings as hs
 from helpers.models import load_model
 from helpers.predict import prediction_trainer
 
-from support import refused, tiny_settings_for
+from support import ROOT, clean_env, refused, tiny_settings_for
 
 
 def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool = False, mps: bool = False,
@@ -32,6 +36,8 @@ def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: cpu_bf16)
 
+
+READ_BF16 = hardware.cpu_has_bf16  # the real reading of /proc/cpuinfo, kept before a test fakes it
 
 T4 = dict(cuda=True, gpu="Tesla T4", bf16_native=False)  # Colab's free GPU: bf16 only through emulation
 A100 = dict(cuda=True, gpu="NVIDIA A100-SXM4-40GB", bf16_native=True)
@@ -210,3 +216,60 @@ def test_training_uses_the_fused_optimizer_by_default(make_settings):
     assert trainer.optimizer.defaults["fused"] is True
     plain = finetune.training_arguments(make_settings(optimizer="adamw_torch"))
     assert plain.optim == "adamw_torch"
+
+
+# ---------------------------------------------------------------------------------------------- the machine's record
+
+INTEL_AMX = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+"""
+
+
+def test_the_record_names_the_machine(monkeypatch):
+    """`record` names the CPU from /proc/cpuinfo, its native bfloat16, torch's kernels, threads, processes, device and
+    version."""
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(hardware, "cpuinfo", lambda: INTEL_AMX)
+    machine(monkeypatch, **A100)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", READ_BF16)  # read from the faked text
+    record = hardware.record()
+    assert record == {"cpu": "Intel(R) Xeon(R) Platinum 8480+", "cpu_bf16": True,
+                      "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads(),
+                      "processes": 1, "device": "CUDA GPU NVIDIA A100-SXM4-40GB", "torch": torch.__version__}
+    assert json.loads(json.dumps(record)) == record, "it goes into JSON files as it is"
+
+
+def test_the_record_without_proc_cpuinfo(monkeypatch):
+    """Where there is no /proc/cpuinfo (macOS, Windows) the CPU is what `platform` says, and bfloat16 is not native."""
+    monkeypatch.setattr(hardware, "cpuinfo", lambda: "")
+    machine(monkeypatch)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", READ_BF16)
+    record = hardware.record()
+    assert record["cpu"] == (platform.processor() or platform.machine() or "unknown") and record["cpu"]
+    assert record["cpu_bf16"] is False
+    assert record["device"] == f"CPU ({torch.get_num_threads()} threads)"
+    monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun
+    assert hardware.record()["processes"] == 2
+
+
+def test_the_record_of_this_machine_matches_its_cpuinfo():
+    """On this machine: the first "model name" of /proc/cpuinfo where there is one, and its bfloat16 flags."""
+    record = hardware.record()
+    text = hardware.cpuinfo()
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    assert record["cpu"] == (names[0] if names else platform.processor() or platform.machine() or "unknown")
+    assert record["cpu_bf16"] == ("avx512_bf16" in text or "amx_bf16" in text)
+    assert record["torch_threads"] == torch.get_num_threads() >= 1
+
+
+@pytest.mark.slow
+def test_importing_hardware_loads_no_torch():
+    """`helpers.hardware` is light to import: torch and transformers load only when a function asks them."""
+    code = ("import sys, helpers.hardware as h; loaded = {'torch', 'transformers'} & set(sys.modules); "
+            "h.Announce; print(sorted(loaded), h.Announce.__mro__[1].__name__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "TrainerCallback"]

@@ -109,3 +109,26 @@ def test_the_tiny_recipe_learns_on_other_seeds(seed, tmp_path, tiny_cache):
     majority = majority_accuracy(parts["train"]["label"], parts["test"]["label"])
     assert metrics["accuracy"] >= LEARNS > majority, (seed, metrics["accuracy"], majority)
     assert metrics["validation_accuracy"] > majority_accuracy(parts["train"]["label"], parts["validation"]["label"])
+
+
+def start_training(out, cache, threads: int) -> subprocess.Popen:
+    """Start `python -m helpers train --profile tiny` into `out` with `threads` torch threads (OMP_NUM_THREADS)."""
+    command = [sys.executable, "-m", "helpers", "train", "--profile", "tiny", "--output-dir", str(out),
+               "--cache-dir", str(cache)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=clean_env() | {"OMP_NUM_THREADS": str(threads)})
+
+
+@pytest.mark.slow
+def test_one_thread_or_two_give_the_same_figures(tmp_path, tiny_cache):
+    """The tiny recipe trained with one torch thread and with two: the same test accuracy, F1 and validation
+    accuracy to 4 decimals (it trains in float32 on every machine), and metrics.json names the threads."""
+    done = finish_all({threads: start_training(tmp_path / str(threads), tiny_cache, threads) for threads in (1, 2)})
+    figures = {}
+    for threads, result in done.items():
+        assert result.returncode == 0, result.stderr[-3000:]
+        metrics = json.loads((tmp_path / str(threads) / "metrics.json").read_text())
+        assert metrics["hardware"]["torch_threads"] == threads
+        figures[threads] = {key: round(metrics[key], 4) for key in ("accuracy", "f1", "validation_accuracy")}
+    assert figures[1] == figures[2]
+    assert figures[1]["accuracy"] >= LEARNS
