@@ -188,7 +188,7 @@ def run_bench_inference(settings: Settings) -> int:
     from transformers.utils import logging
 
     from .finetune import run_lock
-    from .inference import check_fine_tuned, measure, onnx_folder, table, write
+    from .inference import check_fine_tuned, measure, onnx_folder, table, timing_note, write
 
     check_fine_tuned(settings.model)  # a folder that is not a fine-tuned model: one line, before anything is written
 
@@ -196,6 +196,7 @@ def run_bench_inference(settings: Settings) -> int:
     with run_lock(settings) as folder:
         rows = measure(settings.model, settings)
         print(table(rows))
+        print(timing_note(rows))
         paths = write(rows, folder)
     print(f"{rows[0]['test_rows']:,} test rows; wrote", *paths, onnx_folder(settings))
     return 0
