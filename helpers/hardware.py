@@ -56,7 +56,7 @@ def cpu_has_bf16() -> bool:
 
 
 def cpu_model() -> str:
-    """The CPU's name: /proc/cpuinfo's first "model name" (Linux), else what `platform` knows (notebook 00)."""
+    """The CPU's name: /proc/cpuinfo's first "model name" (Linux), else what `platform` knows (for `record`)."""
     for line in cpuinfo().splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "model name" and value.strip():
@@ -65,8 +65,8 @@ def cpu_model() -> str:
 
 
 def record() -> dict:
-    """The machine a figure was measured on, for metrics.json, bench.json and bench_inference.json (notebook 00):
-    the CPU's model, whether it computes bfloat16 natively, the vector instructions torch's CPU kernels use, torch's
+    """The machine a figure was measured on, written into metrics.json (`train`), bench.json and
+    bench_inference.json (notebook 08's `bench --inference`): the CPU's model, whether it computes bfloat16 natively, the vector instructions torch's CPU kernels use, torch's
     threads (in each process, and how many processes: torchrun's), the device and torch's version."""
     import torch
 
