@@ -19,7 +19,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, defa
 
 from .data import label_names
 from .finetune import NO_EVALUATION, holding_output, training_arguments
-from .hardware import attention, precision, reuse_memory
+from .hardware import attention, precision, record, reuse_memory
 from .models import load_model, load_tokenizer
 from .predict import predict
 from .settings import Settings, UserError
@@ -160,6 +160,7 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
         "train_batch_size": settings.train_batch_size,
         "eval_batch_size": settings.eval_batch_size,
         "torch_threads": torch.get_num_threads(),
+        "hardware": record(),  # the machine: the figures hold for it, not for every laptop
         "pipelines": {name: results[name] for name in PIPELINES},
     }
 
@@ -183,7 +184,8 @@ def chart(report: dict, path: Path) -> Path:
         ax.set(title=f"{title}: headlines per second", xscale="log", xlim=(min(values) / 2, max(values) * 8))
         ax.invert_yaxis()
     model = "/".join(Path(report["model"]).parts[-2:])
-    fig.suptitle(f"{model}, batch {report['train_batch_size']}, {report['torch_threads']} threads", fontsize=9)
+    fig.suptitle(f"{model}, batch {report['train_batch_size']}, {report['torch_threads']} threads, "
+                 f"{report['hardware']['cpu']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path

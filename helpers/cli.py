@@ -142,6 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
     check_hub_model(settings.model)  # and a hub model that cannot be reached, before torch is imported
     from .card import write_card
     from .finetune import run, run_lock
+    from .hardware import record
     from .layout import run_folder
     from .predict import evaluate_test
 
@@ -151,6 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
         metrics = evaluate_test(trainer, settings, parts)  # every process predicts its share; process 0 writes
         if not trainer.is_world_process_zero():
             return 0
+        metrics["hardware"] = record()  # the machine the figures (the speeds above all) were measured on
         folder.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
         write_card(folder.model, dataclasses.replace(report, test=metrics))  # the same report, with the test metrics
     print(json.dumps(metrics, indent=2))
@@ -184,7 +186,7 @@ def run_bench_inference(settings: Settings) -> int:
     from transformers.utils import logging
 
     from .finetune import run_lock
-    from .inference import check_fine_tuned, measure, onnx_folder, table, write
+    from .inference import check_fine_tuned, measure, onnx_folder, table, timing_note, write
 
     check_fine_tuned(settings.model)  # a folder that is not a fine-tuned model: one line, before anything is written
 
@@ -192,6 +194,7 @@ def run_bench_inference(settings: Settings) -> int:
     with run_lock(settings) as folder:
         rows = measure(settings.model, settings)
         print(table(rows))
+        print(timing_note(rows))
         paths = write(rows, folder)
     print(f"{rows[0]['test_rows']:,} test rows; wrote", *paths, onnx_folder(settings))
     return 0

@@ -1,18 +1,18 @@
 """Which device trains, in which precision, and how the process keeps its memory: decided here and nowhere else.
 
 Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` of the series (notebook 04 on) takes
-its device and precision flags from `training_flags`. Nothing here imports the settings at run time, so
-`helpers.settings` can ask which device there is.
+its device and precision flags from `training_flags`, and every figure the series writes names its machine with
+`record`. Nothing here imports the settings at run time, so `helpers.settings` can ask which device there is, and
+torch is imported only inside the functions that ask it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import platform
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import torch
-from transformers import TrainerCallback
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 def device() -> str:
     """Where training runs: "cuda" (an NVIDIA or AMD GPU), "mps" (an Apple GPU) or "cpu" (notebook 00)."""
+    import torch
+
     if torch.cuda.is_available():
         return "cuda"
     if torch.backends.mps.is_available():
@@ -29,6 +31,8 @@ def device() -> str:
 
 def device_name() -> str:
     """The device in words: "CUDA GPU Tesla T4", "Apple GPU (MPS)" or "CPU (2 threads)" (notebook 00)."""
+    import torch
+
     kind = device()
     if kind == "cuda":
         return f"CUDA GPU {torch.cuda.get_device_name()}"
@@ -37,13 +41,44 @@ def device_name() -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def cpuinfo() -> str:
+    """The text of /proc/cpuinfo, or "" where there is none (macOS, Windows)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_has_bf16() -> bool:
     """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as read from /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = cpuinfo()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_model() -> str:
+    """The CPU's name: /proc/cpuinfo's first "model name" (Linux), else what `platform` knows (for `record`)."""
+    for line in cpuinfo().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def record() -> dict:
+    """The machine a figure was measured on, written into metrics.json (`train`), bench.json and
+    bench_inference.json (notebook 08's `bench --inference`): the CPU's model, whether it computes bfloat16 natively, the vector instructions torch's CPU kernels use, torch's
+    threads (in each process, and how many processes: torchrun's), the device and torch's version."""
+    import torch
+
+    return {
+        "cpu": cpu_model(),
+        "cpu_bf16": cpu_has_bf16(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_threads": torch.get_num_threads(),
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),
+        "device": device_name(),
+        "torch": torch.__version__,
+    }
 
 
 def precision_choice(settings: Settings) -> tuple[str, str]:
@@ -53,6 +88,8 @@ def precision_choice(settings: Settings) -> tuple[str, str]:
     GPU) reports bf16 through emulation (pytorch/pytorch#148322), which is slower than fp16. Apple GPUs train in
     fp32 (bf16 autocast there is not measured to be right). CPUs take bf16 where they compute it natively.
     """
+    import torch
+
     if settings.precision != "auto":
         return settings.precision, "as set"
     kind = device()
@@ -102,16 +139,26 @@ def describe(settings: Settings) -> str:
     return f"device: {device_name()}, precision {chosen} ({why})"
 
 
-class Announce(TrainerCallback):
-    """Prints `describe(settings)` once as training starts, on process 0 only (notebook 04)."""
+def __getattr__(name: str):
+    """`Announce`, made on first use: it is a transformers `TrainerCallback`, whose import loads torch."""
+    if name != "Announce":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from transformers import TrainerCallback
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    class Announce(TrainerCallback):
+        """Prints `describe(settings)` once as training starts, on process 0 only (notebook 04)."""
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            processes = f", {args.world_size} processes" if args.world_size > 1 else ""
-            print(describe(self.settings) + processes, flush=True)
+        def __init__(self, settings: Settings):
+            self.settings = settings
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                processes = f", {args.world_size} processes" if args.world_size > 1 else ""
+                print(describe(self.settings) + processes, flush=True)
+
+    Announce.__module__, Announce.__qualname__ = __name__, "Announce"  # as if defined at the top
+    globals()["Announce"] = Announce
+    return Announce
 
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)

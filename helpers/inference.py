@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import json
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import pandas as pd
 import torch
 from scipy.special import softmax
 
+from . import hardware
 from .baselines import scores
 from .data import label_names
 from .layout import RunFolder, run_folder, swap_in
@@ -32,7 +34,10 @@ from .tokenization import count_longer, tokenize
 ONNX_MODEL, ONNX_INT8 = "model.onnx", "model_int8.onnx"  # in OUTPUT_DIR/onnx (layout.RunFolder.onnx)
 INPUTS = ("input_ids", "attention_mask")  # what the exported graph takes; BERT's token_type_ids default to zeros
 PATHS = ("float32", "this project", "torch int8 (dynamic)", "ONNX Runtime float32", "ONNX Runtime int8")
-KEYS = ("name", "samples_per_second", "accuracy", "f1", "test_rows", "size_mb", "agreement")
+KEYS = ("name", "samples_per_second", "samples_per_second_min", "samples_per_second_max", "runs", "latency_ms_p50",
+        "threads", "accuracy", "f1", "test_rows", "size_mb", "agreement")
+RUNS = 3  # timed passes over the test rows per path, after one to warm up; the median is reported
+LATENCY_ROWS = 50  # headlines answered one at a time for each path's single-headline latency
 
 
 # ---------------------------------------------------------------------------------------------- building each path
@@ -209,30 +214,76 @@ def torch_size_mb(model: torch.nn.Module) -> float:
         return size_mb(path)
 
 
-def timed(run: Callable[[], np.ndarray], rows: int) -> tuple[np.ndarray, float]:
-    """Run once to warm up, then once timed: the logits of the timed pass and the samples per second."""
+def timed(run: Callable[[], np.ndarray], runs: int = RUNS) -> tuple[np.ndarray, list[float]]:
+    """Run once to warm up, then `runs` times timed: the logits of the last pass and each timed pass's seconds."""
     run()
-    started = time.perf_counter()
-    logits = run()
-    return logits, rows / (time.perf_counter() - started)
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        logits = run()
+        seconds.append(time.perf_counter() - started)
+    return logits, seconds
 
 
-def row(name: str, logits: np.ndarray, speed: float, size: float, labels: np.ndarray,
+def latency_ms(answer: Callable[[str], object], texts: list[str]) -> float:
+    """The median milliseconds `answer` takes for one text, over `texts` one at a time, after one call to warm up."""
+    answer(texts[0])
+    seconds = []
+    for text in texts:
+        started = time.perf_counter()
+        answer(text)
+        seconds.append(time.perf_counter() - started)
+    return 1000 * statistics.median(seconds)
+
+
+def torch_answer(net: torch.nn.Module, tokenizer, precision: str) -> Callable[[str], np.ndarray]:
+    """One headline's logits from a torch model: tokenized alone, one forward pass under the path's autocast."""
+    device = next(net.parameters()).device  # a dynamically quantized model keeps its embeddings as parameters
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+    def answer(text: str) -> np.ndarray:
+        batch = tokenizer([text], return_tensors="pt").to(device)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            return net(**{name: batch[name] for name in INPUTS}).logits.float().cpu().numpy()
+
+    return answer
+
+
+def onnx_answer(runner, tokenizer) -> Callable[[str], np.ndarray]:
+    """One headline's logits from an ONNX Runtime session: tokenized alone, one run of the graph."""
+    wanted = [i.name for i in runner.get_inputs()]
+
+    def answer(text: str) -> np.ndarray:
+        batch = tokenizer([text], return_tensors="np")
+        return runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0]
+
+    return answer
+
+
+def row(name: str, logits: np.ndarray, seconds: list[float], latency: float, size: float, labels: np.ndarray,
         reference: np.ndarray | None) -> dict:
-    """One path's figures: speed, accuracy, F1, rows, size and agreement with the `reference` predicted classes."""
+    """One path's figures: speed (the median of the timed passes, and their spread), one headline's latency, the
+    threads, accuracy, F1, rows, size and agreement with the `reference` predicted classes."""
     predicted = logits.argmax(axis=-1)
     agreement = 1.0 if reference is None else float((predicted == reference).mean())
-    return {"name": name, "samples_per_second": speed, **scores(labels, predicted, logits.shape[-1]),
+    speeds = [len(labels) / second for second in seconds]
+    return {"name": name, "samples_per_second": statistics.median(speeds), "samples_per_second_min": min(speeds),
+            "samples_per_second_max": max(speeds), "runs": len(speeds), "latency_ms_p50": latency,
+            "threads": torch.get_num_threads(), **scores(labels, predicted, logits.shape[-1]),
             "test_rows": len(labels), "size_mb": size, "agreement": agreement}
 
 
 def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = None,
-            export_to: Path | None = None) -> list[dict]:
+            export_to: Path | None = None, runs: int = RUNS) -> list[dict]:
     """Every path of `PATHS` on the same test rows, in that order (notebook 08, `bench --inference`).
 
     `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are
-    exported into `export_to` (default `OUTPUT_DIR/onnx`).
+    exported into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length
+    (float32 too: sorting is its own lever, in "this project"'s settings), `runs` timed passes each (the median
+    reported), then one headline at a time for the latency; ONNX Runtime runs on torch's number of threads.
     """
+    if runs < 1:
+        raise UserError(f"runs={runs} must be 1 or more (3 or more for a median worth the name)")
     check_fine_tuned(folder)
     test = load_split(settings)["test"] if test is None else test
     model, tokenizer = load_trained(folder, label_names(test))
@@ -241,44 +292,56 @@ def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = 
     labels = np.asarray(data.labels)
     # a LoRA run's folder holds the adapter only: the model served is its base with the adapter merged in
     served_mb = torch_size_mb(model) if is_adapter(folder) else weights_mb(folder)
+    texts = test["sentence"].astype(str).tolist()[:LATENCY_ROWS]
 
-    def torch_path(net: torch.nn.Module, changes: dict) -> Callable[[], np.ndarray]:
+    def torch_path(net: torch.nn.Module, changes: dict) -> tuple[Callable[[], np.ndarray], Callable[[str], object]]:
         chosen = dataclasses.replace(settings, **changes)
-        return lambda: predict(net, tokenizer, data, chosen).predictions
+        return (lambda: predict(net, tokenizer, data, chosen).predictions,
+                torch_answer(net, tokenizer, hardware.precision(chosen)))
 
     rows, reference = [], None
-    plain = {"precision": "fp32", "sort_predictions": False}
-    for name, run, size in (
-        ("float32", torch_path(model, plain), served_mb),
-        ("this project", torch_path(model, {}), served_mb),
-    ):
-        logits, speed = timed(run, len(labels))
-        rows.append(row(name, logits, speed, size, labels, reference))
-        reference = logits.argmax(axis=-1) if reference is None else reference
+    sorted_fp32 = {"precision": "fp32", "sort_predictions": True}
     quantized = quantize_torch(model)
-    logits, speed = timed(torch_path(quantized, {"precision": "fp32", "sort_predictions": True}), len(labels))
-    rows.append(row("torch int8 (dynamic)", logits, speed, torch_size_mb(quantized), labels, reference))
+    for name, net, changes, size in (
+        ("float32", model, sorted_fp32, served_mb),
+        ("this project", model, {}, served_mb),
+        ("torch int8 (dynamic)", quantized, sorted_fp32, torch_size_mb(quantized)),
+    ):
+        run, answer = torch_path(net, changes)
+        logits, seconds = timed(run, runs)
+        rows.append(row(name, logits, seconds, latency_ms(answer, texts), size, labels, reference))
+        reference = logits.argmax(axis=-1) if reference is None else reference
     del quantized
     exported = export_folder(model, tokenizer, onnx_folder(settings) if export_to is None else export_to)
     for name, file in (("ONNX Runtime float32", ONNX_MODEL), ("ONNX Runtime int8", ONNX_INT8)):
-        runner = session(exported / file)
-        logits, speed = timed(lambda: onnx_logits(runner, tokenizer, data.encodings, settings.eval_batch_size),
-                              len(labels))
-        rows.append(row(name, logits, speed, size_mb(exported / file), labels, reference))
+        runner = session(exported / file, threads=torch.get_num_threads())  # the same threads as torch's paths
+        logits, seconds = timed(lambda: onnx_logits(runner, tokenizer, data.encodings, settings.eval_batch_size), runs)
+        latency = latency_ms(onnx_answer(runner, tokenizer), texts)
+        rows.append(row(name, logits, seconds, latency, size_mb(exported / file), labels, reference))
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    """The paths' figures as a Markdown table, with each path's speed and size against float32's."""
+    """The paths' figures as a Markdown table, with each path's speed and size against float32's: samples/s is the
+    median of the timed passes (their lowest and highest beside it), latency one headline's median."""
     first = rows[0]
-    lines = ["| path | samples/s | × float32 | accuracy | F1 | size, MB | × float32 size | agreement | test rows |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| path | samples/s | lowest to highest | × float32 | one headline, ms | accuracy | F1 | size, MB | "
+             "× float32 size | agreement | test rows |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['samples_per_second']:,.1f} | "
-                     f"{r['samples_per_second'] / first['samples_per_second']:.2f} | {r['accuracy']:.4f} | "
-                     f"{r['f1']:.4f} | {r['size_mb']:,.1f} | {r['size_mb'] / first['size_mb']:.2f} | "
-                     f"{r['agreement']:.4f} | {r['test_rows']:,} |")
+        lines.append(f"| {r['name']} | {r['samples_per_second']:,.1f} | {r['samples_per_second_min']:,.1f} to "
+                     f"{r['samples_per_second_max']:,.1f} | {r['samples_per_second'] / first['samples_per_second']:.2f} "
+                     f"| {r['latency_ms_p50']:,.2f} | {r['accuracy']:.4f} | {r['f1']:.4f} | {r['size_mb']:,.1f} | "
+                     f"{r['size_mb'] / first['size_mb']:.2f} | {r['agreement']:.4f} | {r['test_rows']:,} |")
     return "\n".join(lines)
+
+
+def timing_note(rows: list[dict]) -> str:
+    """How the table's speeds were taken: passes per path, threads, and the machine (printed under the table)."""
+    machine, threads = hardware.record(), rows[0]["threads"]
+    return (f"samples/s: the median of {rows[0]['runs']} timed passes per path over {rows[0]['test_rows']:,} test "
+            f"rows, in batches sorted by length; {threads} thread{'' if threads == 1 else 's'}; {machine['cpu']} "
+            f"({machine['cpu_capability']}, bfloat16 {'native' if machine['cpu_bf16'] else 'not native'})")
 
 
 def draw(rows: list[dict], fig) -> None:
@@ -296,6 +359,8 @@ def draw(rows: list[dict], fig) -> None:
     axes[1].bar_label(bars, labels=[f"{r['size_mb']:,.1f} MB" for r in rows], padding=3)
     axes[1].set(title="Size on disk", xlabel="MB", xlim=(0, biggest * 1.5))
     axes[1].invert_yaxis()
+    fig.suptitle(f"speed: the median of {rows[0]['runs']} passes, threads: {rows[0]['threads']}, "
+                 f"{hardware.cpu_model()}", fontsize=9)
     fig.tight_layout()
 
 
@@ -310,10 +375,12 @@ def chart(rows: list[dict], path: Path) -> Path:
 
 
 def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
-    """Write bench_inference.json (the rows, `KEYS` each) and bench_inference.png into `folder`."""
+    """Write bench_inference.json (the machine under `hardware`, and under `paths` the rows, `KEYS` each) and
+    bench_inference.png into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench_inference.json"
-    path.write_text(json.dumps([{key: r[key] for key in KEYS} for r in rows], indent=2) + "\n")
+    report = {"hardware": hardware.record(), "paths": [{key: r[key] for key in KEYS} for r in rows]}
+    path.write_text(json.dumps(report, indent=2) + "\n")
     return path, chart(rows, folder / "bench_inference.png")
 
 

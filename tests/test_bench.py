@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import hardware
 from helpers.bench import bench, chart, table
 
 
@@ -24,6 +25,7 @@ def test_bench_reports_every_pipeline(make_settings, tmp_path):
     assert (tutorial["attention"], tutorial["optimizer"]) == ("sdpa", "adamw_torch")
     assert (project["attention"], project["optimizer"]) == ("eager", "adamw_torch_fused")
     assert table(report).count("\n") == 4
+    assert report["hardware"] == hardware.record(), "the machine it ran on"
     assert chart(report, tmp_path / "bench.png").stat().st_size > 1000
 
 
@@ -34,7 +36,7 @@ def test_chart_leaves_matplotlib_as_it_was(tmp_path):
     import matplotlib.pyplot as plt
 
     figures = dict(train_samples_per_second=2.0, predict_samples_per_second=3.0, precision="fp32")
-    report = dict(model="tiny/model", train_batch_size=8, torch_threads=1,
+    report = dict(model="tiny/model", train_batch_size=8, torch_threads=1, hardware=hardware.record(),
                   pipelines={name: figures for name in ("tutorial", "per-batch padding", "this project")})
     before = matplotlib.get_backend()
     try:

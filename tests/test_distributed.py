@@ -24,8 +24,8 @@ DROPOUTS = ("dropout", "attention_dropout", "seq_classif_dropout")
 
 
 def metrics(out) -> dict:
-    """metrics.json of a finished run, without its speeds."""
-    return {k: v for k, v in json.loads((out / "metrics.json").read_text()).items() if k not in SPEEDS}
+    """metrics.json of a finished run, without its speeds and its machine (threads and processes differ)."""
+    return {k: v for k, v in json.loads((out / "metrics.json").read_text()).items() if k not in (*SPEEDS, "hardware")}
 
 
 def without_dropout(tiny_cache, cache):

@@ -46,8 +46,8 @@ def train_args(out: Path, cache: Path, *extra: str) -> list[str]:
 
 
 def metrics(out: Path) -> dict:
-    """metrics.json of a finished run, without its speeds (which differ from run to run)."""
-    return {k: v for k, v in json.loads((out / "metrics.json").read_text()).items() if k not in SPEEDS}
+    """metrics.json of a finished run, without its speeds (which differ from run to run) and its machine."""
+    return {k: v for k, v in json.loads((out / "metrics.json").read_text()).items() if k not in (*SPEEDS, "hardware")}
 
 
 def weights(out: Path) -> bytes:

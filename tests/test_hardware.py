@@ -8,7 +8,11 @@ and without emulation, MPS) and what /proc/cpuinfo says about bfloat16.
 from __future__ import annotations
 
 import dataclasses
+import json
+import platform
 import resource
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +23,7 @@ from helpers import settings as hs
 from helpers.models import load_model
 from helpers.predict import prediction_trainer
 
-from support import refused, tiny_settings_for
+from support import ROOT, clean_env, refused, tiny_settings_for
 
 
 def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool = False, mps: bool = False,
@@ -33,13 +37,16 @@ def machine(monkeypatch, *, cuda: bool = False, gpu: str = "", bf16_native: bool
     monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: cpu_bf16)
 
 
+READ_BF16 = hardware.cpu_has_bf16  # the real reading of /proc/cpuinfo, kept before a test fakes it
+
 T4 = dict(cuda=True, gpu="Tesla T4", bf16_native=False)  # Colab's free GPU: bf16 only through emulation
 A100 = dict(cuda=True, gpu="NVIDIA A100-SXM4-40GB", bf16_native=True)
 
 
 # On a (faked) CUDA GPU or Apple GPU the tests assert on the flags, not on a built `TrainingArguments`: building one
 # resolves `args.device` through accelerate's PartialState, which would initialise the CUDA device this machine
-# lacks (and for MPS, torch.backends.mps.is_built() is False here, so it would quietly pick the CPU).
+# lacks (and for MPS, torch.backends.mps.is_built() is False here, so it would quietly pick the CPU). The tiny
+# profile trains in fp32 on every machine, as set; the tests of auto's choice ask for auto.
 
 
 def test_t4_trains_in_fp16(monkeypatch, make_settings):
@@ -48,7 +55,7 @@ def test_t4_trains_in_fp16(monkeypatch, make_settings):
     # Precondition, not the code under test: the faked T4 answers True to the check the code must not trust (bf16
     # through emulation), so that choosing fp16 below shows the code looked past it.
     assert torch.cuda.is_bf16_supported()
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     assert hardware.training_flags(settings) == dict(bf16=False, fp16=True, use_cpu=False, dataloader_pin_memory=True)
     assert hardware.describe(settings) == "device: CUDA GPU Tesla T4, precision fp16 (no native bf16)"
 
@@ -56,7 +63,7 @@ def test_t4_trains_in_fp16(monkeypatch, make_settings):
 def test_a100_trains_in_bf16(monkeypatch, make_settings):
     """An A100 has native bf16: auto takes it."""
     machine(monkeypatch, **A100)
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     assert hardware.training_flags(settings) == dict(bf16=True, fp16=False, use_cpu=False, dataloader_pin_memory=True)
     assert hardware.describe(settings).startswith("device: CUDA GPU NVIDIA A100-SXM4-40GB, precision bf16")
 
@@ -70,7 +77,7 @@ def test_explicit_fp16_on_a_gpu(monkeypatch, make_settings):
 def test_apple_gpu_trains_in_fp32_on_the_gpu(monkeypatch, make_settings):
     """With MPS the Trainer must be allowed onto the GPU (use_cpu False), in fp32, without pinned memory."""
     machine(monkeypatch, mps=True, cpu_bf16=True)  # an Apple GPU wins over the CPU's own bf16
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     assert hardware.device() == "mps"
     assert hardware.training_flags(settings) == dict(bf16=False, fp16=False, use_cpu=False, dataloader_pin_memory=False)
     assert hardware.describe(settings).startswith("device: Apple GPU (MPS), precision fp32")
@@ -80,7 +87,7 @@ def test_apple_gpu_trains_in_fp32_on_the_gpu(monkeypatch, make_settings):
 def test_cpu_precision(monkeypatch, make_settings, cpu_bf16, chosen):
     """A CPU with AVX512-BF16 or AMX trains in bf16 autocast, one without in fp32: the real TrainingArguments."""
     machine(monkeypatch, cpu_bf16=cpu_bf16)
-    settings = make_settings()
+    settings = make_settings(precision="auto")
     args = finetune.training_arguments(settings)
     assert (args.bf16, args.fp16, args.use_cpu, args.dataloader_pin_memory) == (chosen == "bf16", False, True, False)
     assert args.device.type == "cpu"
@@ -209,3 +216,60 @@ def test_training_uses_the_fused_optimizer_by_default(make_settings):
     assert trainer.optimizer.defaults["fused"] is True
     plain = finetune.training_arguments(make_settings(optimizer="adamw_torch"))
     assert plain.optim == "adamw_torch"
+
+
+# ---------------------------------------------------------------------------------------------- the machine's record
+
+INTEL_AMX = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+"""
+
+
+def test_the_record_names_the_machine(monkeypatch):
+    """`record` names the CPU from /proc/cpuinfo, its native bfloat16, torch's kernels, threads, processes, device and
+    version."""
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(hardware, "cpuinfo", lambda: INTEL_AMX)
+    machine(monkeypatch, **A100)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", READ_BF16)  # read from the faked text
+    record = hardware.record()
+    assert record == {"cpu": "Intel(R) Xeon(R) Platinum 8480+", "cpu_bf16": True,
+                      "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads(),
+                      "processes": 1, "device": "CUDA GPU NVIDIA A100-SXM4-40GB", "torch": torch.__version__}
+    assert json.loads(json.dumps(record)) == record, "it goes into JSON files as it is"
+
+
+def test_the_record_without_proc_cpuinfo(monkeypatch):
+    """Where there is no /proc/cpuinfo (macOS, Windows) the CPU is what `platform` says, and bfloat16 is not native."""
+    monkeypatch.setattr(hardware, "cpuinfo", lambda: "")
+    machine(monkeypatch)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", READ_BF16)
+    record = hardware.record()
+    assert record["cpu"] == (platform.processor() or platform.machine() or "unknown") and record["cpu"]
+    assert record["cpu_bf16"] is False
+    assert record["device"] == f"CPU ({torch.get_num_threads()} threads)"
+    monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun
+    assert hardware.record()["processes"] == 2
+
+
+def test_the_record_of_this_machine_matches_its_cpuinfo():
+    """On this machine: the first "model name" of /proc/cpuinfo where there is one, and its bfloat16 flags."""
+    record = hardware.record()
+    text = hardware.cpuinfo()
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    assert record["cpu"] == (names[0] if names else platform.processor() or platform.machine() or "unknown")
+    assert record["cpu_bf16"] == ("avx512_bf16" in text or "amx_bf16" in text)
+    assert record["torch_threads"] == torch.get_num_threads() >= 1
+
+
+@pytest.mark.slow
+def test_importing_hardware_loads_no_torch():
+    """`helpers.hardware` is light to import: torch and transformers load only when a function asks them."""
+    code = ("import sys, helpers.hardware as h; loaded = {'torch', 'transformers'} & set(sys.modules); "
+            "h.Announce; print(sorted(loaded), h.Announce.__mro__[1].__name__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "TrainerCallback"]

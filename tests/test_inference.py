@@ -8,13 +8,17 @@ of their own.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
+import torch
 
-from helpers import inference, predict, split
+from helpers import hardware, inference, predict, split, tokenization
 from helpers.data import label_names
+from helpers.settings import UserError
 
 from support import files_in, finish_all, one_line_error, run_main, start_cli
 
@@ -24,11 +28,24 @@ HEADLINES = ["area man wins argument with self in shower", "senate passes bill t
 
 @pytest.fixture(scope="module")
 def measured(trained, tmp_path_factory):
-    """Every path measured on the tiny model's test rows, the ONNX files exported once: (rows, exported folder)."""
+    """Every path measured on the tiny model's test rows, the ONNX files exported once: (rows, exported folder).
+
+    The settings of every torch prediction pass are kept in `PASSES`, to see how each path fed its rows."""
     settings, trainer = trained
     folder = tmp_path_factory.mktemp("inference") / "onnx"
-    rows = inference.measure(settings.output_dir + "/model", settings, export_to=folder)
+    real = inference.predict
+
+    def watched(model, tokenizer, dataset, chosen):
+        PASSES.append((chosen.precision, chosen.sort_predictions))
+        return real(model, tokenizer, dataset, chosen)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(inference, "predict", watched)
+        rows = inference.measure(settings.output_dir + "/model", settings, export_to=folder)
     return rows, folder
+
+
+PASSES: list[tuple[str, bool]] = []  # (precision, sorted by length) of each torch pass `measured` made
 
 
 @pytest.mark.slow
@@ -44,6 +61,38 @@ def test_every_path_answers_like_the_float32_model(measured, trained):
         assert r["agreement"] >= 0.9, r
         assert 0 <= r["accuracy"] <= 1 and 0 <= r["f1"] <= 1 and r["samples_per_second"] > 0
     assert rows[0]["agreement"] == 1.0, "float32 is the reference"
+
+
+@pytest.mark.slow
+def test_every_path_is_timed_alike(measured, trained):
+    """Every torch pass predicts in batches sorted by length, float32's too (ONNX Runtime's always are); each path
+    is timed over at least 3 passes, reporting their median within their spread, a single headline's latency and
+    the threads it ran on."""
+    rows, _ = measured
+    settings, _ = trained
+    assert PASSES and all(sort for _, sort in PASSES), PASSES
+    assert {precision for precision, _ in PASSES} <= {"fp32", hardware.precision(settings)}
+    for r in rows:
+        assert r["runs"] >= 3 and r["runs"] == inference.RUNS, r
+        assert 0 < r["samples_per_second_min"] <= r["samples_per_second"] <= r["samples_per_second_max"], r
+        assert 0 < r["latency_ms_p50"] < 1000 * r["test_rows"] / r["samples_per_second_min"], "one row, not all"
+        assert r["threads"] == torch.get_num_threads()
+
+
+@pytest.mark.slow
+def test_one_headline_answers_like_the_batches(trained, tiny_tokenizer):
+    """The latency's one-headline answers give the logits of the batched pass, for torch and its int8 copy."""
+    settings, trainer = trained
+    model = trainer.model.eval()
+    test = split.load_split(settings)["test"].head(4)
+    batched = predict.predict(model, tiny_tokenizer, tokenization.tokenize(test, tiny_tokenizer, settings),
+                              dataclasses.replace(settings, precision="fp32")).predictions
+    one = inference.torch_answer(model, tiny_tokenizer, "fp32")
+    alone = np.concatenate([one(text) for text in test["sentence"]])
+    np.testing.assert_allclose(alone, batched, rtol=1e-4, atol=1e-5)
+    assert inference.latency_ms(one, test["sentence"].tolist()) > 0
+    with pytest.raises(UserError, match="runs=0"):
+        inference.measure(settings.output_dir + "/model", settings, runs=0)
 
 
 @pytest.mark.slow
@@ -69,15 +118,20 @@ def test_the_exported_folder_is_whole(measured):
 
 @pytest.mark.slow
 def test_written_rows_have_exactly_the_keys(measured, tmp_path):
-    """bench_inference.json: one row per path with exactly the documented keys, the same figures; a chart beside."""
+    """bench_inference.json: the machine, and one row per path with exactly the documented keys, the same figures;
+    a chart beside; a note on how the speeds were taken names the runs, threads and CPU."""
     rows, _ = measured
     json_path, png = inference.write(rows, tmp_path)
     saved = json.loads(json_path.read_text())
-    assert [r["name"] for r in saved] == list(inference.PATHS)
-    assert all(set(r) == set(inference.KEYS) for r in saved)
-    assert saved[-1]["agreement"] == rows[-1]["agreement"]
+    assert set(saved) == {"hardware", "paths"} and saved["hardware"] == hardware.record()
+    assert [r["name"] for r in saved["paths"]] == list(inference.PATHS)
+    assert all(set(r) == set(inference.KEYS) for r in saved["paths"])
+    assert saved["paths"][-1]["agreement"] == rows[-1]["agreement"]
     assert png.stat().st_size > 0
     assert len(inference.table(rows).splitlines()) == 2 + len(inference.PATHS)
+    note = inference.timing_note(rows)
+    assert f"median of {inference.RUNS} timed passes" in note and f"; {torch.get_num_threads()} thread" in note
+    assert hardware.record()["cpu"] in note
 
 
 @pytest.mark.slow
@@ -155,9 +209,11 @@ def test_a_failed_export_leaves_nothing_half_written(tiny_settings, tmp_path, mo
 
 
 def test_the_table_compares_with_float32():
-    """The Markdown table gives each path's speed and size as a multiple of the float32 row's."""
-    rows = [{"name": name, "samples_per_second": speed, "accuracy": 0.9, "f1": 0.8, "test_rows": 10,
-             "size_mb": size, "agreement": 1.0}
-            for name, speed, size in (("float32", 100.0, 80.0), ("ONNX Runtime int8", 250.0, 20.0))]
+    """The Markdown table gives each path's median speed with its spread, its speed and size as a multiple of the
+    float32 row's, and one headline's latency."""
+    rows = [{"name": name, "samples_per_second": speed, "samples_per_second_min": speed - 10,
+             "samples_per_second_max": speed + 5, "runs": 3, "latency_ms_p50": latency, "threads": 2,
+             "accuracy": 0.9, "f1": 0.8, "test_rows": 10, "size_mb": size, "agreement": 1.0}
+            for name, speed, latency, size in (("float32", 100.0, 4.0, 80.0), ("ONNX Runtime int8", 250.0, 0.5, 20.0))]
     last = inference.table(rows).splitlines()[-1]
-    assert re.search(r"\| 250\.0 \| 2\.50 \|.*\| 20\.0 \| 0\.25 \|", last), last
+    assert re.search(r"\| 250\.0 \| 240\.0 to 255\.0 \| 2\.50 \| 0\.50 \|.*\| 20\.0 \| 0\.25 \|", last), last

@@ -282,7 +282,7 @@ def test_the_default_learning_rates_are_the_profiles_own_times_a_few():
     assert {name: values for name, values in sweep.default_space(tiny).items() if name != "learning_rate"} == \
         {name: values for name, values in sweep.SPACE.items() if name != "learning_rate"}
     assert sweep.own_point(tiny, sweep.default_space(tiny)) == dict(
-        learning_rate=3e-3, epochs=3.0, train_batch_size=16, warmup_steps=0.0, weight_decay=0.01)
+        learning_rate=3e-3, epochs=3.0, train_batch_size=16, warmup_steps=0.1, weight_decay=0.01)
     full = helpers.settings.build_settings("full")  # warmup 500 is not in the space: the search chooses it
     assert "warmup_steps" not in sweep.own_point(full, sweep.default_space(full))
 
