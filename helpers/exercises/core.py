@@ -1,4 +1,4 @@
-"""Exercises that check themselves, in the manner of Kaggle Learn (notebooks 01-08).
+"""Exercises that check themselves, in the manner of Kaggle Learn (notebooks 01-09).
 
 Under each exercise's starter cell a learner calls `exercises.check("01.1", answer)` (notebook 01, exercise 1). It
 prints `Correct: ...`, or `not yet: ...` with what is wrong and a hint; it never raises (a placeholder left as
