@@ -7,28 +7,15 @@ environment (so `TC_PROFILE` and the auto profile's choice are theirs); docs/sit
 from __future__ import annotations
 
 import json
-import platform
 import sys
 from pathlib import Path
 
-import torch
-
-from helpers import get_settings
-from helpers.hardware import device_name
+from helpers import get_settings, hardware
 
 
-def cpu() -> str:
-    """The CPU's model name (Linux's /proc/cpuinfo), else what Python's platform module says."""
-    info = Path("/proc/cpuinfo")
-    for line in info.read_text().splitlines() if info.is_file() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def record() -> dict[str, str]:
-    """The profile the notebooks will run on, the CPU, the device that trains and torch's version."""
-    return {"profile": get_settings().profile, "cpu": cpu(), "device": device_name(), "torch": torch.__version__}
+def record() -> dict:
+    """The profile the notebooks will run on, and the machine (`hardware.record`: CPU, bfloat16, device, torch)."""
+    return {"profile": get_settings().profile, **hardware.record()}
 
 
 if __name__ == "__main__":
