@@ -79,9 +79,11 @@ def from_pretrained(auto_class, name: str, **kwargs):
         raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
     from_hub = not is_tiny(name) and not Path(name).expanduser().is_dir()
     unreachable = hub_unreachable() if from_hub else None
+    offline = {"local_files_only": True} if unreachable else {}
+    if unreachable and hasattr(auto_class, "_model_mapping"):  # with peft installed, transformers 5.24's Auto model
+        offline["adapter_kwargs"] = {"local_files_only": True}  # classes ask the hub for adapter_config.json otherwise
     try:
-        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False,
-                                          **({"local_files_only": True} if unreachable else {}), **kwargs)
+        return auto_class.from_pretrained(ensure_tiny_model(name), trust_remote_code=False, **offline, **kwargs)
     except (OSError, ValueError) as error:
         if unreachable:
             raise UserError(not_reachable(name, unreachable)) from None
