@@ -158,7 +158,7 @@ def test_bench_inference_exports_a_lora_run_merged(lora_run, tmp_path):
     done = run_cli("bench", "--inference", "--profile", "tiny", "--model", str(lora_run / "model"),
                    "--output-dir", str(out), "--cache-dir", str(lora_run.parent.parent / "cache"))
     assert done.returncode == 0, done.stderr
-    rows = {row["name"]: row for row in json.loads((out / "bench_inference.json").read_text())}
+    rows = {row["name"]: row for row in json.loads((out / "bench_inference.json").read_text())["paths"]}
     assert rows["ONNX Runtime float32"]["agreement"] >= 0.98
     assert rows["float32"]["size_mb"] > 0 and (out / "onnx" / "model.onnx").is_file()
 
