@@ -256,15 +256,6 @@ def fails(capsys, key: str, *answers, saying: str = "") -> str:
     return out
 
 
-def solution_code(number: str, key: str) -> str:
-    """The code cell of notebook `number`'s worked solutions just before the one asserting exercise `key`'s check."""
-    cells = notebook_cells(notebook_path(number, solutions=True))
-    (at,) = [i for i, (kind, source) in enumerate(cells)
-             if kind == "code" and source.startswith(f'assert exercises.check("{key}"')]
-    assert cells[at - 1][0] == "code", key
-    return cells[at - 1][1]
-
-
 def exercise_env(monkeypatch, output_dir: Path, cache_dir: Path) -> helpers.Settings:
     """Set the variables a notebook's checks read (the tiny profile, writing into `output_dir`); its settings."""
     monkeypatch.setenv("TC_PROFILE", "tiny")
@@ -288,11 +279,6 @@ def hides(out: str, *values) -> str:
         for text in shown | ({f"{value:,}"} if isinstance(value, (int, np.integer)) else set()):
             assert not re.search(rf"(?<![\d.,]){re.escape(text)}(?![\d])", out), (text, out)
     return out
-
-
-def solutions_source(number: str) -> str:
-    """The code cells of notebook `number`'s worked solutions, in one string."""
-    return "\n".join(source for kind, source in notebook_cells(notebook_path(number, solutions=True)) if kind == "code")
 
 
 def exercise_namespace(number: str, env: dict[str, str]) -> dict:
@@ -330,8 +316,3 @@ def gives_away(out: str, value) -> bool:
         written = {f"{value:.{digits}f}" for digits in (2, 3, 4)} | {f"{value:.{digits}%}" for digits in (0, 1, 2)}
         return any(re.search(rf"(?<![\d.]){re.escape(text)}(?!\d)", out) for text in written)
     return str(value) in out
-
-
-def solution_cells(number: str) -> list[str]:
-    """The code cells of notebook `number`'s worked solutions, each stripped."""
-    return [source.strip() for kind, source in notebook_cells(notebook_path(number, solutions=True)) if kind == "code"]

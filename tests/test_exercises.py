@@ -1,22 +1,20 @@
 """The exercises' mechanism (helpers/exercises/core.py): a placeholder asks to fill in, nothing raises, a result says
 itself; every exercise has a starter cell, a check call and an asserted worked solution; every notebook (and
-solution) starts with the install guard. Each notebook's checks: tests/test_exercises_nb01.py to nb08.py.
+solution) starts with the install guard. Each notebook's checks: tests/test_exercises_nb01.py to nb09.py.
 """
 
 from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
-import torch
 
 import helpers
-from helpers import exercises, models
+from helpers import exercises
 
-from support import fails, notebook_cells, notebook_path, passes
+from support import fails, notebook_cells, notebook_path
 
-EXERCISED = ("01", "02", "03", "04", "05", "06", "07", "08")
+EXERCISED = tuple(sorted({key[:2] for key in exercises.EXERCISES}))  # the notebooks with exercises, 01 to 09
 
 
 @pytest.fixture
@@ -78,6 +76,26 @@ def test_result_is_quiet_in_a_notebook_and_says_itself_elsewhere(capsys):
 
 
 # ---------------------------------------------------------------------------------------------- the notebooks
+
+
+@pytest.mark.parametrize("key", sorted(exercises.EXERCISES))
+def test_hint_and_solution_on_request(key, capsys):
+    """Every exercise has a hint that names the method without a line of the solution's code, and a solution that
+    `exercises.solution(key)` prints: the code of the solutions notebook, as it stands there."""
+    exercise = exercises.EXERCISES[key]
+    solved = "\n".join(source for kind, source in notebook_cells(notebook_path(key[:2], solutions=True))
+                       if kind == "code")
+    assert exercise.hint and exercise.solution.strip() and exercise.solution.strip() in solved, key
+    assert not [line for line in exercise.solution.splitlines() if len(line.strip()) > 30 and line.strip() in exercise.hint]
+    exercises.solution(key)
+    assert exercise.solution in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("number", EXERCISED)
+def test_the_starter_names_hint_and_solution_once(number):
+    """Each notebook with exercises points to `exercises.hint` and `exercises.solution` once, at its first exercise."""
+    text = "\n".join(source for _, source in notebook_cells(notebook_path(number)))
+    assert text.count(f'exercises.hint("{number}.1")') == 1 and text.count(f'exercises.solution("{number}.1")') == 1
 
 
 @pytest.mark.parametrize("number", EXERCISED)

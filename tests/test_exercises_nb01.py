@@ -12,9 +12,9 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 import helpers
-from helpers import baselines, data, exercises
+from helpers import baselines, data
 
-from support import exercise_env, fails, hides, notebook_text, passes, run_solution, solution_code
+from support import exercise_env, fails, hides, notebook_text, passes, run_solution
 
 KEYS = ("01.1", "01.2", "01.3")
 
@@ -32,18 +32,6 @@ def env(monkeypatch, out, tiny_cache):
     df = helpers.load_data(settings)
     return dict(settings=settings, df=df, names=data.label_names(df), path=data.fetch(settings), pd=pd,
                 Counter=Counter, train_test_split=train_test_split, baselines=baselines)
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_hint_and_solution_are_the_solutions_notebooks(key, capsys):
-    """`exercises.solution(key)` prints the solutions notebook's code; the hint names a method and holds no line
-    of that code."""
-    exercise = exercises.EXERCISES[key]
-    assert exercise.solution == solution_code("01", key)
-    exercises.solution(key)
-    assert exercise.solution in capsys.readouterr().out
-    assert exercise.hint and not [line for line in exercise.solution.splitlines()
-                                  if len(line.strip()) > 30 and line.strip() in exercise.hint]
 
 
 def test_01_1_split_luck(env, capsys):

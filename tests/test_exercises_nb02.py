@@ -12,9 +12,9 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 import helpers
-from helpers import exercises, split
+from helpers import split
 
-from support import exercise_env, fails, hides, notebook_text, passes, run_solution, solution_code
+from support import exercise_env, fails, hides, notebook_text, passes, run_solution
 
 KEYS = ("02.1", "02.2", "02.3")
 
@@ -33,18 +33,6 @@ def env(monkeypatch, out, tiny_cache):
     train, test = helpers.split_data(df, settings)
     return dict(settings=settings, df=df, train=train, test=test, helpers=helpers, split=split, json=json,
                 train_test_split=train_test_split)
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_hint_and_solution_are_the_solutions_notebooks(key, capsys):
-    """`exercises.solution(key)` prints the solutions notebook's code; the hint names a method and holds no line
-    of that code."""
-    exercise = exercises.EXERCISES[key]
-    assert exercise.solution == solution_code("02", key)
-    exercises.solution(key)
-    assert exercise.solution in capsys.readouterr().out
-    assert exercise.hint and not [line for line in exercise.solution.splitlines()
-                                  if len(line.strip()) > 30 and line.strip() in exercise.hint]
 
 
 def test_02_1_other_seed(env, capsys):

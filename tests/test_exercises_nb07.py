@@ -14,10 +14,9 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from transformers import Trainer
 
-from helpers import data, exercises, finetune, predict, split, tokenization
+from helpers import data, finetune, predict, split, tokenization
 
-from support import (TOPIC_COLUMNS, TOPICS_SAMPLE, fails, gives_away, notebook_cells, notebook_path, notebook_text,
-                     passes, remove_tc_env, solution_cells, tiny_settings_for)
+from support import (TOPIC_COLUMNS, TOPICS_SAMPLE, fails, gives_away, notebook_cells, notebook_path, notebook_text, passes, remove_tc_env, tiny_settings_for)
 
 KEYS = ("07.1", "07.2", "07.3", "07.4")
 
@@ -175,22 +174,6 @@ def test_07_4_compute_loss(runs, capsys):
 
 
 # ---------------------------------------------------------------------------------------------- the notebooks
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_07_hint_and_solution(key):
-    """Every exercise has a hint that names a method and a worked solution: the same code as its cell in the
-    solutions notebook."""
-    exercise = exercises.EXERCISES[key]
-    assert exercise.hint and exercise.solution
-    assert exercise.solution.strip() in solution_cells("07"), f"{key}: the solution differs from the notebook's cell"
-    assert f'assert exercises.check("{key}"' in exercise.solution
-
-
-def test_07_starters_name_hint_and_solution_once():
-    """The starter notebook points to exercises.hint and exercises.solution once, near the first exercise."""
-    text = "\n".join(source for _, source in notebook_cells(notebook_path("07")))
-    assert text.count('exercises.hint("07.1")') == 1 and text.count('exercises.solution("07.1")') == 1
 
 
 def test_07_writes_the_weighted_loss():

@@ -79,7 +79,7 @@ def run_record(app: Sphinx) -> str:
     run = json.loads(path.read_text(encoding="utf-8"))
     bf16 = "computes bfloat16 natively" if run.get("cpu_bf16") else "no native bfloat16"
     return (f"Outputs as make run produced them: the <b>{run['profile']}</b> profile, on {run['device']}"
-            f" (CPU: {run['cpu']}, {bf16}, {run.get('torch_threads', '?')} threads), torch {run['torch']}.")
+            f" (CPU: {run['cpu']}, {bf16}), torch {run['torch']}.")
 
 
 def show_record(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
