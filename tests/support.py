@@ -316,3 +316,18 @@ def gives_away(out: str, value) -> bool:
         written = {f"{value:.{digits}f}" for digits in (2, 3, 4)} | {f"{value:.{digits}%}" for digits in (0, 1, 2)}
         return any(re.search(rf"(?<![\d.]){re.escape(text)}(?!\d)", out) for text in written)
     return str(value) in out
+
+
+def with_environment(worked: tuple[dict, dict], monkeypatch) -> dict:
+    """A solutions notebook's names (`exercise_namespace`), with its `TC_*` environment set, as the checks read it."""
+    env, namespace = worked
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return namespace
+
+
+def no_value(out: str, *values: float) -> None:
+    """The printed `not yet` names none of `values` (to 3 or 4 decimals)."""
+    for value in values:
+        for shown in (f"{value:.3f}", f"{value:.4f}"):
+            assert shown not in out, (shown, out)

@@ -86,7 +86,8 @@ def test_hint_and_solution_on_request(key, capsys):
     solved = "\n".join(source for kind, source in notebook_cells(notebook_path(key[:2], solutions=True))
                        if kind == "code")
     assert exercise.hint and exercise.solution.strip() and exercise.solution.strip() in solved, key
-    assert not [line for line in exercise.solution.splitlines() if len(line.strip()) > 30 and line.strip() in exercise.hint]
+    assert not [line for line in exercise.solution.splitlines()
+                if len(line.strip()) > 30 and line.strip() in exercise.hint]
     exercises.solution(key)
     assert exercise.solution in capsys.readouterr().out
 

@@ -19,7 +19,8 @@ from transformers.trainer_utils import PredictionOutput
 
 from helpers import baselines, predict, split
 
-from support import (LABELS, PREDICTED, exercise_namespace, fails, logits_for, notebook_cells, notebook_path, notebook_text, passes)
+from support import (LABELS, PREDICTED, exercise_namespace, fails, logits_for, no_value, notebook_cells, notebook_path,
+                     notebook_text, passes, with_environment)
 
 KEYS = ("05.1", "05.2", "05.3", "05.4", "05.5")
 
@@ -36,17 +37,7 @@ def worked(tmp_path_factory, tiny_cache):
 @pytest.fixture
 def names(worked, monkeypatch):
     """The worked solutions' names, with the environment the checks read their profile from."""
-    env, namespace = worked
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return namespace
-
-
-def no_value(out: str, *values: float) -> None:
-    """The printed `not yet` names none of `values` (to 3 or 4 decimals)."""
-    for value in values:
-        for shown in (f"{value:.3f}", f"{value:.4f}"):
-            assert shown not in out, (shown, out)
+    return with_environment(worked, monkeypatch)
 
 
 @pytest.mark.slow

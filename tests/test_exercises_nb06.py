@@ -11,7 +11,8 @@ import pytest
 
 from helpers import split, sweep
 
-from support import exercise_namespace, fails, notebook_cells, notebook_path, notebook_text, passes
+from support import (exercise_namespace, fails, no_value, notebook_cells, notebook_path, notebook_text, passes,
+                     with_environment)
 
 KEYS = ("06.1", "06.2", "06.3")
 
@@ -33,17 +34,7 @@ def worked(tmp_path_factory, tiny_cache):
 @pytest.fixture
 def names(worked, monkeypatch):
     """The worked solutions' names, with the environment the checks read their profile from."""
-    env, namespace = worked
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return namespace
-
-
-def no_value(out: str, *values: float) -> None:
-    """The printed `not yet` names none of `values` (to 3 or 4 decimals)."""
-    for value in values:
-        for shown in (f"{value:.3f}", f"{value:.4f}"):
-            assert shown not in out, (shown, out)
+    return with_environment(worked, monkeypatch)
 
 
 @pytest.mark.slow

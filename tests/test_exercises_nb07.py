@@ -16,7 +16,8 @@ from transformers import Trainer
 
 from helpers import data, finetune, predict, split, tokenization
 
-from support import (TOPIC_COLUMNS, TOPICS_SAMPLE, fails, gives_away, notebook_cells, notebook_path, notebook_text, passes, remove_tc_env, tiny_settings_for)
+from support import (TOPIC_COLUMNS, TOPICS_SAMPLE, fails, gives_away, notebook_cells, notebook_path, notebook_text,
+                     passes, remove_tc_env, tiny_settings_for)
 
 KEYS = ("07.1", "07.2", "07.3", "07.4")
 
