@@ -331,3 +331,13 @@ def no_value(out: str, *values: float) -> None:
     for value in values:
         for shown in (f"{value:.3f}", f"{value:.4f}"):
             assert shown not in out, (shown, out)
+
+
+def parse_call(call: str) -> tuple[list, dict]:
+    """The positional and keyword arguments of a `helpers.get_settings(...)` call (the sweep's best settings), read
+    without evaluating it."""
+    import ast
+
+    tree = ast.parse(call, mode="eval").body
+    assert isinstance(tree, ast.Call) and ast.unparse(tree.func) == "helpers.get_settings", call
+    return [ast.literal_eval(arg) for arg in tree.args], {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import re
@@ -18,9 +17,11 @@ import pytest
 import helpers
 from helpers import finetune, predict, sweep
 from helpers.baselines import majority_accuracy
+from helpers.layout import run_folder
 from helpers.split import load_split
 
-from support import clean_env, finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
+from support import (clean_env, finish_all, one_line_error, parse_call, remove_tc_env, run_main, start_cli,
+                     tiny_settings_for)
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
 
@@ -52,21 +53,6 @@ def trained_lines(output: str) -> list[str]:
     return re.findall(r"^trial \d+ \(.*\): validation accuracy .*$", output, re.MULTILINE)
 
 
-def fake_run(run_id: str, accuracy: float, loss: float, **values) -> dict:
-    """A trial as the study keeps it, without training (tiny profile, default model)."""
-    base = {"profile": "tiny", "model": "/somewhere/cache/tiny-distilbert", "data": str(helpers.settings.SAMPLE_DATA),
-            "seed": 42, "validation_size": 0.1}
-    return {"id": run_id, "study": "space-x", "val_accuracy": accuracy, "val_f1": 0.5, "val_loss": loss,
-            "train_seconds": 1.0, "learning_rate": 1e-3, "epochs": 1.0, **base, **values, "log_history": []}
-
-
-def parse_call(call: str) -> tuple[list, dict]:
-    """The positional and keyword arguments of a `helpers.get_settings(...)` call, read without evaluating it."""
-    tree = ast.parse(call, mode="eval").body
-    assert isinstance(tree, ast.Call) and ast.unparse(tree.func) == "helpers.get_settings", call
-    return [ast.literal_eval(arg) for arg in tree.args], {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
-
-
 # ---------------------------------------------------------------------------------------------- two sweeps at once
 
 
@@ -79,11 +65,11 @@ def test_two_sweeps_at_once_train_each_point_once(swept):
     trained = [line for result in results.values() for line in trained_lines(result.stdout)]
     assert len(trained) == len(SPACE["learning_rate"]), trained
     ids = {sweep.point_id(base, point) for point in sweep.grid(sweep.check_space(SPACE))}
-    folders = {path.parent.parent.name for path in (sweep.sweep_dir(base)).glob("*/model/log_history.json")}
+    folders = {path.parent.parent.name for path in run_folder(base).sweep.glob("*/model/log_history.json")}
     assert folders == ids
     runs = sweep.load_runs(base)
     assert sorted(runs["id"]) == sorted(ids), "the grid covers the space, each point once"
-    assert not list(sweep.sweep_dir(base).glob("*/checkpoint-*")), "checkpoints are deleted, models kept"
+    assert not list(run_folder(base).sweep.glob("*/checkpoint-*")), "checkpoints are deleted, models kept"
 
 
 @pytest.mark.slow
@@ -149,7 +135,7 @@ def test_each_trial_keeps_its_settings_scores_and_curves(swept):
         run = trial.user_attrs["run"]
         settings = sweep.settings_of(run, base)
         assert sweep.run_id(settings) == run["id"] and settings.learning_rate == trial.params["learning_rate"]
-        history = json.loads((finetune.model_dir(settings) / "log_history.json").read_text())
+        history = json.loads((run_folder(settings).model / "log_history.json").read_text())
         assert run["log_history"] == history
         evaluation = next(entry for entry in history if "eval_accuracy" in entry)  # one epoch, one evaluation
         assert (run["val_accuracy"], run["val_loss"], trial.value) == (
@@ -193,49 +179,6 @@ def test_best_call_gives_back_the_best_point(swept):
     rebuilt = helpers.get_settings(*args, **kwargs, cache_dir=base.cache_dir, output_dir=base.output_dir)
     assert sweep.run_id(sweep.trial_settings(rebuilt, {})) == runs.iloc[0]["id"]
     assert isinstance(rebuilt.train_batch_size, int) and isinstance(rebuilt.learning_rate, float)
-
-
-def test_best_call_names_what_the_profile_does_not_give():
-    """A model or seed other than the profile's is part of the call; the profile's own are left out."""
-    runs = pd.DataFrame([fake_run("a", 0.9, 0.3, profile="quick", model="prajjwal1/bert-tiny", seed=7,
-                                  data=helpers.settings.DATA_URL),
-                         fake_run("b", 0.5, 0.3, profile="quick")])
-    args, kwargs = parse_call(sweep.best_call(runs))
-    assert args == ["quick"] and kwargs["model"] == "prajjwal1/bert-tiny" and kwargs["seed"] == 7
-    assert "data" not in kwargs and kwargs["learning_rate"] == 1e-3
-
-
-# ---------------------------------------------------------------------------------------------- seeds
-
-
-def seeded_runs() -> pd.DataFrame:
-    """A log's table: lr 1e-3 with three seeds (one lucky), lr 3e-3 with two, and lr 1e-3 with weight decay once."""
-    runs = [fake_run("a42", 0.9, 0.3, seed=42), fake_run("a43", 0.6, 0.5, seed=43), fake_run("a44", 0.6, 0.4, seed=44),
-            fake_run("b42", 0.8, 0.4, seed=42, learning_rate=3e-3),
-            fake_run("b43", 0.8, 0.2, seed=43, learning_rate=3e-3),
-            fake_run("c42", 0.5, 0.6, seed=42, weight_decay=0.0)]
-    return pd.DataFrame(runs).sort_values("val_accuracy", ascending=False).reset_index(drop=True)
-
-
-def test_by_setting_ranks_settings_on_their_mean_over_seeds():
-    """Runs that differ only in seed make one row; the steadier setting beats the one with a single lucky seed."""
-    runs = seeded_runs()
-    table = sweep.by_setting(runs)
-    assert runs.iloc[0]["id"] == "a42" and table.iloc[0]["learning_rate"] == 3e-3
-    assert list(table["seeds"]) == [2, 3, 1] and table["seeds"].sum() == len(runs)
-    assert table["val_accuracy"].tolist() == pytest.approx([0.8, 0.7, 0.5])
-    assert (table.iloc[1]["val_accuracy_min"], table.iloc[1]["val_accuracy_max"]) == (0.6, 0.9)
-    assert table.iloc[1]["val_loss"] == pytest.approx(0.4)
-    _, kwargs = parse_call(sweep.best_call(table))
-    assert kwargs["learning_rate"] == 3e-3 and "seed" not in kwargs
-
-
-def test_runs_of_a_setting_are_its_seeds_only():
-    """A knob one run set and the others did not (NaN) keeps that run apart from theirs."""
-    runs = seeded_runs()
-    table = sweep.by_setting(runs)
-    assert [sorted(sweep.runs_of(runs, row)["id"]) for _, row in table.iterrows()] == [
-        ["b42", "b43"], ["a42", "a43", "a44"], ["c42"]]
 
 
 # ---------------------------------------------------------------------------------------------- ids and validation

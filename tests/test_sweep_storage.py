@@ -1,6 +1,7 @@
-"""One optuna study in a real PostgreSQL shared by sweeps on "different machines" (processes with their own working,
-output and cache folders): the grid covered once, a killed worker's point retrained, one line for a database out of
-reach, and optuna-dashboard listing the study, over HTTP and in headless Chromium."""
+"""Sharing a study (helpers/sweep_storage.py): one optuna study in a real PostgreSQL shared by sweeps on "different
+machines" (processes with their own working, output and cache folders): the grid covered once, a killed worker's
+point retried by optuna and retrained, one line for a database out of reach, the password masked, and
+optuna-dashboard listing the study, over HTTP and in headless Chromium."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-from helpers import finetune, sweep
+from helpers import finetune, sweep, sweep_storage
+from helpers.layout import run_folder
 
 from support import clean_env, finish_all, one_line_error, remove_tc_env, run_main, tiny_settings_for
 from postgres import CHROMIUM, free_port, missing, postgres_server
@@ -124,6 +127,7 @@ def test_the_study_gives_back_runs_seeds_best_call_and_curves(two_machines, caps
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # retried_trial_number
 def test_a_killed_workers_point_is_retrained_by_another(server, tmp_path, tiny_cache):
     """Two workers 2 s apart; one is killed mid-trial, leaving a RUNNING trial. Its heartbeat stops, the trial is
     failed after the grace period, and the other worker trains its point: one COMPLETE trial per point."""
@@ -153,9 +157,14 @@ def test_a_killed_workers_point_is_retrained_by_another(server, tmp_path, tiny_c
     assert lost in [float(rate) for rate in trained_points(result.stdout)], result.stdout
     study = optuna.load_study(study_name=name, storage=url)
     assert study.get_trials(deepcopy=False)[held[0].number].state == optuna.trial.TrialState.FAIL
+    retried = [trial for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+               if trial.params["learning_rate"] == lost]
+    assert [RetryHeartbeatStaleTrialCallback.retried_trial_number(trial) for trial in retried] == [held[0].number], \
+        "optuna's retry of the failed trial, not a second queueing, trained the point"
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # retried_trial_number
 def test_a_worker_given_up_while_training_carries_on(server, tmp_path, tiny_cache, monkeypatch, capsys):
     """A worker whose trial the others failed while it trained (its laptop asleep past the grace period) says so in
     one line and does not crash; the point, queued again, is recorded from its folder: one COMPLETE trial."""
@@ -163,9 +172,12 @@ def test_a_worker_given_up_while_training_carries_on(server, tmp_path, tiny_cach
     train = finetune.train
 
     def train_while_given_up(settings, **options):
-        study = optuna.load_study(study_name=sweep.study_name(sweep.check_space(space)), storage=url)
-        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):  # the others' verdict
-            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        """Train, after the others failed this trial as `optuna.storages.fail_stale_trials` does: FAIL, then retry."""
+        storage = sweep_storage.database(url)
+        study = optuna.load_study(study_name=sweep.study_name(sweep.check_space(space)), storage=storage)
+        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            storage.get_heartbeat_stale_trial_callback()(study, storage.get_trial(trial._trial_id))
         return train(settings, **options)
 
     monkeypatch.setattr(finetune, "train", train_while_given_up)
@@ -176,8 +188,37 @@ def test_a_worker_given_up_while_training_carries_on(server, tmp_path, tiny_cach
     assert "Traceback" not in err, err
     assert "trained before, recorded from its folder" in out
     assert complete_per_point(url, space) == {4e-3: 1}
-    states = [trial.state for trial in sweep.open_study(base, space, storage=url).get_trials()]
-    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    trials = sweep.open_study(base, space, storage=url).get_trials()
+    assert [trial.state for trial in trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert RetryHeartbeatStaleTrialCallback.retried_trial_number(trials[1]) == trials[0].number
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage", "ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_silent_workers_trial_is_retried_by_optuna_and_the_grid_covered_once(tmp_path, monkeypatch):
+    """A RUNNING trial whose heartbeat stopped (its worker was killed) is failed after the grace period and queued
+    again by optuna's retry; `cover` then trains each point once, the lost one in that retry (SQLite: no server)."""
+    monkeypatch.setattr(sweep_storage, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(sweep_storage, "GRACE_SECONDS", 1)
+    storage = sweep_storage.database(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(storage=storage, direction="maximize")
+    study.enqueue_trial({"x": 1}, user_attrs={"id": "one"})
+    lost = study.ask()  # the killed worker's trial: one heartbeat, then silence
+    lost.suggest_categorical("x", [1, 2])
+    storage.record_heartbeat(lost._trial_id)
+    time.sleep(2.5)  # past the grace period
+    trained = []
+
+    def objective(trial: optuna.Trial) -> float:
+        trained.append(trial.suggest_categorical("x", [1, 2]))
+        return 1.0
+
+    sweep_storage.cover(study, {"one": {"x": 1}, "two": {"x": 2}}, objective)
+    assert sorted(trained) == [1, 2]
+    trials = study.get_trials()
+    assert trials[lost.number].state == optuna.trial.TrialState.FAIL
+    done = {trial.user_attrs["id"]: trial for trial in trials if trial.state == optuna.trial.TrialState.COMPLETE}
+    assert set(done) == {"one", "two"}
+    assert RetryHeartbeatStaleTrialCallback.retried_trial_number(done["one"]) == lost.number
 
 
 def test_a_point_has_one_id_on_every_machine(tmp_path, tiny_cache):
@@ -188,12 +229,15 @@ def test_a_point_has_one_id_on_every_machine(tmp_path, tiny_cache):
     assert here != sweep.point_id(base_of(tmp_path / "empty"), {**point, "seed": 3})
 
 
-def test_a_url_is_printed_without_its_password():
-    """The password, percent-encoded or not, becomes `***`; a URL without one is printed as it is."""
-    assert sweep.without_password("postgresql://class:s3c%40ret@10.0.0.1:5432/class") == \
+def test_a_url_is_printed_without_its_password(make_settings):
+    """Where the study is: the database URL with its password, percent-encoded or not, as `***` (a URL without one
+    as it is), or the journal file in the output folder."""
+    settings = make_settings()
+    assert sweep_storage.where(settings, "postgresql://class:s3c%40ret@10.0.0.1:5432/class") == \
         "postgresql://class:***@10.0.0.1:5432/class"
-    assert sweep.without_password("postgresql://class@10.0.0.1/class") == "postgresql://class@10.0.0.1/class"
-    assert sweep.without_password("sqlite:///study.db") == "sqlite:///study.db"
+    assert sweep_storage.where(settings, "postgresql://class@10.0.0.1/class") == "postgresql://class@10.0.0.1/class"
+    assert sweep_storage.where(settings, "sqlite:///study.db") == "sqlite:///study.db"
+    assert sweep_storage.where(settings) == str(run_folder(settings).study)
 
 
 @pytest.mark.slow
@@ -281,6 +325,6 @@ def test_a_drivers_words_are_masked_as_the_url():
     """Whatever carries the URL or its password (a driver's reason too), raw or percent-decoded, is masked."""
     url = "postgresql://class:p%40ss%3Aword@10.0.0.1:5432/class"
     said = f"cannot open {url}: FATAL: password p@ss:word rejected (p%40ss%3Aword)"
-    shown = sweep.masked(said, url)
+    shown = sweep_storage.masked(said, url)
     assert shown == "cannot open postgresql://class:***@10.0.0.1:5432/class: FATAL: password *** rejected (***)"
-    assert sweep.masked("no password here", "postgresql://class@10.0.0.1/class") == "no password here"
+    assert sweep_storage.masked("no password here", "postgresql://class@10.0.0.1/class") == "no password here"
