@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import optuna
@@ -25,7 +26,7 @@ from .settings import FIELDS, Settings, UserError, coerce, having, warn
 from .sweep_results import (METRICS, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
                             profile_gives, runs_of, settings_of, summary, table)  # notebook 06 and the CLI: sweep.X
 from .sweep_storage import (DONE, GRACE_SECONDS, RUNNING, GivenUp, cover, database_errors,
-                            study_storage, taken, trial_id, where, worker)  # noqa: F401 (where: sweep.where)
+                            study_storage, taken, trial_id, where)  # noqa: F401 (where: sweep.where)
 from .tiny import is_tiny
 
 # The search space a learner edits: each knob (a `Settings` field) and the values to try. Its learning rates are
@@ -93,8 +94,7 @@ def with_validation(base: Settings) -> Settings:
 
 
 def portable(name: str, value):
-    """A setting as every machine names it: a local model folder or data file by its name (paths differ); the tiny
-    model's folder before it is built too, so that a point keeps its id."""
+    """A setting as every machine names it, for ids: a local model or data file (the tiny model too) by its name."""
     if name in ("model", "data") and isinstance(value, str) and (
             is_tiny(value) or os.path.isabs(value) or os.path.exists(value)):
         return Path(value).name
@@ -132,8 +132,7 @@ def study_name(space: dict[str, list]) -> str:
 
 def open_study(base: Settings, space: dict[str, list], search: str = "random", seed: int = 0, *,
                storage: str | None = None) -> optuna.Study:
-    """The study of `space` in the output folder, or the database at `storage` (made, or reopened), drawing points
-    with `search`'s sampler."""
+    """The study of `space` in the output folder, or the database at `storage`, drawing with `search`'s sampler."""
     space = check_space(space)
     return optuna.create_study(storage=study_storage(base, storage), study_name=study_name(space),
                                direction="maximize", sampler=SAMPLERS[search](space, seed), load_if_exists=True)
@@ -152,22 +151,17 @@ def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
 
 
 def changed(settings: Settings) -> list[str]:
-    """The settings that change what a trial learns and differ from its profile's (e.g. `max_steps`): kept with the
-    trial, so that the best settings printed train the same model."""
+    """The learned settings other than the profile's (e.g. `max_steps`): recorded, so the best settings train alike."""
     return [name for name in FIELDS
             if name not in NOT_LEARNED and not profile_gives(settings.profile, name, getattr(settings, name))]
 
 
 def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], shared: bool = False) -> float:
-    """Train the point optuna chose, unless done or in another worker's hands (then pruned); its accuracy.
-
-    `shared` (a database): a trial RUNNING elsewhere holds its point; checked again after training, so that a point
-    drawn by two workers at once has one COMPLETE trial. Else the trial folder's lock says what is running here.
-    """
+    """Train the point optuna chose, unless done or held by another worker or search (then pruned); its accuracy."""
     point = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
     settings = trial_settings(base, point)
     trial.set_user_attr("id", run_id(settings))  # other workers see which point this trial holds
-    trial.set_user_attr("worker", worker())  # and the dashboard, which machine
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # and the dashboard, which machine
     label = f"trial {trial.number} (" + ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
                                                   for name, value in point.items()) + ")"
     if why := taken(trial.study, trial, run_id(settings), shared):
@@ -190,7 +184,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
         print(f"{label}: given up by the other workers (no heartbeat for {GRACE_SECONDS} s: was this machine "
               "asleep?); its point is queued again", flush=True)
         raise GivenUp()
-    if shared and (why := taken(trial.study, trial, run["id"], shared)):
+    if shared and (why := taken(trial.study, trial, run["id"], shared)):  # drawn by two workers at once: one records
         print(f"{label}: {why}; this worker's model stays in its folder, unrecorded", flush=True)
         raise optuna.TrialPruned()
     trial.set_user_attr("run", run)
@@ -200,12 +194,9 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
 
 def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4, search: str = "random",
            seed: int = 0, *, storage: str | None = None) -> pd.DataFrame:
-    """Run `trials` trials of `space` (grid, or trials covering it: every point); the study's trials, best first.
+    """Run `trials` trials of `space` (grid: every point) in the study at `storage` (`sweep_storage`); all, best first.
 
-    With the default space (`default_space`), a random or TPE search tries the settings' own values first.
-    `storage`: an optuna storage URL (`postgresql://user:password@host:port/db`) that many workers share, each
-    training into its own folder; by default the journal file `sweep/study.log` in the output folder.
-    """
+    With the default space (`default_space`), a random or TPE search tries the settings' own values first."""
     own = None if space is not None else own_point(base, default_space(base))
     space = check_space(default_space(base) if space is None else space)
     if search not in SAMPLERS:
@@ -215,9 +206,8 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
     if search == "random" and trials >= len(grid(space)):
         search = "grid"  # the budget covers every point: train each once, as random draws might repeat some
     base = with_validation(base)
-    shared = storage is not None
     with database_errors(storage):  # a database lost mid-search: one line, its password masked
-        if shared and search == "grid":  # the points come from the study's queue; GridSampler would draw more
+        if storage is not None and search == "grid":  # points from the study's queue: GridSampler draws more
             points = {point_id(base, point): point for point in grid(space)}
             cover(open_study(base, space, "random", seed, storage=storage), points,
                   lambda trial: run_trial(trial, base, space, shared=True))
@@ -227,7 +217,7 @@ def search(base: Settings, space: dict[str, list] | None = None, trials: int = 4
             study.enqueue_trial(own, skip_if_exists=True)  # the baseline: the recommendation is never worse
         done = {trial_id(trial) for trial in study.get_trials(deepcopy=False, states=(DONE,))}
         if search != "grid" or any(point_id(base, point) not in done for point in grid(space)):
-            study.optimize(lambda trial: run_trial(trial, base, space, shared),
+            study.optimize(lambda trial: run_trial(trial, base, space, storage is not None),
                            n_trials=None if search == "grid" else trials)
         return load_runs(base, storage=storage)
 

@@ -16,13 +16,12 @@ from .sweep_storage import DONE, study_storage
 from .tiny import is_tiny
 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
-NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
+NOT_SETTINGS = ["id", "study", "seed", "log_history", *METRICS]  # the columns that are no knob (a setting: the rest)
 BASE = ("model", "data", "seed")  # recorded with every trial: in the best settings only where the profile differs
 
 
 def load_runs(base: Settings, *, storage: str | None = None) -> pd.DataFrame:
-    """Every completed trial of every study in the output folder, or the database at `storage`, each point once,
-    best first (then lowest loss)."""
+    """The completed trials of every study in the output folder, or the database at `storage`: each once, best first."""
     runs = []
     if storage is not None or run_folder(base).study.is_file():
         store = study_storage(base, storage)
@@ -42,7 +41,7 @@ def best_first(runs: pd.DataFrame) -> pd.DataFrame:
 
 def summary(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs table without the long columns (log history, study, model and data paths): what to compare."""
-    return runs.drop(columns=[name for name in ("log_history", "study", "model", "data", "profile") if name in runs])
+    return runs.drop(columns=["log_history", "study", "model", "data", "profile"], errors="ignore")
 
 
 def table(runs: pd.DataFrame) -> str:
@@ -50,14 +49,9 @@ def table(runs: pd.DataFrame) -> str:
     return summary(runs).to_string(index=False, float_format=lambda value: f"{value:.4g}")
 
 
-def setting_columns(runs: pd.DataFrame) -> list[str]:
-    """The columns that make a setting: every recorded knob but the seed."""
-    return [name for name in runs.columns if name not in NOT_SETTINGS]
-
-
 def runs_of(runs: pd.DataFrame, setting: pd.Series) -> pd.DataFrame:
     """The runs of one row of `by_setting`: those with its values in every setting column (NaN matching NaN)."""
-    columns = runs[setting_columns(runs)]
+    columns = runs[runs.columns.difference(NOT_SETTINGS, sort=False)]
     values = setting[columns.columns]
     return runs[((columns == values) | (columns.isna() & values.isna())).all(axis=1)]
 
@@ -66,7 +60,7 @@ def by_setting(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per setting (runs differing only in seed): seeds, mean and range of validation accuracy, best first."""
     if runs.empty:
         return runs
-    scores = runs.groupby(setting_columns(runs), dropna=False, sort=False).agg(
+    scores = runs.groupby(list(runs.columns.difference(NOT_SETTINGS, sort=False)), dropna=False, sort=False).agg(
         seeds=("val_accuracy", "size"), val_accuracy=("val_accuracy", "mean"), val_accuracy_min=("val_accuracy", "min"),
         val_accuracy_max=("val_accuracy", "max"), val_loss=("val_loss", "mean"))
     return best_first(scores.reset_index())

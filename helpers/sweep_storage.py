@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -21,8 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import optuna
 
-from . import layout
-from .layout import run_folder
+from .layout import make, run_folder
 from .settings import Settings, UserError
 
 HEARTBEAT_SECONDS = 3  # a database study: each running trial says it is alive this often
@@ -35,7 +32,7 @@ def study_storage(base: Settings, url: str | None = None) -> optuna.storages.Bas
     """The study's storage: the database at `url` (shared by many machines), else the journal file `sweep/study.log`."""
     if url is not None:
         return database(url)
-    layout.make(run_folder(base).sweep)
+    make(run_folder(base).sweep)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run_folder(base).study)))
 
 
@@ -47,68 +44,46 @@ def where(base: Settings, url: str | None = None) -> str:
 
 
 def masked(text: str, url: str) -> str:
-    """`text` as it may be printed: the password of `url` (as written, or percent-decoded as the driver gets it) as
-    `***` wherever it appears, in the URL or in a driver's words. Every message that carries a URL goes through here."""
+    """`text` with the password of `url`, as written or percent-decoded (as a driver says it), as `***` everywhere."""
     written = urlsplit(url).password  # up to the host's @, the last one, as urllib reads it
     for secret in sorted({written, unquote(written)} if written else (), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
 
-def check_url(url: str) -> str:
-    """`url`, refused in one line before anything connects when its user part holds a raw `@` (more than one `@`
-    before the host): SQLAlchemy and the driver would read part of the password as the host, and print it."""
-    if urlsplit(url).netloc.count("@") > 1:
-        raise UserError(masked(f"the storage URL {url} has more than one @ before its host; percent-encode @ as %40 "
-                               "in the user name or password (postgresql://user:p%40ss@host/db)", url))
-    return url
-
-
-def unusable(url: str, error: BaseException) -> UserError:
-    """A database that cannot be opened, or was lost, in one line: its URL and the driver's words, password masked."""
-    words = " ".join(str(getattr(error, "orig", None) or error).split("(Background on")[0].split())  # the driver's
-    return UserError(masked(f"cannot use the study database {url}: {words}; check the URL (user, password, host, "
-                            "port, database) and that the server is running", url))
-
-
 @contextlib.contextmanager
-def database_errors(url: str | None) -> Iterator[None]:
-    """Within it, a database lost (SQLAlchemy's errors, wrapping the driver's) ends in one line (`unusable`)."""
+def database_errors(url: str | None, caught: type[Exception] | None = None) -> Iterator[None]:
+    """Within it, a database that cannot be opened or is lost (SQLAlchemy's errors, or `caught`) ends in one line."""
     import sqlalchemy.exc
 
     try:
         yield
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except (caught or sqlalchemy.exc.SQLAlchemyError) as error:
         if url is None:
             raise
-        raise unusable(url, error) from None
+        words = " ".join(str(getattr(error, "orig", None) or error).split("(Background on")[0].split())  # the driver's
+        raise UserError(masked(f"cannot use the study database {url}: {words}; check the URL (user, password, host, "
+                               "port, database) and that the server is running", url)) from None
 
 
 @functools.cache  # opened once a process (an error is not kept: the next call tries again)
 def database(url: str) -> optuna.storages.RDBStorage:
-    """optuna's storage in the database at `url`, with the heartbeat and optuna's retry of a silent worker's trial;
-    one line if it cannot be opened."""
-    check_url(url)
-    engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    if url.startswith("postgresql"):
-        engine["connect_args"] = {"connect_timeout": 10}  # a host that drops packets: an error, not a hang
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat's, the retry's
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
-    except Exception as error:  # SQLAlchemy's and the driver's: a wrong password, no server, a bad URL, no driver
-        raise unusable(url, error) from None
+    """optuna's storage in the database at `url`, with heartbeats and optuna's retry of a silent worker's trial."""
+    if urlsplit(url).netloc.count("@") > 1:  # a raw @ in the password: SQLAlchemy would read part of it as the host
+        raise UserError(masked(f"the storage URL {url} has more than one @ before its host; percent-encode @ as %40 "
+                               "in the user name or password (postgresql://user:p%40ss@host/db)", url))
+    # a lost connection replaced, and a host that drops packets an error after 10 s, not a hang
+    engine = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    # any error here (a wrong password, no server, a bad URL, no driver) means the database cannot be opened
+    with database_errors(url, Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat's, the retry's
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
 
 
 class GivenUp(optuna.TrialPruned):
     """This worker's trial was failed by the others while it trained (its heartbeat stopped, then came back)."""
-
-
-def worker() -> str:
-    """This process as a study's trials name it: `host:pid`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def trial_id(trial: optuna.trial.FrozenTrial) -> str | None:
@@ -128,8 +103,7 @@ def taken(study: optuna.Study, trial: optuna.Trial, point: str, shared: bool) ->
 
 
 def cover(study: optuna.Study, points: dict[str, dict], objective: Callable[[optuna.Trial], float]) -> None:
-    """Until every point of `points` (by id) has a COMPLETE trial: queue each one no trial holds yet (never queued, or
-    its worker crashed), train the next one queued with `objective`, or wait for those other workers are training."""
+    """Until each of `points` (by id) is COMPLETE: queue those no trial holds, train the next queued, or wait."""
     said = None
     while True:
         with warnings.catch_warnings():
@@ -142,7 +116,7 @@ def cover(study: optuna.Study, points: dict[str, dict], objective: Callable[[opt
         if not left:
             return
         for point in left:
-            if not held.get(point):
+            if not held.get(point):  # never queued, or its worker crashed (optuna retries only a silent one)
                 study.enqueue_trial(points[point], user_attrs={"id": point})
         if any(WAITING in held.get(point, {WAITING}) for point in left):
             given_up = []
