@@ -16,7 +16,7 @@ from .sweep_storage import DONE, study_storage
 from .tiny import is_tiny
 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
-NOT_SETTINGS = ["id", "study", "seed", "log_history", *METRICS]  # the columns that are no knob (a setting: the rest)
+NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the columns that are no knob (a setting: the rest)
 BASE = ("model", "data", "seed")  # recorded with every trial: in the best settings only where the profile differs
 
 
