@@ -35,8 +35,8 @@ from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
 from .data import label_names, load_data
-from .layout import HOLDER, LOCK, run_folder, swap_in  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
-from .settings import Settings, UserError, warn
+from .layout import run_folder, swap_in
+from .settings import Settings, UserError, how_to_set, tagged, warn
 from .models import (check_classifier, has_weights, is_adapter, is_trained, load_model, load_tokenizer,
                      save_adapter_config, unfinished_model)
 from .split import evaluation_rows, load_split
@@ -62,29 +62,15 @@ def trackers(settings: Settings) -> list[str]:
                             f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
         if name not in get_available_reporting_integrations():
             raise UserError(f"setting report_to={name!r} needs {name}, which is not installed; "
-                            f"pip install {PIP_NAMES.get(name, name)}, or set report_to none")
+                            f"pip install {PIP_NAMES.get(name, name)}, or set {how_to_set('report_to', 'none')}")
     return names
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
-# Each setting `TrainingArguments` takes as it is, and the argument it goes to (notebook 04 writes the same out, and
-# checks it agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
-TRAINING_ARGUMENTS = {
-    "output_dir": "output_dir",
-    "epochs": "num_train_epochs",
-    "max_steps": "max_steps",
-    "train_batch_size": "per_device_train_batch_size",
-    "eval_batch_size": "per_device_eval_batch_size",
-    "learning_rate": "learning_rate",
-    "warmup_steps": "warmup_steps",
-    "weight_decay": "weight_decay",
-    "lr_scheduler": "lr_scheduler_type",
-    "label_smoothing": "label_smoothing_factor",
-    "logging_steps": "logging_steps",
-    "seed": "seed",
-    "optimizer": "optim",
-}
+# Each setting that is a `TrainingArguments` field, and that field (notebook 04 writes the same out, and checks it
+# agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
+TRAINING_ARGUMENTS = tagged("argument")
 
 
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
@@ -241,9 +227,9 @@ class FolderInUse(UserError):
 def run_lock(settings: Settings) -> Iterator[Path]:
     """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
 
-    The operating system releases the lock when the process ends, however it ends, so a killed run never blocks the
-    next. Re-entrant within a process. Under torchrun, process 0 holds it for the whole run. A folder the run made
-    and left empty (it failed early) is removed again.
+    Taken once a run, by what starts it (`train`, a command, a sweep's trial, notebook 04's cell); the operating
+    system releases it when the process ends, however it ends, so a killed run never blocks the next. Under torchrun,
+    process 0 holds it for the whole run. A folder the run made and left empty (it failed early) is removed again.
     """
     made = not Path(settings.output_dir).exists()
     layout = run_folder(settings)
@@ -251,42 +237,22 @@ def run_lock(settings: Settings) -> Iterator[Path]:
     if int(os.environ.get("RANK", "0")) != 0:
         yield folder
         return
-    lock = FileLock(layout.lock, timeout=0, is_singleton=True, thread_local=False)
+    lock = FileLock(layout.lock, timeout=0, thread_local=False)
     try:
         lock.acquire()
     except Timeout:
         holder = layout.holder.read_text().strip() if layout.holder.is_file() else ""
-        raise FolderInUse(
-            f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to finish, "
-            "or choose another --output-dir (TC_OUTPUT_DIR)"
-        ) from None
+        raise FolderInUse(f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to "
+                          f"finish, or choose another {how_to_set('output_dir')}") from None
     try:
-        if lock.lock_counter == 1:
-            layout.holder.write_text(f"{os.getpid()}\n")
+        layout.holder.write_text(f"{os.getpid()}\n")
         yield folder
     finally:
-        if lock.lock_counter == 1:  # the outermost hold: the folder is free again
-            layout.holder.unlink(missing_ok=True)
-            layout.lock.unlink(missing_ok=True)
+        layout.holder.unlink(missing_ok=True)
+        layout.lock.unlink(missing_ok=True)
         lock.release()
         if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-
-
-def holding_output(function: Callable) -> Callable:
-    """`function(settings, ...)`, run holding the output folder of its first argument (`run_lock`)."""
-
-    @functools.wraps(function)
-    def run(settings: Settings, *args, **kwargs):
-        with run_lock(settings):
-            return function(settings, *args, **kwargs)
-
-    return run
-
-
-def model_dir(settings: Settings) -> Path:
-    """Where the fine-tuned model and its tokenizer are saved (`layout.RunFolder.model`)."""
-    return run_folder(settings).model
 
 
 def is_complete_checkpoint(folder: Path) -> bool:
@@ -316,7 +282,8 @@ def prepare_output(settings: Settings) -> str | None:
     leftovers = [layout.partial, layout.replaced]  # from a save cut short
     if settings.resume:
         if not complete:
-            raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without --resume")
+            raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without "
+                            f"{how_to_set('resume', True)}")
         for partial in [*set(started) - set(complete), *leftovers]:  # cut short while being written
             shutil.rmtree(partial, ignore_errors=True)
         return str(complete[-1])
@@ -325,23 +292,19 @@ def prepare_output(settings: Settings) -> str | None:
         for old in [*started, folder, *leftovers]:
             shutil.rmtree(old, ignore_errors=True)
     elif is_trained(folder):
-        raise UserError(
-            f"{folder} already holds a trained model; pass --overwrite (TC_OVERWRITE=1) to replace "
-            "it, or choose another --output-dir (TC_OUTPUT_DIR)"
-        )
+        raise UserError(f"{folder} already holds a trained model; pass {how_to_set('overwrite', True)} to replace it, "
+                        f"or choose another {how_to_set('output_dir')}")
     elif folder.exists():
         raise UserError(unfinished_model(folder))
     elif started:
-        raise UserError(
-            f"{out} holds the checkpoints of an unfinished run; pass --resume (TC_RESUME=1) to continue it, "
-            "or --overwrite (TC_OVERWRITE=1) to start again"
-        )
+        raise UserError(f"{out} holds the checkpoints of an unfinished run; pass {how_to_set('resume', True)} to "
+                        f"continue it, or {how_to_set('overwrite', True)} to start again")
     return None
 
 
 def save(trainer: Trainer, settings: Settings, run_report: Report | None = None) -> Path:
     """Save the (best) model, its tokenizer, the training log and the model card of `run_report` (given one) into
-    `model_dir(settings)`. Nothing is read, split or fitted here: the card is rendered from the report.
+    the run folder's `model/`. Nothing is read, split or fitted here: the card is rendered from the report.
 
     They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
     disk, a killed kernel) never leaves a `model/` that looks trained.
@@ -386,9 +349,10 @@ def check_learned(trainer: Trainer) -> bool:
     warn(
         f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
         f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or "
-        "too low (--learning-rate, TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), "
-        "too few rows or epochs"
-        + (f", or the {device} device computing wrongly (try --precision fp32, or the CPU)" if device != "cpu" else "")
+        f"too low ({how_to_set('learning_rate')}), labels shuffled or in the wrong column "
+        f"({how_to_set('label_column')}), too few rows or epochs"
+        + (f", or the {device} device computing wrongly (try {how_to_set('precision', 'fp32')}, or the CPU)"
+           if device != "cpu" else "")
         + " !!!"
     )
     return False
@@ -402,10 +366,10 @@ class Run(NamedTuple):
     report: Report | None
 
 
-@holding_output
 def run(settings: Settings, announce: bool = True) -> Run:
     """`train`, handing back the split's parts and the run's report too (`python -m helpers train` measures the test
-    rows with them and writes them into the card, without reading the data or fitting the baselines again)."""
+    rows with them and writes them into the card, without reading the data or fitting the baselines again).
+    The caller holds the output folder (`run_lock`)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
     df = load_data(settings)  # read once: the labels checked here, then split
@@ -446,12 +410,13 @@ def train(settings: Settings, announce: bool = True) -> Trainer:
 
     `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
     """
-    return run(settings, announce).trainer
+    with run_lock(settings):  # the folder is this run's until it ends
+        return run(settings, announce).trainer
 
 
 def ensure_trained(settings: Settings) -> Path:
     """The saved model's folder, training it first if it is not there yet."""
-    folder = model_dir(settings)
+    folder = run_folder(settings).model
     if not is_trained(folder):
         train(settings)
     return folder

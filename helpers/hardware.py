@@ -8,9 +8,11 @@ torch is imported only inside the functions that ask it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,8 +68,9 @@ def cpu_model() -> str:
 
 def record() -> dict:
     """The machine a figure was measured on, written into metrics.json (`train`), bench.json and
-    bench_inference.json (notebook 08's `bench --inference`): the CPU's model, whether it computes bfloat16 natively, the vector instructions torch's CPU kernels use, torch's
-    threads (in each process, and how many processes: torchrun's), the device and torch's version."""
+    bench_inference.json (notebook 08's `bench-inference`): the CPU's model, whether it computes bfloat16 natively,
+    the vector instructions torch's CPU kernels use, torch's threads (in each process, and how many processes:
+    torchrun's), the device and torch's version."""
     import torch
 
     return {
@@ -159,6 +162,23 @@ def __getattr__(name: str):
     Announce.__module__, Announce.__qualname__ = __name__, "Announce"  # as if defined at the top
     globals()["Announce"] = Announce
     return Announce
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and loading bars off inside the block, as they were after it: the one place the series
+    quiets them (a fresh head's "newly initialized" report, which notebook 04 explains, would repeat each load)."""
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)

@@ -339,7 +339,7 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from .hardware import attention
+    from .hardware import attention, quiet_transformers
 
     base = json.loads((Path(folder) / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
     if not base:
@@ -349,18 +349,9 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
         raise UserError(f"the LoRA adapter in {folder} goes on the base model {base}, which is not there; put that "
                         "model folder back, or train again from a model you have")
     config = from_pretrained(AutoConfig, str(folder))
-    from transformers.utils import logging
-
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()  # "newly initialized" head weights: the adapter's saved head replaces them
-    logging.disable_progress_bar()
-    try:
+    with quiet_transformers():  # "newly initialized" head weights: the adapter's saved head replaces them
         model = from_pretrained(AutoModelForSequenceClassification, base, config=config,
                                 attn_implementation=attention(attention_choice))
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
     with quiet_peft():
         model = PeftModel.from_pretrained(model, str(folder))
     return model.merge_and_unload() if merge else model

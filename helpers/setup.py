@@ -19,11 +19,10 @@ from pathlib import Path
 
 import torch
 import transformers
-from transformers.utils import logging
 
 from .bench import run_pipeline
 from .data import load_data
-from .hardware import device_name
+from .hardware import device_name, quiet_transformers
 from .models import load_tokenizer
 from .reach import data_status, model_status
 from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, requested_profile,
@@ -91,16 +90,8 @@ def measure(settings: Settings, steps: int = 6, predict_rows: int = 64) -> dict[
 @contextlib.contextmanager
 def quietly() -> Iterator[None]:
     """No loading bar, no "newly initialized" report (expected, explained in notebook 04), no printed train metrics."""
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
+    with quiet_transformers(), contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 def estimate_seconds(settings: Settings, counts: dict[str, int], speed: dict[str, float]) -> float:

@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import os
-import shlex
 import shutil
 import socket
 import time
@@ -36,7 +35,7 @@ import pandas as pd
 
 from . import finetune, layout, models
 from .layout import STUDY_FILE, run_folder  # noqa: F401 (STUDY_FILE: notebook 06 names it sweep.STUDY_FILE)
-from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, having, warn
+from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag, having, tagged, warn
 from .tiny import is_tiny
 
 # The search space a learner edits: each knob (a `Settings` field) and the values to try. Its learning rates are
@@ -72,7 +71,7 @@ VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 FIXED = having("profile", "split", "folder")
 # Settings that do not change what a trial learns, left out of its id (which stays the same across versions).
 NOT_LEARNED = having("profile", "folder", "run")
-RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
+RECORDED = tuple(tagged("recorded"))  # kept with each trial, with SPACE's knobs
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the table's columns that are no knob
 HEARTBEAT_SECONDS = 3  # a database study: each running trial says it is alive this often
@@ -316,7 +315,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
             history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
-                history = finetune.train(settings, announce=False).state.log_history  # its one line: below
+                history = finetune.run(settings, announce=False).trainer.state.log_history  # held: one line below
                 for folder in run_folder(settings).checkpoint_folders():  # the saved model stays
                     shutil.rmtree(folder, ignore_errors=True)
     except finetune.FolderInUse:
@@ -506,8 +505,7 @@ def best_call(runs: pd.DataFrame) -> str:
 def best_command(runs: pd.DataFrame) -> str:
     """`python -m helpers train ...` with the best run's values as flags: it trains the trial's model again."""
     profile, values = best_values(runs)
-    flags = [f"--{name.replace('_', '-')} {shlex.quote(str(value).lower() if isinstance(value, bool) else str(value))}"
-             for name, value in values.items()]
+    flags = [flag(name, value) for name, value in values.items()]
     return " ".join(["python -m helpers train --profile", profile, *flags])
 
 
