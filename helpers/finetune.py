@@ -405,12 +405,13 @@ def run(settings: Settings, announce: bool = True) -> Run:
     return Run(trainer, parts, run_report)
 
 
-def train(settings: Settings, announce: bool = True) -> Trainer:
+def train(settings: Settings, announce: bool = True, lock: bool = True) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save with the model card; returns the trainer.
 
     `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
+    `lock`: hold the output folder while training (`run_lock`); off where the caller holds it (a sweep's trial).
     """
-    with run_lock(settings):  # the folder is this run's until it ends
+    with run_lock(settings) if lock else contextlib.nullcontext():
         return run(settings, announce).trainer
 
 

@@ -20,6 +20,7 @@ import torch
 
 from helpers import finetune, hardware
 from helpers import settings as hs
+from helpers.layout import run_folder
 from helpers.models import load_model
 from helpers.predict import prediction_trainer
 
@@ -176,7 +177,7 @@ def test_reused_memory_changes_no_result(tmp_path, tiny_cache, monkeypatch):
     for reuse in (False, True):
         settings = tiny_settings_for(tmp_path / f"reuse-{reuse}", tiny_cache, reuse_memory=reuse, epochs=1)
         finetune.train(settings)
-        weights[reuse] = (finetune.model_dir(settings) / "model.safetensors").read_bytes()
+        weights[reuse] = (run_folder(settings).model / "model.safetensors").read_bytes()
     assert calls == [False, True], "each training sets the allocator once, as its settings say"
     assert weights[True] == weights[False]
 

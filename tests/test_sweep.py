@@ -18,6 +18,7 @@ import pytest
 import helpers
 from helpers import finetune, predict, sweep
 from helpers.baselines import majority_accuracy
+from helpers.layout import run_folder
 from helpers.split import load_split
 
 from support import clean_env, finish_all, one_line_error, remove_tc_env, run_main, start_cli, tiny_settings_for
@@ -149,7 +150,7 @@ def test_each_trial_keeps_its_settings_scores_and_curves(swept):
         run = trial.user_attrs["run"]
         settings = sweep.settings_of(run, base)
         assert sweep.run_id(settings) == run["id"] and settings.learning_rate == trial.params["learning_rate"]
-        history = json.loads((finetune.model_dir(settings) / "log_history.json").read_text())
+        history = json.loads((run_folder(settings).model / "log_history.json").read_text())
         assert run["log_history"] == history
         evaluation = next(entry for entry in history if "eval_accuracy" in entry)  # one epoch, one evaluation
         assert (run["val_accuracy"], run["val_loss"], trial.value) == (
