@@ -116,13 +116,9 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
         "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
         "peak_memory_mb": memory["peak_mb"],
         "repeat": repeat,
-        "precision": precision(settings),
-        "group_by_length": settings.group_by_length,
-        "sort_predictions": settings.sort_predictions,
-        "reuse_memory": settings.reuse_memory,
+        **{lever: getattr(settings, lever) for lever in LEVERS_OFF},
+        "precision": precision(settings),  # auto's choice, as for attention: what ran
         "attention": attention(settings.attention),
-        "optimizer": settings.optimizer,
-        "freeze_embeddings": settings.freeze_embeddings,
     }
 
 
@@ -132,7 +128,7 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
     The tutorial's pipeline goes through them once; the fast ones `repeat` times, for a steadier clock. The command
     that calls it holds the output folder; it sets the allocator for each pipeline, one of the levers measured.
     """
-    if steps < 3:
+    if steps <= SKIP:
         raise UserError(f"--steps {steps} is too few: the first {SKIP} steps are not timed; use {SKIP + 1} or more")
     if repeat < 1 or predict_rows < 1:
         raise UserError(f"--repeat {repeat} and --predict-rows {predict_rows} must both be 1 or more")

@@ -26,6 +26,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
 )
 from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
@@ -171,7 +172,7 @@ def build_trainer(
         **options,
     )
     if announce:
-        trainer.add_callback(hardware.Announce(settings))  # which device and precision train, as training starts
+        trainer.add_callback(Announce(settings))  # which device and precision train, as training starts
     if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(EpochLines())
@@ -196,27 +197,17 @@ class EpochLines(ProgressCallback):
                                     f"mean training loss {logs.get('train_loss', 0):.4f}")
 
 
-@contextlib.contextmanager
-def quiet_library() -> Iterator[None]:
-    """Keep transformers' notes a learner need not read out of a training run: the table of weights loaded and new
-    (`train` says it in one line), the "Loading weights" and "Writing model shards" bars, the checkpoints' mtime."""
-    from transformers.utils import logging
+class Announce(TrainerCallback):
+    """Prints `hardware.describe(settings)` once as training starts, on process 0 only (notebook 04)."""
 
-    # transformers.modeling_utils checks a tensor-parallel plan when its own logger is quiet (`>= WARNING`), whose
-    # logger then names every weight of a model that has a plan (DistilBERT's) as "not sharded": quiet that one too
-    names = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
-    loggers = [logging.get_logger(name) for name in names]
-    levels, bars = [logger.level for logger in loggers], logging.is_progress_bar_enabled()
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-        if bars:
-            logging.enable_progress_bar()
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """Say the device and precision (and the processes, under torchrun)."""
+        if state.is_world_process_zero:
+            processes = f", {args.world_size} processes" if args.world_size > 1 else ""
+            print(hardware.describe(self.settings) + processes, flush=True)
 
 
 class FolderInUse(UserError):
@@ -380,7 +371,7 @@ def run(settings: Settings, announce: bool = True) -> Run:
     parts = load_split(settings, df)
     names = label_names(parts["train"])
     first = int(os.environ.get("RANK", "0")) == 0
-    with quiet_library():
+    with hardware.quiet_transformers():  # its load report (train says it in one line), the bars of loads and saves
         model = load_model(settings, names, tokenizer)
         if first and announce:
             print(f"model: {settings.model}, with a classification head for {len(names)} classes "

@@ -3,7 +3,7 @@
 Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` of the series (notebook 04 on) takes
 its device and precision flags from `training_flags`, and every figure the series writes names its machine with
 `record`. Nothing here imports the settings at run time, so `helpers.settings` can ask which device there is, and
-torch is imported only inside the functions that ask it.
+torch and transformers are imported only inside the functions that ask them.
 """
 
 from __future__ import annotations
@@ -140,28 +140,6 @@ def describe(settings: Settings) -> str:
     """One line: the device that trains and the precision it uses, and why (notebook 00; printed as training starts)."""
     chosen, why = precision_choice(settings)
     return f"device: {device_name()}, precision {chosen} ({why})"
-
-
-def __getattr__(name: str):
-    """`Announce`, made on first use: it is a transformers `TrainerCallback`, whose import loads torch."""
-    if name != "Announce":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from transformers import TrainerCallback
-
-    class Announce(TrainerCallback):
-        """Prints `describe(settings)` once as training starts, on process 0 only (notebook 04)."""
-
-        def __init__(self, settings: Settings):
-            self.settings = settings
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            if state.is_world_process_zero:
-                processes = f", {args.world_size} processes" if args.world_size > 1 else ""
-                print(describe(self.settings) + processes, flush=True)
-
-    Announce.__module__, Announce.__qualname__ = __name__, "Announce"  # as if defined at the top
-    globals()["Announce"] = Announce
-    return Announce
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK,
 from transformers.trainer_pt_utils import LabelSmoother
 from transformers.trainer_utils import PredictionOutput
 
-from helpers import finetune
+from helpers import finetune, hardware
 from helpers.data import label_names
 from helpers.finetune import (
     build_trainer,
@@ -363,3 +363,16 @@ def test_training_arguments_come_from_one_mapping(tmp_path):
         value = hs.coerce(name, another_value(name)) if name != "output_dir" else str(tmp_path / "other")
         args = finetune.training_arguments(dataclasses.replace(base, **{name: value}))
         assert getattr(args, argument) == value != getattr(base, name), (name, argument)
+
+
+def test_the_choice_is_printed_once_by_process_zero(make_settings, capsys):
+    """Every Trainer built for training says, as training starts, the device and precision; only process 0."""
+    settings = make_settings()
+    announce = finetune.Announce(settings)
+    announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=False), None)
+    assert capsys.readouterr().out == ""
+    announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=True), None)
+    assert capsys.readouterr().out == hardware.describe(settings) + ", 2 processes\n"
+    trainer = build_trainer(settings, None, None, [], [], model_init=lambda: load_model(
+        settings, ["not sarcastic", "sarcastic"]))
+    assert sum(isinstance(c, finetune.Announce) for c in trainer.callback_handler.callbacks) == 1

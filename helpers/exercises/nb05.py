@@ -20,17 +20,10 @@ SAMPLE = 32  # the first test rows a check predicts again with a model, to see w
 @contextlib.contextmanager
 def _quietly():
     """transformers' load report and bars kept out of a check's output (notebook 05 showed them once)."""
-    from transformers.utils import logging
+    from ..hardware import quiet_transformers
 
-    from ..finetune import quiet_library
-
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        with quiet_library():
-            yield
-    finally:
-        logging.set_verbosity(verbosity)
+    with quiet_transformers():
+        yield
 
 
 def _test_rows(settings) -> pd.DataFrame:
