@@ -459,14 +459,10 @@ def build_settings(profile: str | None = None, **overrides) -> Settings:
     """
     env = env_overrides()
     profile = requested_profile(profile)
+    profile = auto_profile() if profile == "auto" else profile
     env.pop("profile", None)
     chosen = {name: coerce(name, value) for name, value in {**env, **overrides}.items()}
-    return _build(auto_profile() if profile == "auto" else profile, chosen)
-
-
-def _build(profile: str, chosen: dict) -> Settings:
-    """The `Settings` of `profile` with the `chosen` values on top, the folders and the tiny model's path filled in
-    before they are built (they are frozen)."""
+    # the profile's values, the chosen ones on top; the folders and the tiny model's path filled in (frozen after)
     values = {name: coerce(name, value) for name, value in {**PROFILES[profile], **chosen}.items()}
     if not values.get("cache_dir") or not values.get("output_dir"):
         home = usable_working_folder()
@@ -480,7 +476,8 @@ def _build(profile: str, chosen: dict) -> Settings:
     settings = Settings(**values, profile=profile)
     if settings.lora_rank and settings.train_layers != "all":
         raise UserError(f"settings lora_rank={settings.lora_rank} and train_layers={settings.train_layers!r} both "
-                        "choose which weights learn; set one of them (lora_rank 0, or train_layers all)")
+                        f"choose which weights learn; set one of them ({how_to_set('lora_rank', 0)}, or "
+                        f"{how_to_set('train_layers', 'all')})")
     if settings.precision == "fp16" and not _has_cuda():
         raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU, fp32 on an Apple "
                         "GPU, or leave auto")
