@@ -66,13 +66,13 @@ def release_memory() -> None:
 
 
 class StepClock(TrainerCallback):
-    """Times training from the end of step `skip` on, leaving out one-off start-up costs."""
+    """Times training from the end of step `SKIP` on, leaving out one-off start-up costs."""
 
-    def __init__(self, skip: int):
-        self.skip, self.start, self.end = skip, 0.0, 0.0
+    start = end = 0.0
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.skip:
+        """Start the clock at step `SKIP`; stop it at every step (the last one counts)."""
+        if state.global_step == SKIP:
             self.start = time.perf_counter()
         self.end = time.perf_counter()
 
@@ -93,10 +93,9 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
     else:
         train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
         collate = DataCollatorWithPadding(tokenizer)
-    args = training_arguments(
-        settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
-    )
-    clock = StepClock(SKIP)
+    args = training_arguments(settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True,
+                              **NO_EVALUATION)
+    clock = StepClock()
     with peak_memory() as memory:
         trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data,
                           data_collator=collate, callbacks=[clock])
@@ -188,15 +187,12 @@ def chart(report: dict, path: Path) -> Path:
 
 def table(report: dict) -> str:
     """The figures as a Markdown table."""
-    lines = [
-        "| pipeline | train samples/s | predict samples/s | peak memory, MB | train × tutorial | predict × tutorial |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    lines = ["| pipeline | train samples/s | predict samples/s | peak memory, MB | train × tutorial | "
+             "predict × tutorial |", "| --- | --- | --- | --- | --- | --- |"]
     for name, f in report["pipelines"].items():
-        lines.append(
-            f"| {name} | {f['train_samples_per_second']:.1f} | {f['predict_samples_per_second']:.1f} | "
-            f"{f['peak_memory_mb'] or float('nan'):,.0f} | {f['train_speedup']:.1f} | {f['predict_speedup']:.1f} |"
-        )
+        lines.append(f"| {name} | {f['train_samples_per_second']:.1f} | {f['predict_samples_per_second']:.1f} | "
+                     f"{f['peak_memory_mb'] or float('nan'):,.0f} | {f['train_speedup']:.1f} | "
+                     f"{f['predict_speedup']:.1f} |")
     return "\n".join(lines)
 
 

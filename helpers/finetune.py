@@ -20,15 +20,8 @@ import pandas as pd
 import torch
 from filelock import FileLock, Timeout
 from sklearn.utils.class_weight import compute_class_weight
-from transformers import (
-    DataCollatorWithPadding,
-    EvalPrediction,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Trainer,
-    TrainerCallback,
-    TrainingArguments,
-)
+from transformers import (DataCollatorWithPadding, EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer,
+                          TrainerCallback, TrainingArguments)
 from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 from transformers.trainer_callback import ProgressCallback
 
@@ -76,20 +69,14 @@ TRAINING_ARGUMENTS = tagged("argument")
 
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The `TrainingArguments` notebook 04 writes out: the tutorial's, plus evaluation each epoch, keeping the best."""
-    values = dict(
-        **{argument: getattr(settings, name) for name, argument in TRAINING_ARGUMENTS.items()},
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="accuracy",
-        report_to=trackers(settings) or "none",
-        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
-        # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
-        # the evaluation loss by the number of processes (transformers issue #35078)
-        average_tokens_across_devices=False,
-        **hardware.training_flags(settings),  # device, pinned memory, bf16/fp16 autocast
-    )
+    values = dict(eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+                  metric_for_best_model="accuracy", report_to=trackers(settings) or "none",
+                  train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
+                  # each process's loss is a mean over its rows, and DDP averages the gradients; True would also
+                  # multiply the evaluation loss by the number of processes (transformers issue #35078)
+                  average_tokens_across_devices=False)
+    values |= {argument: getattr(settings, name) for name, argument in TRAINING_ARGUMENTS.items()}
+    values |= hardware.training_flags(settings)  # device, pinned memory, bf16/fp16 autocast
     return TrainingArguments(**values | distributed_flags() | changes)
 
 
@@ -111,14 +98,8 @@ def class_weights(labels: Sequence[int], num_labels: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def weighted_cross_entropy(
-    outputs,
-    labels: torch.Tensor,
-    num_items_in_batch: torch.Tensor | int | None = None,
-    *,
-    weights: torch.Tensor,
-    label_smoothing: float = 0.0,
-) -> torch.Tensor:
+def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None, *,
+                           weights: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy with each row weighted by its class: summed, then divided by the rows of the whole batch.
 
     The `Trainer` calls it as `compute_loss_func` and hands it `num_items_in_batch` (the rows of all
@@ -126,9 +107,8 @@ def weighted_cross_entropy(
     the model's own (mean) cross-entropy, or the `Trainer`'s label-smoothed one.
     """
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
-    per_row = torch.nn.functional.cross_entropy(
-        logits.float(), labels, weight=weights.to(logits.device), reduction="none", label_smoothing=label_smoothing
-    )
+    per_row = torch.nn.functional.cross_entropy(logits.float(), labels, weight=weights.to(logits.device),
+                                                reduction="none", label_smoothing=label_smoothing)
     return per_row.sum() / (num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum())
 
 
@@ -140,15 +120,8 @@ def loss_function(settings: Settings, num_labels: Callable[[], int], train_datas
     return functools.partial(weighted_cross_entropy, weights=weights, label_smoothing=settings.label_smoothing)
 
 
-def build_trainer(
-    settings: Settings,
-    model: PreTrainedModel | None,
-    tokenizer: PreTrainedTokenizerBase,
-    train_dataset,
-    eval_dataset,
-    announce: bool = True,
-    **options,
-) -> Trainer:
+def build_trainer(settings: Settings, model: PreTrainedModel | None, tokenizer: PreTrainedTokenizerBase, train_dataset,
+                  eval_dataset, announce: bool = True, **options) -> Trainer:
     """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
 
     With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
@@ -160,17 +133,10 @@ def build_trainer(
         """The classes the model predicts (asked only for class weights)."""
         return (model if model is not None else options["model_init"]()).config.num_labels
 
-    trainer = Trainer(
-        model=model,
-        args=training_arguments(settings),
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics,
-        compute_loss_func=loss_function(settings, num_labels, train_dataset),
-        **options,
-    )
+    trainer = Trainer(model=model, args=training_arguments(settings), train_dataset=train_dataset,
+                      eval_dataset=eval_dataset, data_collator=DataCollatorWithPadding(tokenizer),
+                      processing_class=tokenizer, compute_metrics=compute_metrics,
+                      compute_loss_func=loss_function(settings, num_labels, train_dataset), **options)
     if announce:
         trainer.add_callback(Announce(settings))  # which device and precision train, as training starts
     if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
@@ -318,12 +284,8 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
 
 def loss_curves(log_history: list[dict]) -> pd.DataFrame:
     """Training and evaluation loss by epoch, from a `Trainer`'s log history."""
-    rows = [
-        {"epoch": entry["epoch"], "split": split, "loss": entry[key]}
-        for entry in log_history
-        for split, key in (("train", "loss"), ("eval", "eval_loss"))
-        if key in entry
-    ]
+    rows = [{"epoch": entry["epoch"], "split": split, "loss": entry[key]} for entry in log_history
+            for split, key in (("train", "loss"), ("eval", "eval_loss")) if key in entry]
     return pd.DataFrame(rows, columns=["epoch", "split", "loss"])
 
 
@@ -337,15 +299,11 @@ def check_learned(trainer: Trainer) -> bool:
     if accuracy is None or accuracy > majority + 2 * math.sqrt(majority * (1 - majority) / len(rows)):
         return True
     device = trainer.args.device.type
-    warn(
-        f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
-        f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or "
-        f"too low ({how_to_set('learning_rate')}), labels shuffled or in the wrong column "
-        f"({how_to_set('label_column')}), too few rows or epochs"
-        + (f", or the {device} device computing wrongly (try {how_to_set('precision', 'fp32')}, or the CPU)"
-           if device != "cpu" else "")
-        + " !!!"
-    )
+    wrong = f", or the {device} device computing wrongly (try {how_to_set('precision', 'fp32')}, or the CPU)"
+    warn(f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
+         f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or too low "
+         f"({how_to_set('learning_rate')}), labels shuffled or in the wrong column ({how_to_set('label_column')}), "
+         f"too few rows or epochs{wrong if device != 'cpu' else ''} !!!")
     return False
 
 
@@ -376,14 +334,8 @@ def run(settings: Settings, announce: bool = True) -> Run:
         if first and announce:
             print(f"model: {settings.model}, with a classification head for {len(names)} classes "
                   f"({', '.join(names)}) to fine-tune", flush=True)
-        trainer = build_trainer(
-            settings,
-            model,
-            tokenizer,
-            tokenize(parts["train"], tokenizer, settings),
-            tokenize(evaluation_rows(parts), tokenizer, settings),
-            announce=announce,
-        )
+        trainer = build_trainer(settings, model, tokenizer, tokenize(parts["train"], tokenizer, settings),
+                                tokenize(evaluation_rows(parts), tokenizer, settings), announce=announce)
         trainer.train(resume_from_checkpoint=resume_from)
         # the card's facts, once: process 0 writes the card, and a baseline that cannot be fitted never stops the save
         run_report = report(settings, parts, trainer.state.log_history) if trainer.is_world_process_zero() else None
