@@ -23,21 +23,6 @@ from .settings import (FIELDS, ROLES, TYPES, Settings, UserError, build_settings
                        settings_page, settings_table)
 
 EVERY_ROLE = tuple(ROLES)
-# The settings each command uses, by role (`settings.ROLES`): its flags; the rest are refused as usage errors.
-COMMANDS = {
-    "train": ("fine-tune, evaluate on the test split, save model and metrics", EVERY_ROLE),
-    "bench": ("time the tutorial's pipeline against this project's, same rows", EVERY_ROLE),
-    "bench-inference": ("time a fine-tuned model's prediction paths: float32, this project's, torch int8 and ONNX "
-                        "Runtime (float32, int8), on the test rows (all, or --test-rows); writes "
-                        "bench_inference.json and .png and OUTPUT_DIR/onnx",
-                        ("profile", "split", "task", "folder", "run")),
-    "predict": ("label texts with a saved model (one per argument or stdin line)", ()),
-    "sweep": ("train a model per point of a search space, keep it in a study, show the best", EVERY_ROLE),
-    "prefetch": ("bring the data and the model (and wheels) here, to work offline", ("profile", "split", "task",
-                                                                                      "folder")),
-    "settings": ("the settings in effect with these flags, and where each value comes from; --page: "
-                 "docs/settings.md", EVERY_ROLE),
-}
 
 
 class Parser(HfArgumentParser):
@@ -103,9 +88,12 @@ def build_parser() -> Parser:
     """The `python -m helpers` parser with its sub-commands, each with the flags of the settings it uses."""
     parser = Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    made = {name: commands.add_parser(name, help=about, description=about,
-                                      dataclass_types=flags_of(roles, ("model",) if name == "bench-inference" else ()))
-            for name, (about, roles) in COMMANDS.items()}
+    made = {}
+    for name, (run, roles) in COMMANDS.items():  # each command's help is its function's docstring
+        about = " ".join(run.__doc__.split("\n\n")[0].split())
+        own = ("model",) if name == "bench-inference" else ()  # its --model is a fine-tuned folder: its own flag
+        made[name] = commands.add_parser(name, help=about, description=about, add_help=name != "torchrun",
+                                         dataclass_types=flags_of(roles, own))
     bench = made["bench"]
     bench.add_argument("--steps", type=int, default=20, help="training batches per pipeline (default: %(default)s)")
     bench.add_argument("--predict-rows", type=int, default=640, help="test rows to predict (default: %(default)s)")
@@ -138,14 +126,10 @@ def build_parser() -> Parser:
                           help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
     made["settings"].add_argument("--page", action="store_true", help="print docs/settings.md instead: every "
                                   "setting, its flag, variable, default and profiles")
-    launch = made["torchrun"] = commands.add_parser(
-        "torchrun", add_help=False,
-        help="torchrun's launcher (same arguments), whose failure ends in the failed process's one error line",
-    )
-    launch.add_argument("arguments", nargs=argparse.REMAINDER,
+    made["torchrun"].add_argument("arguments", nargs=argparse.REMAINDER,
                         help="torchrun's: e.g. --standalone --nproc_per_node 2 -m helpers train --profile tiny")
     for name, sub in made.items():
-        sub.set_defaults(run=RUNS[name])
+        sub.set_defaults(run=COMMANDS[name][0])
         parser.flags |= sub.flags  # an unknown flag is reported by the top parser
     return parser
 
@@ -194,7 +178,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Time the three pipelines on the same rows; print a table, write bench.json and bench.png."""
+    """Time the tutorial's pipeline against this project's on the same rows; print a table, write bench.json and
+    bench.png."""
     settings = settings_from(args)
     from .bench import bench, table, write
     from .finetune import run_lock
@@ -227,7 +212,7 @@ def run_bench_inference(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Print each text's label name and its probability (ONNX Runtime on an exported folder)."""
+    """Label texts with a saved model (one per argument or stdin line): each one's label and its probability."""
     from .inference import classifier
     from .predict import as_bytes, read_texts
 
@@ -246,7 +231,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Train the points not trained yet; print every trial best first (then per setting), the best, the study."""
+    """Train a model per point of a search space not trained yet, each a trial of one study; print every trial
+    best first (then per setting), the best, the study."""
     settings = settings_from(args)
     if args.trials <= 0:
         raise UserError(f"--trials {args.trials} must be > 0")
@@ -313,8 +299,12 @@ def run_torchrun(args: argparse.Namespace) -> int:
     return 0
 
 
-RUNS = {"train": run_train, "bench": run_bench, "bench-inference": run_bench_inference, "predict": run_predict,
-        "sweep": run_sweep, "prefetch": run_prefetch, "settings": run_settings, "torchrun": run_torchrun}
+# Each command: its function, and the roles (`settings.ROLES`) of the settings it uses, which are its flags.
+COMMANDS = {"train": (run_train, EVERY_ROLE), "bench": (run_bench, EVERY_ROLE),
+            "bench-inference": (run_bench_inference, ("profile", "split", "task", "folder", "run")),
+            "predict": (run_predict, ()), "sweep": (run_sweep, EVERY_ROLE),
+            "prefetch": (run_prefetch, ("profile", "split", "task", "folder")), "settings": (run_settings, EVERY_ROLE),
+            "torchrun": (run_torchrun, ())}
 
 
 def main(argv: list[str] | None = None) -> int:

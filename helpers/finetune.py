@@ -307,6 +307,12 @@ def check_learned(trainer: Trainer) -> bool:
     return False
 
 
+# transformers' notes a learner need not read during a run: the table of weights loaded and new (`train` says it in
+# one line), the checkpoints' mtime; and transformers.modeling_utils checks a tensor-parallel plan when its own logger
+# is quiet, whose logger then names every weight of a model that has a plan (DistilBERT's) as "not sharded"
+QUIET = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
+
+
 class Run(NamedTuple):
     """What `run` hands back: the trainer, the split's parts it trained on, and the run's report (process 0's)."""
 
@@ -329,7 +335,7 @@ def run(settings: Settings, announce: bool = True) -> Run:
     parts = load_split(settings, df)
     names = label_names(parts["train"])
     first = int(os.environ.get("RANK", "0")) == 0
-    with hardware.quiet_transformers():  # its load report (train says it in one line), the bars of loads and saves
+    with hardware.quiet_transformers(*QUIET):
         model = load_model(settings, names, tokenizer)
         if first and announce:
             print(f"model: {settings.model}, with a classification head for {len(names)} classes "

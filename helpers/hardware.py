@@ -143,18 +143,22 @@ def describe(settings: Settings) -> str:
 
 
 @contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """transformers' warnings and loading bars off inside the block, as they were after it: the one place the series
-    quiets them (a fresh head's "newly initialized" report, which notebook 04 explains, would repeat each load)."""
+def quiet_transformers(*names: str) -> Iterator[None]:
+    """transformers' warnings (of its loggers `names`, else of the whole library) and loading bars off inside the
+    block, as they were after it: the one place the series quiets them (a fresh head's "newly initialized" report,
+    which notebook 04 explains, would repeat at each load)."""
     from transformers.utils import logging
 
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
+    loggers = [logging.get_logger(name) for name in names or ["transformers"]]
+    levels, bars = [logger.level for logger in loggers], logging.is_progress_bar_enabled()
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     logging.disable_progress_bar()
     try:
         yield
     finally:
-        logging.set_verbosity(verbosity)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
         if bars:
             logging.enable_progress_bar()
 
