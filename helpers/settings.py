@@ -12,9 +12,9 @@ import dataclasses
 import difflib
 import functools
 import os
+import shlex
 import sys
 import tempfile
-import shlex
 import typing
 import urllib.parse
 from dataclasses import dataclass, field

@@ -281,6 +281,16 @@ def test_every_setting_has_one_known_role():
         hs.having("splt")
 
 
+def test_lists_of_settings_are_made_from_the_fields():
+    """The profiles a user can name are `auto` and those of PROFILES; TrainingArguments' fields, the speed levers and
+    the settings a trial keeps come from the fields' tags, each naming a setting of its type."""
+    assert hs.choices("profile") == ("auto", *hs.PROFILES)
+    assert {name: type(value) for name, value in hs.tagged("off").items()} == \
+        {name: hs.kind(name) for name in hs.tagged("off")}, "each lever's off value is a value of the setting"
+    assert all(value in (hs.choices(name) or [value]) for name, value in hs.tagged("off").items())
+    assert {"output_dir", "epochs", "optimizer"} <= set(hs.tagged("argument")) and "profile" in hs.tagged("recorded")
+
+
 def test_assigning_to_a_setting_raises(tmp_path):
     """Settings are frozen: a setting is changed by a copy (`dataclasses.replace`), never in place."""
     settings = get_settings("tiny", cache_dir=str(tmp_path))
