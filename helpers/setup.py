@@ -25,7 +25,7 @@ from .data import load_data
 from .hardware import device_name, quiet_transformers
 from .models import load_tokenizer
 from .reach import data_status, model_status
-from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, requested_profile,
+from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, how_to_set, requested_profile,
                        working_folder)
 from .split import split_data, split_validation
 
@@ -154,7 +154,7 @@ def verdict(settings: Settings, timing: dict | None = None) -> str:
     if settings.profile == "tiny":
         line += " (made-up headlines, an untrained tiny model: the series runs, its numbers mean nothing)"
     elif settings.profile == "full" and seconds is not None and seconds > 3600:
-        line += "; for a workshop, TC_PROFILE=quick trains in minutes"
+        line += f"; for a workshop, {how_to_set('profile', 'quick')} trains in minutes"
     if "reachable" in status.values():
         line += f"; if the room's network may fail, {PREFETCH}"
     return line

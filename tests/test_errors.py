@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 import torch
@@ -115,7 +116,7 @@ def test_bad_data_in_python(case, tmp_path, make_settings):
 def test_bad_data_on_the_command_line(case, tmp_path, tiny_cache, capsys):
     """`python -m helpers train` ends with exit status 1 and one `error:` line, and leaves no file behind."""
     name, content, overrides, expected = BAD_DATA[case]
-    flags = [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items()]
+    flags = [word for key, value in overrides.items() for word in shlex.split(flag(key, value))]
     status, _, err = run_main("train", "--profile", "tiny", "--data", write_case(tmp_path, name, content),
                          "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache), *flags, capsys=capsys)
     assert status == 1 and expected in one_line_error(err)
