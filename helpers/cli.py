@@ -126,8 +126,8 @@ def build_parser() -> Parser:
                           help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
     made["settings"].add_argument("--page", action="store_true", help="print docs/settings.md instead: every "
                                   "setting, its flag, variable, default and profiles")
-    made["torchrun"].add_argument("arguments", nargs=argparse.REMAINDER,
-                        help="torchrun's: e.g. --standalone --nproc_per_node 2 -m helpers train --profile tiny")
+    made["torchrun"].add_argument("arguments", nargs=argparse.REMAINDER, help="torchrun's: e.g. --standalone "
+                                  "--nproc_per_node 2 -m helpers train --profile tiny")
     for name, sub in made.items():
         sub.set_defaults(run=COMMANDS[name][0])
         parser.flags |= sub.flags  # an unknown flag is reported by the top parser
@@ -280,19 +280,19 @@ def run_settings(args: argparse.Namespace) -> int:
 def run_torchrun(args: argparse.Namespace) -> int:
     """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report.
 
-    torchrun's launcher turns a process's non-zero exit into a `ChildFailedError` traceback (its `@record` main);
-    here the same launcher runs without that wrapper: the exit status of the first failed process, no traceback.
+    torchrun's `main` raises a process's non-zero exit as a `ChildFailedError`, which torchrun prints as a traceback;
+    here it is caught: the exit status of the first failed process, no traceback.
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
+    from torch.distributed.run import main, parse_args
 
-    arguments = parse_args(args.arguments)
+    processes = parse_args(args.arguments).nproc_per_node
     # the launcher's own line for a failed process ("failed (exitcode: 1) local_rank: 0 ..."): the process said why
     logging.getLogger("torch.distributed.elastic.multiprocessing.api").setLevel(logging.CRITICAL)
-    if "OMP_NUM_THREADS" not in os.environ and arguments.nproc_per_node.isdigit():  # torchrun would set 1, and say so
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(arguments.nproc_per_node)))
+    if "OMP_NUM_THREADS" not in os.environ and processes.isdigit():  # torchrun would set 1, and say so
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(processes)))
     try:
-        run(arguments)
+        main(args.arguments)
     except ChildFailedError as failed:
         status = failed.get_first_failure()[1].exitcode
         return status if status > 0 else 1  # killed by a signal: negative
