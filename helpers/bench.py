@@ -18,22 +18,22 @@ import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, default_data_collator
 
 from .data import label_names
-from .finetune import NO_EVALUATION, holding_output, training_arguments
+from .finetune import NO_EVALUATION, training_arguments
 from .hardware import attention, precision, record, reuse_memory
 from .models import load_model, load_tokenizer
 from .predict import predict
-from .settings import Settings, UserError
+from .settings import Settings, UserError, tagged
 from .split import load_split
 from .tokenization import TutorialDataset, tokenize
 
 # Each pipeline is the settings' speed levers and how the rows become batches.
-LEVERS_OFF = dict(precision="fp32", group_by_length=False, sort_predictions=False, reuse_memory=False,
-                  attention="sdpa", optimizer="adamw_torch", freeze_embeddings=False)  # transformers' own defaults
+LEVERS_OFF = tagged("off")  # each lever at transformers' own default
 PIPELINES = {
     "tutorial": {"levers": LEVERS_OFF, "tutorial": True},
     "per-batch padding": {"levers": LEVERS_OFF},
     "this project": {"levers": {}},
 }
+SKIP = 2  # training steps not timed: start-up
 
 
 def _status_mb(field: str) -> float:
@@ -66,28 +66,26 @@ def release_memory() -> None:
 
 
 class StepClock(TrainerCallback):
-    """Times training from the end of step `skip` on, leaving out one-off start-up costs."""
+    """Times training from the end of step `SKIP` on, leaving out one-off start-up costs."""
 
-    def __init__(self, skip: int):
-        self.skip, self.start, self.end = skip, 0.0, 0.0
+    start = end = 0.0
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.skip:
+        """Start the clock at step `SKIP`; stop it at every step (the last one counts)."""
+        if state.global_step == SKIP:
             self.start = time.perf_counter()
         self.end = time.perf_counter()
 
 
-def run_pipeline(
-    name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1, skip: int = 2
-) -> dict:
+def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1) -> dict:
     """Train on `train_rows` and predict `test_rows` the way pipeline `name` does, `repeat` times each; its figures.
 
-    Training runs `repeat` epochs over the rows and is timed after its first `skip` steps; prediction runs
-    `repeat` + 1 times and all but the first pass are timed, so that every pipeline is measured warm.
+    Training runs `repeat` epochs over the rows and is timed after its first `SKIP` steps; prediction runs
+    `repeat` + 1 times and all but the first pass are timed, so that every pipeline is measured warm. The allocator
+    (`reuse_memory`) stays as the caller set it: notebook 00 times a pipeline in the learner's kernel.
     """
     spec = PIPELINES[name]
     settings = dataclasses.replace(settings, **spec["levers"])
-    reuse_memory(settings.reuse_memory)  # one of the levers measured: process-wide, so set for each pipeline here
     if spec.get("tutorial"):  # tokenized again on every item, padded to 512, stacked as they come
         train_data = TutorialDataset(train_rows["sentence"], train_rows["label"], tokenizer)
         test_data = TutorialDataset(test_rows["sentence"], test_rows["label"], tokenizer)
@@ -95,10 +93,9 @@ def run_pipeline(
     else:
         train_data, test_data = tokenize(train_rows, tokenizer, settings), tokenize(test_rows, tokenizer, settings)
         collate = DataCollatorWithPadding(tokenizer)
-    args = training_arguments(
-        settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True, **NO_EVALUATION
-    )
-    clock = StepClock(skip)
+    args = training_arguments(settings, num_train_epochs=repeat, max_steps=-1, logging_strategy="no", disable_tqdm=True,
+                              **NO_EVALUATION)
+    clock = StepClock()
     with peak_memory() as memory:
         trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data,
                           data_collator=collate, callbacks=[clock])
@@ -112,30 +109,26 @@ def run_pipeline(
         predicted = time.perf_counter()
     del trainer, model
     release_memory()
-    timed_rows = (repeat * (len(train_rows) // settings.train_batch_size) - skip) * settings.train_batch_size
+    timed_rows = (repeat * (len(train_rows) // settings.train_batch_size) - SKIP) * settings.train_batch_size
     return {
         "train_samples_per_second": timed_rows / (clock.end - clock.start),
         "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
         "peak_memory_mb": memory["peak_mb"],
         "repeat": repeat,
-        "precision": precision(settings),
-        "group_by_length": settings.group_by_length,
-        "sort_predictions": settings.sort_predictions,
-        "reuse_memory": settings.reuse_memory,
+        **{lever: getattr(settings, lever) for lever in LEVERS_OFF},
+        "precision": precision(settings),  # auto's choice, as for attention: what ran
         "attention": attention(settings.attention),
-        "optimizer": settings.optimizer,
-        "freeze_embeddings": settings.freeze_embeddings,
     }
 
 
-@holding_output
 def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: int = 5) -> dict:
     """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows.
 
-    The tutorial's pipeline goes through them once; the fast ones `repeat` times, for a steadier clock.
+    The tutorial's pipeline goes through them once; the fast ones `repeat` times, for a steadier clock. The command
+    that calls it holds the output folder; it sets the allocator for each pipeline, one of the levers measured.
     """
-    if steps < 3:
-        raise UserError(f"--steps {steps} is too few: the first 2 steps are not timed; use 3 or more")
+    if steps <= SKIP:
+        raise UserError(f"--steps {steps} is too few: the first {SKIP} steps are not timed; use {SKIP + 1} or more")
     if repeat < 1 or predict_rows < 1:
         raise UserError(f"--repeat {repeat} and --predict-rows {predict_rows} must both be 1 or more")
     parts = load_split(settings)
@@ -144,10 +137,11 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
     tokenizer = load_tokenizer(settings)
     order = ["per-batch padding", "this project", "tutorial"]  # the tutorial last: its 512-token batches
     release_memory()
-    results = {
-        name: run_pipeline(name, settings, train_rows, test_rows, tokenizer, 1 if name == "tutorial" else repeat)
-        for name in order
-    }
+    results = {}
+    for name in order:
+        reuse_memory(PIPELINES[name]["levers"].get("reuse_memory", settings.reuse_memory))  # process-wide
+        results[name] = run_pipeline(name, settings, train_rows, test_rows, tokenizer,
+                                     1 if name == "tutorial" else repeat)
     tutorial = results["tutorial"]
     for figures in results.values():
         figures["train_speedup"] = figures["train_samples_per_second"] / tutorial["train_samples_per_second"]
@@ -193,15 +187,12 @@ def chart(report: dict, path: Path) -> Path:
 
 def table(report: dict) -> str:
     """The figures as a Markdown table."""
-    lines = [
-        "| pipeline | train samples/s | predict samples/s | peak memory, MB | train × tutorial | predict × tutorial |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    lines = ["| pipeline | train samples/s | predict samples/s | peak memory, MB | train × tutorial | "
+             "predict × tutorial |", "| --- | --- | --- | --- | --- | --- |"]
     for name, f in report["pipelines"].items():
-        lines.append(
-            f"| {name} | {f['train_samples_per_second']:.1f} | {f['predict_samples_per_second']:.1f} | "
-            f"{f['peak_memory_mb'] or float('nan'):,.0f} | {f['train_speedup']:.1f} | {f['predict_speedup']:.1f} |"
-        )
+        lines.append(f"| {name} | {f['train_samples_per_second']:.1f} | {f['predict_samples_per_second']:.1f} | "
+                     f"{f['peak_memory_mb'] or float('nan'):,.0f} | {f['train_speedup']:.1f} | "
+                     f"{f['predict_speedup']:.1f} |")
     return "\n".join(lines)
 
 

@@ -1,6 +1,8 @@
-"""The series headless: `python -m helpers train|predict|bench|sweep|prefetch|settings ...`, flags for `Settings`.
+"""The series headless: `python -m helpers train|predict|bench|bench-inference|sweep|prefetch|settings ...`.
 
-Introduced in the README; the notebooks call the same functions.
+Introduced in the README; the notebooks call the same functions. Each command takes the flags of the settings it
+uses, made from `Settings`' fields by transformers' `HfArgumentParser`. Importing this module loads neither torch
+nor pandas: each command imports what it runs.
 """
 
 from __future__ import annotations
@@ -14,108 +16,121 @@ import os
 import sys
 from pathlib import Path
 
-from .models import check_hub_model
+from transformers import HfArgumentParser
+
 from .reach import get_settings
-from .settings import (FIELDS, TYPES, Settings, UserError, build_settings, requested_profile, settings_page,
-                       settings_table)
+from .settings import (FIELDS, ROLES, TYPES, Settings, UserError, build_settings, having, requested_profile,
+                       settings_page, settings_table)
+
+EVERY_ROLE = tuple(ROLES)
 
 
-class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr, and which takes no abbreviated flags."""
+class Parser(HfArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2), and which takes no abbreviated flags."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, allow_abbrev=False, **kwargs)  # --epoch must not quietly mean --epochs
+        self.flags: set[str] = set()  # every --flag, for a suggestion when one is mistyped
+        super().__init__(*args, allow_abbrev=False, formatter_class=argparse.HelpFormatter, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        """`ArgumentParser.add_argument`, its long flags kept for `error`'s suggestion."""
+        action = super().add_argument(*args, **kwargs)
+        self.flags.update(option for option in action.option_strings if option.startswith("--"))
+        return action
 
     def error(self, message: str):
-        self.exit(2, f"error: {message}{flag_suggestion(self, message)} (see {self.prog} --help)\n")
+        """Exit with status 2 and argparse's message in one line; "did you mean --epochs?" for a close flag."""
+        unknown = message.split(":", 1)[1].split() if message.startswith("unrecognized arguments:") else []
+        close = [match for word in unknown if word.startswith("--") and word.split("=")[0] not in self.flags
+                 for match in difflib.get_close_matches(word.split("=")[0], sorted(self.flags), n=1, cutoff=0.75)]
+        hint = f"; did you mean {close[0]}?" if close else ""
+        self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
 
 
-def flag_suggestion(parser: argparse.ArgumentParser, message: str) -> str:
-    """"; did you mean --epochs?" for an unrecognized flag close to one of `parser`'s (difflib), else ""."""
-    if not message.startswith("unrecognized arguments:"):
-        return ""
-    parsers = [parser] + [sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-                          for sub in action.choices.values()]  # the sub-commands' flags are reported from the top
-    flags = sorted({option for each in parsers for action in each._actions for option in action.option_strings
-                    if option.startswith("--")})
-    for word in message.split(":", 1)[1].split():
-        close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.75)
-        if word.startswith("--") and close:
-            return f"; did you mean {close[0]}?"
-    return ""
+def dashed(options: list[str]) -> list[str]:
+    """A setting's flags without HfArgumentParser's underscored spelling: `--learning-rate`, not `--learning_rate`."""
+    return [option for option in options if "_" not in option] or options
 
 
-def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    """A `--flag` for every `Settings` field; only the flags given override the profile and `TC_*`."""
-    for name, f in FIELDS.items():
-        extra = {"nargs": "?", "const": "true"} if TYPES[name] is bool else {}
-        parser.add_argument(
-            "--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS, metavar=name.upper(),
-            help=f"{f.metadata['help']} (default: {f.default})", **extra,
-        )
+class Value(argparse.Action):
+    """A setting's `--flag VALUE`, spelled with dashes only (the value typed and checked by `HfArgumentParser`)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(dashed(option_strings), dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+
+
+class Switch(argparse.BooleanOptionalAction):
+    """`--group-by-length` / `--no-group-by-length` for a boolean setting: HfArgumentParser's `--x [true|false]`
+    (its type, nargs and const) is not needed."""
+
+    def __init__(self, option_strings, dest, nargs=None, const=None, type=None, **kwargs):
+        super().__init__(dashed(option_strings), dest, **kwargs)
+
+
+def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
+    """A dataclass of the settings of `roles` for `HfArgumentParser`: a flag each, left out of the parsed arguments
+    unless given (only given flags beat the profile and `TC_*` variables), its default in its help."""
+
+    def field(name: str) -> dataclasses.Field:
+        default = FIELDS[name].default
+        help = FIELDS[name].metadata["help"] + (f" (default: {default})" if default != "" else "")
+        metadata = {"help": help.replace("%", "%%"), "action": Switch if TYPES[name] is bool else Value}
+        return dataclasses.field(default=argparse.SUPPRESS, metadata=metadata)
+
+    return dataclasses.make_dataclass("Flags", [(name, TYPES[name], field(name)) for name in having(*roles)
+                                                if name not in leave_out])
 
 
 def build_parser() -> Parser:
-    """The `python -m helpers` parser with its sub-commands."""
+    """The `python -m helpers` parser with its sub-commands, each with the flags of the settings it uses."""
     parser = Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    train = commands.add_parser("train", help="fine-tune, evaluate on the test split, save model and metrics")
-    add_settings_flags(train)
-    train.set_defaults(run=run_train)
-    bench = commands.add_parser("bench", help="time the tutorial's pipeline against this project's, same rows; "
-                                              "--inference: a fine-tuned model's int8 and ONNX Runtime paths")
-    add_settings_flags(bench)
-    bench.add_argument("--inference", action="store_true",
-                       help="time prediction by the fine-tuned model in --model (a folder, e.g. OUTPUT_DIR/model) in "
-                            "float32, this project's way, torch int8 and ONNX Runtime (float32, int8) on the test "
-                            "rows (all, or --test-rows); writes bench_inference.json and .png and OUTPUT_DIR/onnx")
-    bench.add_argument("--steps", type=int, default=20, help="training batches per pipeline (default: 20)")
-    bench.add_argument("--predict-rows", type=int, default=640, help="test rows to predict (default: 640)")
-    bench.add_argument("--repeat", type=int, default=5,
-                       help="passes of the fast pipelines over the same rows; the tutorial's makes one (default: 5)")
-    bench.set_defaults(run=run_bench)
-    predict = commands.add_parser("predict", help="label texts with a saved model (one per argument or stdin line)")
+    made = {}
+    for name, (run, roles) in COMMANDS.items():  # each command's help is its function's docstring
+        about = " ".join(run.__doc__.split("\n\n")[0].split())
+        own = ("model",) if name == "bench-inference" else ()  # its --model is a fine-tuned folder: its own flag
+        made[name] = commands.add_parser(name, help=about, description=about, add_help=name != "torchrun",
+                                         dataclass_types=flags_of(roles, own))
+    bench = made["bench"]
+    bench.add_argument("--steps", type=int, default=20, help="training batches per pipeline (default: %(default)s)")
+    bench.add_argument("--predict-rows", type=int, default=640, help="test rows to predict (default: %(default)s)")
+    bench.add_argument("--repeat", type=int, default=5, help="passes of the fast pipelines over the same rows; the "
+                                                             "tutorial's makes one (default: %(default)s)")
+    made["bench-inference"].add_argument("--model", required=True,
+                                         help="folder of the fine-tuned model to time (OUTPUT_DIR/model)")
+    predict = made["predict"]
     predict.add_argument("--model", required=True,
                          help="folder of a saved model (OUTPUT_DIR/model), or of an exported one (OUTPUT_DIR/onnx: "
                               "ONNX Runtime, its int8 model when there)")
     predict.add_argument("texts", nargs="*", help="texts to label; read from stdin, a line each, when none")
-    predict.set_defaults(run=run_predict)
-    sweep = commands.add_parser("sweep",
-                                help="train a model per point of a search space, keep it in a study, show the best")
-    add_settings_flags(sweep)
+    sweep = made["sweep"]
     sweep.add_argument("--trials", type=int, default=4,
-                       help="trials of random or tpe; grid tries every point of the space (default: 4)")
+                       help="trials of random or tpe; grid tries every point of the space (default: %(default)s)")
     sweep.add_argument("--space", action="append", metavar="KNOB=V1,V2,...", type=space_entry, default=[],
                        help="values to try for one setting, repeatable (default: the space in helpers/sweep.py, its "
                             "learning rates scaled to the settings' own)")
     sweep.add_argument("--search", choices=["grid", "random", "tpe"], default="random",
                        help="how optuna chooses the points: all of them, seeded random draws, or TPE learning from "
-                            "the scores so far (default: random)")
+                            "the scores so far (default: %(default)s)")
     sweep.add_argument("--storage", metavar="URL",
                        help="an optuna storage URL that many machines share, e.g. postgresql://user:password@host:"
                             "5432/db, an @ in the password written %%40 (docs/teaching.md, 'A class sweep'; default: "
                             "OUTPUT_DIR/sweep/study.log)")
-    sweep.set_defaults(run=run_sweep)
-    prefetch = commands.add_parser("prefetch", help="bring the data and the model (and wheels) here, to work offline")
-    add_settings_flags(prefetch)
+    prefetch = made["prefetch"]
     prefetch.add_argument("--also-model", action="append", default=[], metavar="NAME",
                           help="another hub model to fetch, repeatable (notebook 07 suggests klue/bert-base)")
     prefetch.add_argument("--wheels", type=Path, metavar="DIR",
                           help="also download the wheels of requirements.txt into DIR (for this platform and Python)")
-    prefetch.set_defaults(run=run_prefetch)
-    page = commands.add_parser("settings", help="the settings in effect with these flags, and where each value comes "
-                                                "from; --page: docs/settings.md")
-    add_settings_flags(page)
-    page.add_argument("--page", action="store_true",
-                      help="print docs/settings.md instead: every setting, its flag, variable, default and profiles")
-    page.set_defaults(run=run_settings)
-    launch = commands.add_parser(
-        "torchrun", add_help=False,
-        help="torchrun's launcher (same arguments), whose failure ends in the failed process's one error line",
-    )
-    launch.add_argument("arguments", nargs=argparse.REMAINDER,
-                        help="torchrun's: e.g. --standalone --nproc_per_node 2 -m helpers train --profile tiny")
-    launch.set_defaults(run=run_torchrun)
+    made["settings"].add_argument("--page", action="store_true", help="print docs/settings.md instead: every "
+                                  "setting, its flag, variable, default and profiles")
+    made["torchrun"].add_argument("arguments", nargs=argparse.REMAINDER, help="torchrun's: e.g. --standalone "
+                                  "--nproc_per_node 2 -m helpers train --profile tiny")
+    for name, sub in made.items():
+        sub.set_defaults(run=COMMANDS[name][0])
+        parser.flags |= sub.flags  # an unknown flag is reported by the top parser
     return parser
 
 
@@ -139,6 +154,8 @@ def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate on the test split, save the model and write metrics.json."""
     settings = settings_from(args)  # checked before the slow imports, so a typo is reported at once
+    from .models import check_hub_model
+
     check_hub_model(settings.model)  # and a hub model that cannot be reached, before torch is imported
     from .card import write_card
     from .finetune import run, run_lock
@@ -161,18 +178,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Time the three pipelines on the same rows; print a table, write bench.json and bench.png (--inference:
-    `run_bench_inference`)."""
+    """Time the tutorial's pipeline against this project's on the same rows; print a table, write bench.json and
+    bench.png."""
     settings = settings_from(args)
-    if args.inference:
-        return run_bench_inference(settings)
-    from transformers.utils import logging
-
     from .bench import bench, table, write
     from .finetune import run_lock
+    from .hardware import quiet_transformers
 
-    logging.set_verbosity_error()  # three fresh heads: the same "newly initialized" report three times
-    with run_lock(settings) as folder:
+    with quiet_transformers(), run_lock(settings) as folder:  # three fresh heads: one "newly initialized" report each
         report = bench(settings, args.steps, args.predict_rows, args.repeat)
         print(table(report))
         paths = write(report, folder)
@@ -180,18 +193,16 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_bench_inference(settings: Settings) -> int:
-    """Time each prediction path of the fine-tuned model `settings.model` on the test rows; print a table, write
+def run_bench_inference(args: argparse.Namespace) -> int:
+    """Time each prediction path of the fine-tuned model in `--model` on the test rows; print a table, write
     bench_inference.json and bench_inference.png, and the exported model into OUTPUT_DIR/onnx."""
-    from transformers.utils import logging
-
+    settings = settings_from(args)
     from .finetune import run_lock
+    from .hardware import quiet_transformers
     from .inference import check_fine_tuned, measure, onnx_folder, table, timing_note, write
 
     check_fine_tuned(settings.model)  # a folder that is not a fine-tuned model: one line, before anything is written
-
-    logging.set_verbosity_error()
-    with run_lock(settings) as folder:
+    with quiet_transformers(), run_lock(settings) as folder:
         rows = measure(settings.model, settings)
         print(table(rows))
         print(timing_note(rows))
@@ -201,7 +212,7 @@ def run_bench_inference(settings: Settings) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Print each text's label name and its probability (ONNX Runtime on an exported folder)."""
+    """Label texts with a saved model (one per argument or stdin line): each one's label and its probability."""
     from .inference import classifier
     from .predict import as_bytes, read_texts
 
@@ -220,20 +231,20 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Train the points not trained yet; print every trial best first (then per setting), the best, the study."""
+    """Train a model per point of a search space not trained yet, each a trial of one study; print every trial
+    best first (then per setting), the best, the study."""
     settings = settings_from(args)
     if args.trials <= 0:
         raise UserError(f"--trials {args.trials} must be > 0")
-    from transformers.utils import logging
-
-    from .sweep import best_call, best_command, by_setting, search, table, where
-
     import optuna
 
-    logging.set_verbosity_error()  # a fresh head per trial: the same "newly initialized" report each time
+    from .hardware import quiet_transformers
+    from .sweep import best_call, best_command, by_setting, search, table, where
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial says its own one line, not optuna's too
-    space = dict(args.space) or None
-    runs = search(settings, space, trials=args.trials, search=args.search, storage=args.storage)
+    with quiet_transformers():  # a fresh head per trial: the same "newly initialized" report each time
+        runs = search(settings, dict(args.space) or None, trials=args.trials, search=args.search,
+                      storage=args.storage)
     print(table(runs))
     settings_table = by_setting(runs)
     if len(settings_table) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
@@ -269,27 +280,35 @@ def run_settings(args: argparse.Namespace) -> int:
 def run_torchrun(args: argparse.Namespace) -> int:
     """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report.
 
-    torchrun's launcher turns a process's non-zero exit into a `ChildFailedError` traceback (its `@record` main);
-    here the same launcher runs without that wrapper: the exit status of the first failed process, no traceback.
+    torchrun's `main` raises a process's non-zero exit as a `ChildFailedError`, which torchrun prints as a traceback;
+    here it is caught: the exit status of the first failed process, no traceback.
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
+    from torch.distributed.run import main, parse_args
 
-    arguments = parse_args(args.arguments)
+    processes = parse_args(args.arguments).nproc_per_node
     # the launcher's own line for a failed process ("failed (exitcode: 1) local_rank: 0 ..."): the process said why
     logging.getLogger("torch.distributed.elastic.multiprocessing.api").setLevel(logging.CRITICAL)
-    if "OMP_NUM_THREADS" not in os.environ and arguments.nproc_per_node.isdigit():  # torchrun would set 1, and say so
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(arguments.nproc_per_node)))
+    if "OMP_NUM_THREADS" not in os.environ and processes.isdigit():  # torchrun would set 1, and say so
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(processes)))
     try:
-        run(arguments)
+        main(args.arguments)
     except ChildFailedError as failed:
         status = failed.get_first_failure()[1].exitcode
         return status if status > 0 else 1  # killed by a signal: negative
     return 0
 
 
+# Each command: its function, and the roles (`settings.ROLES`) of the settings it uses, which are its flags.
+COMMANDS = {"train": (run_train, EVERY_ROLE), "bench": (run_bench, EVERY_ROLE),
+            "bench-inference": (run_bench_inference, ("profile", "split", "task", "folder", "run")),
+            "predict": (run_predict, ()), "sweep": (run_sweep, EVERY_ROLE),
+            "prefetch": (run_prefetch, ("profile", "split", "task", "folder")), "settings": (run_settings, EVERY_ROLE),
+            "torchrun": (run_torchrun, ())}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; a user's mistake ends in one line on stderr and exit status 1."""
+    """Run the command line: a usage error exits 2 (argparse), a user's mistake 1, each in one line on stderr."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["torchrun"]:  # its flags (and --help) are torchrun's, not ours
         args = argparse.Namespace(command="torchrun", arguments=argv[1:], run=run_torchrun)

@@ -244,7 +244,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     if suffix not in READERS:
         raise UserError(f"cannot read {path}: use a .json, .jsonl or .csv file")
     if path.stat().st_size == 0:
-        raise UserError(f"{path} is empty; point TC_DATA (or --data) at a file with rows")
+        raise UserError(f"{path} is empty; point {how_to_set('data')} at a file with rows")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: not guessed at
@@ -303,20 +303,20 @@ def load_data(settings: Settings) -> pd.DataFrame:
     path = fetch(settings)
     raw = read_table(path)
     if raw.empty:
-        raise UserError(f"{path.name} has no rows; point TC_DATA (or --data) at a file with rows")
+        raise UserError(f"{path.name} has no rows; point {how_to_set('data')} at a file with rows")
     missing = [c for c in (settings.text_column, settings.label_column) if c not in raw.columns]
     if missing:
         raise UserError(
             f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))}); "
-            "set TC_TEXT_COLUMN and TC_LABEL_COLUMN (or --text-column, --label-column)"
+            f"set {how_to_set('text_column')} and {how_to_set('label_column')}"
         )
     for column in dict.fromkeys((settings.label_column, settings.text_column)):
         places = [str(number) for number, name in enumerate(_header(path), 1) if name == column]
         if len(places) > 1:  # pandas would rename the second `NAME.1` and the first would be used without a word
             raise UserError(
                 f"{path.name} has the column {column!r} {len(places)} times (columns {', '.join(places)}), which may "
-                "disagree; keep one, or rename the others and choose one with TC_TEXT_COLUMN and TC_LABEL_COLUMN "
-                "(--text-column, --label-column)"
+                "disagree; keep one, or rename the others and choose one with "
+                f"{how_to_set('text_column')} and {how_to_set('label_column')}"
             )
     df = raw[[settings.text_column, settings.label_column]].rename(
         columns={settings.text_column: "sentence", settings.label_column: "label"}
@@ -345,7 +345,7 @@ def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
         warn_once(f"dropped {empty.sum():,} rows of {path.name} with an empty or missing text")
         df = df[~empty]
     if df.empty:
-        raise UserError(f"{path.name} has no rows with text; point TC_DATA (or --data) at a file with rows")
+        raise UserError(f"{path.name} has no rows with text; point {how_to_set('data')} at a file with rows")
     df = df.assign(sentence=df["sentence"].astype(str))
     duplicates = df.duplicated().sum()
     if duplicates:
@@ -386,7 +386,8 @@ def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) 
     named = [name.strip() for name in settings.label_names.split(",")]
     missing = labels.isna()
     if missing.any():
-        raise UserError(f"no label in {where(labels.index[missing][0])}; every row needs one in TC_LABEL_COLUMN")
+        raise UserError(f"no label in {where(labels.index[missing][0])}; every row needs one in "
+                        f"{how_to_set('label_column')}")
     numeric = pd.to_numeric(labels, errors="coerce")
     if numeric.isna().all():  # text labels: their names are the labels themselves
         texts = labels.astype(str).str.strip()
@@ -400,7 +401,7 @@ def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) 
     if len(bad):
         raise UserError(
             f"label {_shown(bad.iloc[0])} ({where(bad.index[0])}) is not one of the ids 0..{len(named) - 1}; "
-            "check TC_LABEL_COLUMN, and name every class in TC_LABEL_NAMES (comma-separated)"
+            f"check {how_to_set('label_column')}, and name every class in {how_to_set('label_names')} (comma-separated)"
         )
     return numeric.astype(int), named
 

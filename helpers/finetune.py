@@ -20,14 +20,8 @@ import pandas as pd
 import torch
 from filelock import FileLock, Timeout
 from sklearn.utils.class_weight import compute_class_weight
-from transformers import (
-    DataCollatorWithPadding,
-    EvalPrediction,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Trainer,
-    TrainingArguments,
-)
+from transformers import (DataCollatorWithPadding, EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer,
+                          TrainerCallback, TrainingArguments)
 from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
 from transformers.trainer_callback import ProgressCallback
 
@@ -35,8 +29,8 @@ from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
 from .data import label_names, load_data
-from .layout import HOLDER, LOCK, run_folder, swap_in  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
-from .settings import Settings, UserError, warn
+from .layout import run_folder, swap_in
+from .settings import Settings, UserError, how_to_set, tagged, warn
 from .models import (check_classifier, has_weights, is_adapter, is_trained, load_model, load_tokenizer,
                      save_adapter_config, unfinished_model)
 from .split import evaluation_rows, load_split
@@ -62,47 +56,27 @@ def trackers(settings: Settings) -> list[str]:
                             f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
         if name not in get_available_reporting_integrations():
             raise UserError(f"setting report_to={name!r} needs {name}, which is not installed; "
-                            f"pip install {PIP_NAMES.get(name, name)}, or set report_to none")
+                            f"pip install {PIP_NAMES.get(name, name)}, or set {how_to_set('report_to', 'none')}")
     return names
 
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
-# Each setting `TrainingArguments` takes as it is, and the argument it goes to (notebook 04 writes the same out, and
-# checks it agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
-TRAINING_ARGUMENTS = {
-    "output_dir": "output_dir",
-    "epochs": "num_train_epochs",
-    "max_steps": "max_steps",
-    "train_batch_size": "per_device_train_batch_size",
-    "eval_batch_size": "per_device_eval_batch_size",
-    "learning_rate": "learning_rate",
-    "warmup_steps": "warmup_steps",
-    "weight_decay": "weight_decay",
-    "lr_scheduler": "lr_scheduler_type",
-    "label_smoothing": "label_smoothing_factor",
-    "logging_steps": "logging_steps",
-    "seed": "seed",
-    "optimizer": "optim",
-}
+# Each setting that is a `TrainingArguments` field, and that field (notebook 04 writes the same out, and checks it
+# agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
+TRAINING_ARGUMENTS = tagged("argument")
 
 
 def training_arguments(settings: Settings, **changes) -> TrainingArguments:
     """The `TrainingArguments` notebook 04 writes out: the tutorial's, plus evaluation each epoch, keeping the best."""
-    values = dict(
-        **{argument: getattr(settings, name) for name, argument in TRAINING_ARGUMENTS.items()},
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="accuracy",
-        report_to=trackers(settings) or "none",
-        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
-        # each process's loss is a mean over its rows, and DDP averages the gradients; True would also multiply
-        # the evaluation loss by the number of processes (transformers issue #35078)
-        average_tokens_across_devices=False,
-        **hardware.training_flags(settings),  # device, pinned memory, bf16/fp16 autocast
-    )
+    values = dict(eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+                  metric_for_best_model="accuracy", report_to=trackers(settings) or "none",
+                  train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
+                  # each process's loss is a mean over its rows, and DDP averages the gradients; True would also
+                  # multiply the evaluation loss by the number of processes (transformers issue #35078)
+                  average_tokens_across_devices=False)
+    values |= {argument: getattr(settings, name) for name, argument in TRAINING_ARGUMENTS.items()}
+    values |= hardware.training_flags(settings)  # device, pinned memory, bf16/fp16 autocast
     return TrainingArguments(**values | distributed_flags() | changes)
 
 
@@ -124,14 +98,8 @@ def class_weights(labels: Sequence[int], num_labels: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def weighted_cross_entropy(
-    outputs,
-    labels: torch.Tensor,
-    num_items_in_batch: torch.Tensor | int | None = None,
-    *,
-    weights: torch.Tensor,
-    label_smoothing: float = 0.0,
-) -> torch.Tensor:
+def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None, *,
+                           weights: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy with each row weighted by its class: summed, then divided by the rows of the whole batch.
 
     The `Trainer` calls it as `compute_loss_func` and hands it `num_items_in_batch` (the rows of all
@@ -139,9 +107,8 @@ def weighted_cross_entropy(
     the model's own (mean) cross-entropy, or the `Trainer`'s label-smoothed one.
     """
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
-    per_row = torch.nn.functional.cross_entropy(
-        logits.float(), labels, weight=weights.to(logits.device), reduction="none", label_smoothing=label_smoothing
-    )
+    per_row = torch.nn.functional.cross_entropy(logits.float(), labels, weight=weights.to(logits.device),
+                                                reduction="none", label_smoothing=label_smoothing)
     return per_row.sum() / (num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum())
 
 
@@ -153,15 +120,8 @@ def loss_function(settings: Settings, num_labels: Callable[[], int], train_datas
     return functools.partial(weighted_cross_entropy, weights=weights, label_smoothing=settings.label_smoothing)
 
 
-def build_trainer(
-    settings: Settings,
-    model: PreTrainedModel | None,
-    tokenizer: PreTrainedTokenizerBase,
-    train_dataset,
-    eval_dataset,
-    announce: bool = True,
-    **options,
-) -> Trainer:
+def build_trainer(settings: Settings, model: PreTrainedModel | None, tokenizer: PreTrainedTokenizerBase, train_dataset,
+                  eval_dataset, announce: bool = True, **options) -> Trainer:
     """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
 
     With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
@@ -173,19 +133,12 @@ def build_trainer(
         """The classes the model predicts (asked only for class weights)."""
         return (model if model is not None else options["model_init"]()).config.num_labels
 
-    trainer = Trainer(
-        model=model,
-        args=training_arguments(settings),
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics,
-        compute_loss_func=loss_function(settings, num_labels, train_dataset),
-        **options,
-    )
+    trainer = Trainer(model=model, args=training_arguments(settings), train_dataset=train_dataset,
+                      eval_dataset=eval_dataset, data_collator=DataCollatorWithPadding(tokenizer),
+                      processing_class=tokenizer, compute_metrics=compute_metrics,
+                      compute_loss_func=loss_function(settings, num_labels, train_dataset), **options)
     if announce:
-        trainer.add_callback(hardware.Announce(settings))  # which device and precision train, as training starts
+        trainer.add_callback(Announce(settings))  # which device and precision train, as training starts
     if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(EpochLines())
@@ -210,27 +163,17 @@ class EpochLines(ProgressCallback):
                                     f"mean training loss {logs.get('train_loss', 0):.4f}")
 
 
-@contextlib.contextmanager
-def quiet_library() -> Iterator[None]:
-    """Keep transformers' notes a learner need not read out of a training run: the table of weights loaded and new
-    (`train` says it in one line), the "Loading weights" and "Writing model shards" bars, the checkpoints' mtime."""
-    from transformers.utils import logging
+class Announce(TrainerCallback):
+    """Prints `hardware.describe(settings)` once as training starts, on process 0 only (notebook 04)."""
 
-    # transformers.modeling_utils checks a tensor-parallel plan when its own logger is quiet (`>= WARNING`), whose
-    # logger then names every weight of a model that has a plan (DistilBERT's) as "not sharded": quiet that one too
-    names = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
-    loggers = [logging.get_logger(name) for name in names]
-    levels, bars = [logger.level for logger in loggers], logging.is_progress_bar_enabled()
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-        if bars:
-            logging.enable_progress_bar()
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """Say the device and precision (and the processes, under torchrun)."""
+        if state.is_world_process_zero:
+            processes = f", {args.world_size} processes" if args.world_size > 1 else ""
+            print(hardware.describe(self.settings) + processes, flush=True)
 
 
 class FolderInUse(UserError):
@@ -241,9 +184,9 @@ class FolderInUse(UserError):
 def run_lock(settings: Settings) -> Iterator[Path]:
     """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
 
-    The operating system releases the lock when the process ends, however it ends, so a killed run never blocks the
-    next. Re-entrant within a process. Under torchrun, process 0 holds it for the whole run. A folder the run made
-    and left empty (it failed early) is removed again.
+    Taken once a run, by what starts it (`train`, a command, a sweep's trial, notebook 04's cell); the operating
+    system releases it when the process ends, however it ends, so a killed run never blocks the next. Under torchrun,
+    process 0 holds it for the whole run. A folder the run made and left empty (it failed early) is removed again.
     """
     made = not Path(settings.output_dir).exists()
     layout = run_folder(settings)
@@ -251,42 +194,22 @@ def run_lock(settings: Settings) -> Iterator[Path]:
     if int(os.environ.get("RANK", "0")) != 0:
         yield folder
         return
-    lock = FileLock(layout.lock, timeout=0, is_singleton=True, thread_local=False)
+    lock = FileLock(layout.lock, timeout=0, thread_local=False)
     try:
         lock.acquire()
     except Timeout:
         holder = layout.holder.read_text().strip() if layout.holder.is_file() else ""
-        raise FolderInUse(
-            f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to finish, "
-            "or choose another --output-dir (TC_OUTPUT_DIR)"
-        ) from None
+        raise FolderInUse(f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to "
+                          f"finish, or choose another {how_to_set('output_dir')}") from None
     try:
-        if lock.lock_counter == 1:
-            layout.holder.write_text(f"{os.getpid()}\n")
+        layout.holder.write_text(f"{os.getpid()}\n")
         yield folder
     finally:
-        if lock.lock_counter == 1:  # the outermost hold: the folder is free again
-            layout.holder.unlink(missing_ok=True)
-            layout.lock.unlink(missing_ok=True)
+        layout.holder.unlink(missing_ok=True)
+        layout.lock.unlink(missing_ok=True)
         lock.release()
         if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-
-
-def holding_output(function: Callable) -> Callable:
-    """`function(settings, ...)`, run holding the output folder of its first argument (`run_lock`)."""
-
-    @functools.wraps(function)
-    def run(settings: Settings, *args, **kwargs):
-        with run_lock(settings):
-            return function(settings, *args, **kwargs)
-
-    return run
-
-
-def model_dir(settings: Settings) -> Path:
-    """Where the fine-tuned model and its tokenizer are saved (`layout.RunFolder.model`)."""
-    return run_folder(settings).model
 
 
 def is_complete_checkpoint(folder: Path) -> bool:
@@ -316,7 +239,8 @@ def prepare_output(settings: Settings) -> str | None:
     leftovers = [layout.partial, layout.replaced]  # from a save cut short
     if settings.resume:
         if not complete:
-            raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without --resume")
+            raise UserError(f"nothing to resume in {out}: no complete checkpoint; run again without "
+                            f"{how_to_set('resume', True)}")
         for partial in [*set(started) - set(complete), *leftovers]:  # cut short while being written
             shutil.rmtree(partial, ignore_errors=True)
         return str(complete[-1])
@@ -325,23 +249,19 @@ def prepare_output(settings: Settings) -> str | None:
         for old in [*started, folder, *leftovers]:
             shutil.rmtree(old, ignore_errors=True)
     elif is_trained(folder):
-        raise UserError(
-            f"{folder} already holds a trained model; pass --overwrite (TC_OVERWRITE=1) to replace "
-            "it, or choose another --output-dir (TC_OUTPUT_DIR)"
-        )
+        raise UserError(f"{folder} already holds a trained model; pass {how_to_set('overwrite', True)} to replace it, "
+                        f"or choose another {how_to_set('output_dir')}")
     elif folder.exists():
         raise UserError(unfinished_model(folder))
     elif started:
-        raise UserError(
-            f"{out} holds the checkpoints of an unfinished run; pass --resume (TC_RESUME=1) to continue it, "
-            "or --overwrite (TC_OVERWRITE=1) to start again"
-        )
+        raise UserError(f"{out} holds the checkpoints of an unfinished run; pass {how_to_set('resume', True)} to "
+                        f"continue it, or {how_to_set('overwrite', True)} to start again")
     return None
 
 
 def save(trainer: Trainer, settings: Settings, run_report: Report | None = None) -> Path:
     """Save the (best) model, its tokenizer, the training log and the model card of `run_report` (given one) into
-    `model_dir(settings)`. Nothing is read, split or fitted here: the card is rendered from the report.
+    the run folder's `model/`. Nothing is read, split or fitted here: the card is rendered from the report.
 
     They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
     disk, a killed kernel) never leaves a `model/` that looks trained.
@@ -364,12 +284,8 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
 
 def loss_curves(log_history: list[dict]) -> pd.DataFrame:
     """Training and evaluation loss by epoch, from a `Trainer`'s log history."""
-    rows = [
-        {"epoch": entry["epoch"], "split": split, "loss": entry[key]}
-        for entry in log_history
-        for split, key in (("train", "loss"), ("eval", "eval_loss"))
-        if key in entry
-    ]
+    rows = [{"epoch": entry["epoch"], "split": split, "loss": entry[key]} for entry in log_history
+            for split, key in (("train", "loss"), ("eval", "eval_loss")) if key in entry]
     return pd.DataFrame(rows, columns=["epoch", "split", "loss"])
 
 
@@ -383,15 +299,18 @@ def check_learned(trainer: Trainer) -> bool:
     if accuracy is None or accuracy > majority + 2 * math.sqrt(majority * (1 - majority) / len(rows)):
         return True
     device = trainer.args.device.type
-    warn(
-        f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
-        f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or "
-        "too low (--learning-rate, TC_LEARNING_RATE), labels shuffled or in the wrong column (TC_LABEL_COLUMN), "
-        "too few rows or epochs"
-        + (f", or the {device} device computing wrongly (try --precision fp32, or the CPU)" if device != "cpu" else "")
-        + " !!!"
-    )
+    wrong = f", or the {device} device computing wrongly (try {how_to_set('precision', 'fp32')}, or the CPU)"
+    warn(f"!!! the model did not learn: evaluation accuracy {accuracy:.3f} is no better than always answering the "
+         f"commonest class ({majority:.3f} on {len(rows):,} rows). Usual causes: a learning rate too high or too low "
+         f"({how_to_set('learning_rate')}), labels shuffled or in the wrong column ({how_to_set('label_column')}), "
+         f"too few rows or epochs{wrong if device != 'cpu' else ''} !!!")
     return False
+
+
+# transformers' notes a learner need not read during a run: the table of weights loaded and new (`train` says it in
+# one line), the checkpoints' mtime; and transformers.modeling_utils checks a tensor-parallel plan when its own logger
+# is quiet, whose logger then names every weight of a model that has a plan (DistilBERT's) as "not sharded"
+QUIET = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
 
 
 class Run(NamedTuple):
@@ -402,10 +321,10 @@ class Run(NamedTuple):
     report: Report | None
 
 
-@holding_output
 def run(settings: Settings, announce: bool = True) -> Run:
     """`train`, handing back the split's parts and the run's report too (`python -m helpers train` measures the test
-    rows with them and writes them into the card, without reading the data or fitting the baselines again)."""
+    rows with them and writes them into the card, without reading the data or fitting the baselines again).
+    The caller holds the output folder (`run_lock`)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
     df = load_data(settings)  # read once: the labels checked here, then split
@@ -416,19 +335,13 @@ def run(settings: Settings, announce: bool = True) -> Run:
     parts = load_split(settings, df)
     names = label_names(parts["train"])
     first = int(os.environ.get("RANK", "0")) == 0
-    with quiet_library():
+    with hardware.quiet_transformers(*QUIET):
         model = load_model(settings, names, tokenizer)
         if first and announce:
             print(f"model: {settings.model}, with a classification head for {len(names)} classes "
                   f"({', '.join(names)}) to fine-tune", flush=True)
-        trainer = build_trainer(
-            settings,
-            model,
-            tokenizer,
-            tokenize(parts["train"], tokenizer, settings),
-            tokenize(evaluation_rows(parts), tokenizer, settings),
-            announce=announce,
-        )
+        trainer = build_trainer(settings, model, tokenizer, tokenize(parts["train"], tokenizer, settings),
+                                tokenize(evaluation_rows(parts), tokenizer, settings), announce=announce)
         trainer.train(resume_from_checkpoint=resume_from)
         # the card's facts, once: process 0 writes the card, and a baseline that cannot be fitted never stops the save
         run_report = report(settings, parts, trainer.state.log_history) if trainer.is_world_process_zero() else None
@@ -441,17 +354,19 @@ def run(settings: Settings, announce: bool = True) -> Run:
     return Run(trainer, parts, run_report)
 
 
-def train(settings: Settings, announce: bool = True) -> Trainer:
+def train(settings: Settings, announce: bool = True, lock: bool = True) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save with the model card; returns the trainer.
 
     `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
+    `lock`: hold the output folder while training (`run_lock`); off where the caller holds it (a sweep's trial).
     """
-    return run(settings, announce).trainer
+    with run_lock(settings) if lock else contextlib.nullcontext():
+        return run(settings, announce).trainer
 
 
 def ensure_trained(settings: Settings) -> Path:
     """The saved model's folder, training it first if it is not there yet."""
-    folder = model_dir(settings)
+    folder = run_folder(settings).model
     if not is_trained(folder):
         train(settings)
     return folder

@@ -3,14 +3,16 @@
 Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` of the series (notebook 04 on) takes
 its device and precision flags from `training_flags`, and every figure the series writes names its machine with
 `record`. Nothing here imports the settings at run time, so `helpers.settings` can ask which device there is, and
-torch is imported only inside the functions that ask it.
+torch and transformers are imported only inside the functions that ask them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,8 +68,9 @@ def cpu_model() -> str:
 
 def record() -> dict:
     """The machine a figure was measured on, written into metrics.json (`train`), bench.json and
-    bench_inference.json (notebook 08's `bench --inference`): the CPU's model, whether it computes bfloat16 natively, the vector instructions torch's CPU kernels use, torch's
-    threads (in each process, and how many processes: torchrun's), the device and torch's version."""
+    bench_inference.json (notebook 08's `bench-inference`): the CPU's model, whether it computes bfloat16 natively,
+    the vector instructions torch's CPU kernels use, torch's threads (in each process, and how many processes:
+    torchrun's), the device and torch's version."""
     import torch
 
     return {
@@ -139,26 +142,25 @@ def describe(settings: Settings) -> str:
     return f"device: {device_name()}, precision {chosen} ({why})"
 
 
-def __getattr__(name: str):
-    """`Announce`, made on first use: it is a transformers `TrainerCallback`, whose import loads torch."""
-    if name != "Announce":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from transformers import TrainerCallback
+@contextlib.contextmanager
+def quiet_transformers(*names: str) -> Iterator[None]:
+    """transformers' warnings (of its loggers `names`, else of the whole library) and loading bars off inside the
+    block, as they were after it: the one place the series quiets them (a fresh head's "newly initialized" report,
+    which notebook 04 explains, would repeat at each load)."""
+    from transformers.utils import logging
 
-    class Announce(TrainerCallback):
-        """Prints `describe(settings)` once as training starts, on process 0 only (notebook 04)."""
-
-        def __init__(self, settings: Settings):
-            self.settings = settings
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            if state.is_world_process_zero:
-                processes = f", {args.world_size} processes" if args.world_size > 1 else ""
-                print(describe(self.settings) + processes, flush=True)
-
-    Announce.__module__, Announce.__qualname__ = __name__, "Announce"  # as if defined at the top
-    globals()["Announce"] = Announce
-    return Announce
+    loggers = [logging.get_logger(name) for name in names or ["transformers"]]
+    levels, bars = [logger.level for logger in loggers], logging.is_progress_bar_enabled()
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        if bars:
+            logging.enable_progress_bar()
 
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)

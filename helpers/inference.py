@@ -1,6 +1,6 @@
 """Small and fast: the fine-tuned model in int8 and under ONNX Runtime, each path measured on the same test rows.
 
-Introduced in notebook 08 (small and fast); `python -m helpers bench --inference` and `python -m helpers predict`
+Introduced in notebook 08 (small and fast); `python -m helpers bench-inference` and `python -m helpers predict`
 on an exported folder (`OUTPUT_DIR/onnx`) call the same functions.
 """
 
@@ -173,7 +173,7 @@ def ort_errors() -> tuple[type[Exception], ...]:
 def export_again(folder: Path) -> str:
     """What to run to write exported folder `folder` again, from the model saved beside it."""
     root = Path(folder).parent
-    return (f"write it again: python -m helpers bench --inference --model {RunFolder(root).model} "
+    return (f"write it again: python -m helpers bench-inference --model {RunFolder(root).model} "
             f"--output-dir {root} (with the --profile it was trained with)")
 
 
@@ -275,7 +275,7 @@ def row(name: str, logits: np.ndarray, seconds: list[float], latency: float, siz
 
 def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = None,
             export_to: Path | None = None, runs: int = RUNS) -> list[dict]:
-    """Every path of `PATHS` on the same test rows, in that order (notebook 08, `bench --inference`).
+    """Every path of `PATHS` on the same test rows, in that order (notebook 08, `bench-inference`).
 
     `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are
     exported into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length

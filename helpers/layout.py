@@ -13,7 +13,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from .settings import Settings, UserError
+from .settings import Settings, UserError, how_to_set
 
 LOCK, HOLDER = ".run.lock", ".run.pid"  # held by the run using the folder, and that run's process id
 PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save being written, the model it replaces
@@ -107,11 +107,11 @@ def make(folder: Path) -> Path:
         blocker = next((path for path in [folder, *folder.parents] if path.exists() and not path.is_dir()), folder)
         raise UserError(
             f"output folder {folder} cannot be made: {blocker} is a file, not a folder; "
-            "choose another --output-dir (TC_OUTPUT_DIR)"
+            f"choose another {how_to_set('output_dir')}"
         ) from None
     except OSError as error:
         raise UserError(
-            f"cannot make output folder {folder} ({error.strerror}); choose another --output-dir (TC_OUTPUT_DIR)"
+            f"cannot make output folder {folder} ({error.strerror}); choose another {how_to_set('output_dir')}"
         ) from None
     return folder
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .data import no_connection
 from .reach import hub_cached, looks_like_path
-from .settings import Settings, UserError, is_tiny
+from .settings import Settings, UserError, how_to_set, is_tiny
 from .tiny import ensure_tiny_model
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ def hub_unreachable() -> str | None:
 def not_reachable(name: str, why: str) -> str:
     """The one-line error for hub model `name` when the hub cannot be reached (`why`) and the model is not cached."""
     return (f"cannot load model {name!r}: the hub cannot be reached ({why}) and the model is not in the Hugging Face "
-            "cache; set TC_MODEL (or --model) to a local model folder, fetch it while online (python -m helpers "
-            "prefetch), or use TC_PROFILE=tiny (--profile tiny) offline")
+            f"cache; set {how_to_set('model')} to a local model folder, fetch it while online (python -m helpers "
+            f"prefetch), or use {how_to_set('profile', 'tiny')} offline")
 
 
 def check_hub_model(name: str) -> None:
@@ -76,7 +76,7 @@ def from_pretrained(auto_class, name: str, **kwargs):
     no retries.
     """
     if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
-        raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
+        raise UserError(f"model folder {name} does not exist; set {how_to_set('model')} to a model folder or hub name")
     from_hub = not is_tiny(name) and not Path(name).expanduser().is_dir()
     unreachable = hub_unreachable() if from_hub else None
     offline = {"local_files_only": True} if unreachable else {}
@@ -89,8 +89,8 @@ def from_pretrained(auto_class, name: str, **kwargs):
             raise UserError(not_reachable(name, unreachable)) from None
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"cannot load model {name!r} ({first}); set TC_MODEL (or --model) to a hub name you can reach "
-            "or a local model folder, or use TC_PROFILE=tiny offline"
+            f"cannot load model {name!r} ({first}); set {how_to_set('model')} to a hub name you can reach "
+            f"or a local model folder, or use {how_to_set('profile', 'tiny')} offline"
         ) from None
 
 
@@ -108,7 +108,7 @@ def with_padding(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTok
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise UserError(f"model {name!r} has a tokenizer with neither a padding token nor an end-of-text token, "
-                            "so its batches cannot be padded; set TC_MODEL (or --model) to another model")
+                            f"so its batches cannot be padded; set {how_to_set('model')} to another model")
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
@@ -142,7 +142,7 @@ def check_classifier(model: str, names: list[str]) -> None:
     if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
         raise UserError(
             f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
-            "set TC_MODEL (or --model) to a text encoder such as distilbert-base-uncased"
+            f"set {how_to_set('model')} to a text encoder such as distilbert-base-uncased"
         )
     fine_tuned = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
     saved = [config.id2label[i] for i in sorted(config.id2label)]
@@ -312,7 +312,7 @@ def is_trained(folder: Path) -> bool:
 def unfinished_model(folder: Path) -> str:
     """The one-line error for a model folder whose weights are missing or cut short (notebook 04)."""
     return (f"{folder} holds an unfinished model (its weights are missing or cut short: a save was interrupted); "
-            "train it again with --overwrite (TC_OVERWRITE=1)")
+            f"train it again with {how_to_set('overwrite', True)}")
 
 
 def is_adapter(folder: str | Path) -> bool:
@@ -339,7 +339,7 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from .hardware import attention
+    from .hardware import attention, quiet_transformers
 
     base = json.loads((Path(folder) / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
     if not base:
@@ -349,18 +349,9 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
         raise UserError(f"the LoRA adapter in {folder} goes on the base model {base}, which is not there; put that "
                         "model folder back, or train again from a model you have")
     config = from_pretrained(AutoConfig, str(folder))
-    from transformers.utils import logging
-
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()  # "newly initialized" head weights: the adapter's saved head replaces them
-    logging.disable_progress_bar()
-    try:
+    with quiet_transformers():  # "newly initialized" head weights: the adapter's saved head replaces them
         model = from_pretrained(AutoModelForSequenceClassification, base, config=config,
                                 attn_implementation=attention(attention_choice))
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
     with quiet_peft():
         model = PeftModel.from_pretrained(model, str(folder))
     return model.merge_and_unload() if merge else model

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .data import fetch, online_hint
 from .models import looks_like_path
-from .settings import ROOT, Settings, UserError, cached_path, is_url
+from .settings import ROOT, Settings, UserError, cached_path, how_to_set, is_url
 from .tiny import is_tiny
 
 BUILD_REQUIREMENTS = ["setuptools>=68"]  # pyproject.toml's build-system requires: pip needs it to install the project
@@ -74,7 +74,7 @@ def prefetch_model(name: str) -> str:
     if Path(name).expanduser().is_dir():
         return f"model: {name} is a local folder, nothing to fetch ({human(size(Path(name).expanduser()))})"
     if looks_like_path(name):
-        raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
+        raise UserError(f"model folder {name} does not exist; set {how_to_set('model')} to a model folder or hub name")
     from huggingface_hub import constants
     from huggingface_hub.file_download import repo_folder_name
 

@@ -17,7 +17,7 @@ import os
 import urllib.request
 from pathlib import Path
 
-from .settings import TRUE, Settings, build_settings, cached_path, is_tiny, is_url, requested_profile
+from .settings import TRUE, Settings, build_settings, cached_path, how_to_set, is_tiny, is_url, requested_profile
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
@@ -118,4 +118,4 @@ def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides
 def announce_fallback(missing: str) -> None:
     """Say loudly, once a process, that the auto profile runs tiny: a notebook asks for settings in several cells."""
     print(f"!!! {missing} cannot be reached (no network, nothing cached): falling back to the offline 'tiny' "
-          "profile. Set TC_PROFILE to choose. !!!", flush=True)
+          f"profile. Set {how_to_set('profile')} to choose. !!!", flush=True)

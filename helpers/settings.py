@@ -12,12 +12,14 @@ import dataclasses
 import difflib
 import functools
 import os
+import shlex
 import sys
 import tempfile
 import typing
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent  # the checkout's root when run from one; installed, the install folder: never write there
@@ -55,10 +57,11 @@ ROLES = {
 }
 
 
-def _knob(default, help: str, allowed: tuple | None = None, *, role: str):
-    """A dataclass field with help text (shown by `--help`), its role (one of `ROLES`) and, optionally, (a check,
-    what it allows)."""
-    return field(default=default, metadata={"help": help, "allowed": allowed, "role": role})
+def _knob(default, help: str, allowed: tuple | None = None, *, role: str, **tags):
+    """A dataclass field with help text (shown by `--help`), its role (one of `ROLES`), optionally (a check, what it
+    allows), and `tags`: `argument` (the `TrainingArguments` field it is), `off` (its value with the speed lever off,
+    transformers' own default) and `recorded` (kept with each sweep trial)."""
+    return field(default=default, metadata={"help": help, "allowed": allowed, "role": role, **tags})
 
 
 POSITIVE = (lambda v: v > 0, "> 0")
@@ -66,20 +69,12 @@ NOT_NEGATIVE = (lambda v: v >= 0, ">= 0")
 FRACTION = (lambda v: 0 < v < 1, "between 0 and 1, exclusive")
 FRACTION_OR_ZERO = (lambda v: 0 <= v < 1, "0 (none) or a fraction below 1")
 STEPS = (lambda v: v == -1 or v > 0, "-1 (all epochs) or > 0")
-PROFILE_NAMES = ("auto", "full", "quick", "tiny")
-A_PROFILE = (lambda v: v in PROFILE_NAMES, "one of " + ", ".join(PROFILE_NAMES))
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-A_PRECISION = (lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS))
-SCHEDULES = ("linear", "cosine", "constant_with_warmup")  # transformers' names
-A_SCHEDULE = (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES))
-ATTENTIONS = ("auto", "eager", "sdpa")  # transformers' attn_implementation names
-AN_ATTENTION = (lambda v: v in ATTENTIONS, "one of " + ", ".join(ATTENTIONS))
-LAYER_CHOICES = ("all", "head")  # train_layers: these, or a number of last blocks (notebook 09)
-A_LAYER_CHOICE = (lambda v: v in LAYER_CHOICES or (v.isdigit() and int(v) > 0),
+A_LAYER_CHOICE = (lambda v: v in ("all", "head") or (v.isdigit() and int(v) > 0),
                   "all, head, or a number of last blocks above 0")
 LORA_RATE_FACTOR = 10  # a LoRA run with no learning rate given: this times the profile's (notebook 09)
-OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")  # TrainingArguments' optim names: the same AdamW, two kernels
-AN_OPTIMIZER = (lambda v: v in OPTIMIZERS, "one of " + ", ".join(OPTIMIZERS))
+Profile = Literal["auto", "full", "quick", "tiny"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS = typing.get_args(Precision)
 
 
 @dataclass(frozen=True)
@@ -90,9 +85,11 @@ class Settings:
     that what a run was told stays what it ran with. Each field's `role` (one of `ROLES`) says what it is for.
     """
 
-    profile: str = _knob("auto", "auto, full, quick or tiny", A_PROFILE, role="profile")
+    profile: Profile = _knob("auto", "which profile gives the other defaults (auto: full on a CUDA GPU, quick "
+                             "elsewhere, tiny offline)", role="profile", recorded=True)
     # data (notebook 01)
-    data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file", role="split")
+    data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file", role="split",
+                      recorded=True)
     text_column: str = _knob("headline", "column holding the text", role="split")
     label_column: str = _knob("is_sarcastic", "column holding the label", role="split")
     label_names: str = _knob("not sarcastic,sarcastic", "comma-separated names of label ids 0, 1, ... (text labels "
@@ -103,64 +100,74 @@ class Settings:
     test_size: float = _knob(0.25, "fraction of rows held out for the test split", FRACTION, role="split")
     validation_size: float = _knob(0.1, "fraction of the train rows set aside to choose the best epoch on (0: none, "
                                    "the tutorial's setup, which chooses on the test rows)", FRACTION_OR_ZERO,
-                                   role="split")
+                                   role="split", recorded=True)
     stratify: bool = _knob(False, "keep the class balance in every split", role="split")
     split_seed: int = _knob(123, "random_state of the split (123 is the tutorial's)", role="split")
     train_rows: int = _knob(0, "use only this many train rows (0: all)", NOT_NEGATIVE, role="split")
     test_rows: int = _knob(0, "use only this many test rows (0: all)", NOT_NEGATIVE, role="split")
     # tokenize (notebook 03)
-    model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder", role="task")
+    model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder", role="task",
+                       recorded=True)
     max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE, role="training")
     # fine-tune (notebook 04): the tutorial's TrainingArguments
     output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE in the "
-                            "working folder)", role="folder")
+                            "working folder)", role="folder", argument="output_dir")
     resume: bool = _knob(False, "continue the unfinished run in output_dir from its last checkpoint", role="folder")
     overwrite: bool = _knob(False, "replace a trained model (and checkpoints) already in output_dir", role="folder")
     keep_checkpoints: bool = _knob(False, "keep the checkpoints (checkpoint-*) once the model is saved; until then "
-                                   "they are kept, so that --resume can continue a stopped run", role="folder")
-    epochs: float = _knob(3.0, "number of training epochs", POSITIVE, role="training")
-    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS, role="training")
-    train_batch_size: int = _knob(16, "batch size for training", POSITIVE, role="training")
-    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", POSITIVE, role="run")
-    learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE, role="training")
+                                   "they are kept, so that a stopped run can be resumed", role="folder")
+    epochs: float = _knob(3.0, "number of training epochs", POSITIVE, role="training", argument="num_train_epochs")
+    max_steps: int = _knob(-1, "stop after this many optimizer steps (-1: run all epochs)", STEPS, role="training",
+                           argument="max_steps")
+    train_batch_size: int = _knob(16, "batch size for training", POSITIVE, role="training",
+                                  argument="per_device_train_batch_size")
+    eval_batch_size: int = _knob(64, "batch size for evaluation and prediction", POSITIVE, role="run",
+                                 argument="per_device_eval_batch_size")
+    learning_rate: float = _knob(5e-5, "peak learning rate", POSITIVE, role="training", argument="learning_rate")
     warmup_steps: float = _knob(500.0, "warmup steps (below 1: a fraction of all steps)", NOT_NEGATIVE,
-                                role="training")
-    weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE, role="training")
-    lr_scheduler: str = _knob("linear", "how the learning rate falls after warmup: linear (the tutorial's), cosine "
-                              "or constant_with_warmup", A_SCHEDULE, role="training")
+                                role="training", argument="warmup_steps")
+    weight_decay: float = _knob(0.01, "AdamW weight decay", NOT_NEGATIVE, role="training", argument="weight_decay")
+    lr_scheduler: Literal["linear", "cosine", "constant_with_warmup"] = _knob(
+        "linear", "how the learning rate falls after warmup (linear: the tutorial's)", role="training",
+        argument="lr_scheduler_type")
     label_smoothing: float = _knob(0.0, "share of each label's probability the loss spreads over all classes "
-                                   "(0: none)", FRACTION_OR_ZERO, role="training")
+                                   "(0: none)", FRACTION_OR_ZERO, role="training", argument="label_smoothing_factor")
     class_weights: bool = _knob(False, "weight the loss by inverse class frequency, for imbalanced data",
                                 role="training")
-    logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE, role="run")
+    logging_steps: int = _knob(200, "log the training loss every this many steps", POSITIVE, role="run",
+                               argument="logging_steps")
     report_to: str = _knob("none", "where training logs go besides the notebook: none, or an installed tracker "
                            "transformers supports, e.g. tensorboard (pip install tensorboard; logs in "
                            "OUTPUT_DIR/runs/, or $TENSORBOARD_LOGGING_DIR; watch with tensorboard --logdir)",
                            role="run")
-    seed: int = _knob(42, "seed of the model head, the data order and dropout", role="training")
-    # speed (notebooks 03 and 04): each lever can be turned off
-    precision: str = _knob("auto", "auto (bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs), fp32, "
-                           "bf16 or fp16", A_PRECISION, role="training")
-    group_by_length: bool = _knob(True, "train on batches of similar length (less padding)", role="training")
+    seed: int = _knob(42, "seed of the model head, the data order and dropout", role="training", argument="seed",
+                      recorded=True)
+    # speed (notebooks 03 and 04): each lever can be turned off (`off`: transformers' own default)
+    precision: Precision = _knob("auto", "auto: bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs",
+                                 role="training", off="fp32")
+    group_by_length: bool = _knob(True, "train on batches of similar length (less padding)", role="training",
+                                  off=False)
     sort_predictions: bool = _knob(True, "predict in batches sorted by length, answers in the original order",
-                                   role="run")
+                                   role="run", off=False)
     reuse_memory: bool = _knob(True, "keep memory a step frees for the next step (glibc), not fresh pages each time",
-                               role="run")
-    attention: str = _knob("auto", "how attention is computed: auto (eager on a CPU, where short texts train faster "
-                           "without the fused kernel; sdpa on a GPU), eager or sdpa; the same result either way",
-                           AN_ATTENTION, role="run")
-    optimizer: str = _knob("adamw_torch_fused", "TrainingArguments' optim: adamw_torch_fused (AdamW in one fused "
-                           "kernel per step) or adamw_torch (the same AdamW, a loop over the weights)", AN_OPTIMIZER,
-                           role="run")
+                               role="run", off=False)
+    attention: Literal["auto", "eager", "sdpa"] = _knob(
+        "auto", "how attention is computed (transformers' attn_implementation): auto is eager on a CPU, where short "
+        "texts train faster without the fused kernel, sdpa on a GPU; the same result either way", role="run",
+        off="sdpa")
+    optimizer: Literal["adamw_torch_fused", "adamw_torch"] = _knob(
+        "adamw_torch_fused", "TrainingArguments' optim: AdamW in one fused kernel per step, or the same AdamW as a "
+        "loop over the weights", role="run", argument="optim", off="adamw_torch")
     freeze_embeddings: bool = _knob(False, "keep the pretrained word embeddings as they are: a step no longer "
                                     "updates their table (a third to half of a small model's weights)",
-                                    role="training")
+                                    role="training", off=False)
     # train less (notebook 09)
     train_layers: str = _knob("all", "which weights learn: all, head (the classification head only), or N (the last "
                               "N blocks and the head); the rest stay as pretrained", A_LAYER_CHOICE, role="training")
     lora_rank: int = _knob(0, "rank of LoRA adapters (peft) on every linear layer of the blocks, the head (and what "
-                           "follows the blocks: a final norm, BERT's pooler) trained too, the rest frozen (0: no LoRA); with no learning rate given, the rate is "
-                           f"{LORA_RATE_FACTOR} times the profile's", NOT_NEGATIVE, role="training")
+                           "follows the blocks: a final norm, BERT's pooler) trained too, the rest frozen (0: no "
+                           f"LoRA); with no learning rate given, the rate is {LORA_RATE_FACTOR} times the profile's",
+                           NOT_NEGATIVE, role="training")
     lora_alpha: int = _knob(16, "LoRA's scale: the adapters' update is multiplied by lora_alpha / lora_rank",
                             POSITIVE, role="training")
 
@@ -186,6 +193,7 @@ PROFILES: dict[str, dict] = {
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+TYPES = typing.get_type_hints(Settings)
 
 
 def having(*roles: str) -> tuple[str, ...]:
@@ -195,6 +203,22 @@ def having(*roles: str) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
     return tuple(name for name, f in FIELDS.items() if f.metadata["role"] in roles)
+
+
+def tagged(tag: str) -> dict:
+    """Each setting carrying `tag` and its value: `tagged("argument")`, the `TrainingArguments` field of each setting
+    that is one (notebook 04); `tagged("off")`, the speed levers turned off (docs/speed.md)."""
+    return {name: f.metadata[tag] for name, f in FIELDS.items() if tag in f.metadata}
+
+
+def choices(name: str) -> tuple:
+    """The values setting `name` takes when its type is a `Literal`, else () (any value of its type)."""
+    return typing.get_args(TYPES[name]) if typing.get_origin(TYPES[name]) is Literal else ()
+
+
+def kind(name: str) -> type:
+    """The Python type of setting `name`'s values: int, float, bool or str (a `Literal` of strings: str)."""
+    return str if choices(name) else TYPES[name]
 
 
 def _shown(value) -> str:
@@ -210,10 +234,11 @@ def settings_page() -> str:
         "",
         "Every knob of the series, from `helpers/settings.py` (made by",
         "`python -m helpers settings --page > docs/settings.md`; a test fails when this page is out of date).",
-        "Set one with a flag of `python -m helpers train|sweep|bench|prefetch|settings`, a `TC_` environment variable",
-        "(notebooks and `make run`), or `helpers.get_settings(NAME=value)`: flags and arguments beat variables, which",
-        "beat the profile, which beats the default. `python -m helpers settings [flags]` shows the values in effect",
-        "and where each comes from.",
+        "Set one with a flag of `python -m helpers COMMAND` (each command takes the settings it uses: see its",
+        "`--help`), a `TC_` environment variable (notebooks and `make run`), or `helpers.get_settings(NAME=value)`:",
+        "flags and arguments beat variables, which beat the profile, which beats the default. A switch is turned on",
+        "with `--flag` and off with `--no-flag`, or with `TC_X=1` and `TC_X=0`. `python -m helpers settings [flags]`",
+        "shows the values in effect and where each comes from.",
         "",
         "**The working folder.** Downloads and the tiny model (`cache/`) and every trained model and its metrics",
         "(`results/PROFILE/`) go under one folder you can see: the folder named by the variable `TC_HOME` when it",
@@ -227,13 +252,12 @@ def settings_page() -> str:
     ]
     for name, f in FIELDS.items():
         quick, tiny = (_shown(PROFILES[p][name]) if name in PROFILES[p] else "" for p in ("quick", "tiny"))
-        flag, variable = "--" + name.replace("_", "-"), ENV_PREFIX + name.upper()
-        lines.append(f"| `{name}` | `{flag}` | `{variable}` | {_shown(f.default)} | {quick} | {tiny} | "
-                     f"{f.metadata['help']} |")
+        among = f" (one of {', '.join(map(str, choices(name)))})" if choices(name) else ""
+        lines.append(f"| `{name}` | `{flag(name)}` | `{variable(name)}` | {_shown(f.default)} | {quick} | {tiny} | "
+                     f"{f.metadata['help']}{among} |")
     return "\n".join(lines) + "\n"
 
 
-TYPES = typing.get_type_hints(Settings)
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -257,20 +281,16 @@ def coerce(name: str, value):
     """Check `value` for field `name` and turn it into the field's type (strings come from TC_ or flags)."""
     if name not in FIELDS:
         raise UserError(f"unknown setting {name!r}{_did_you_mean(name, FIELDS)}; known settings: {', '.join(FIELDS)}")
-    kind = TYPES[name]
     try:
-        value = _parse(kind, value)
+        value = _parse(kind(name), value)
     except (TypeError, ValueError, OverflowError):
-        raise UserError(f"setting {name}={value!r} is not a valid {kind.__name__}") from None
-    _check_range(name, value)
-    return value
-
-
-def _check_range(name: str, value) -> None:
-    """Raise `UserError` when `value` is outside what field `name` allows."""
+        raise UserError(f"setting {name}={value!r} is not a valid {kind(name).__name__}") from None
     allowed = FIELDS[name].metadata["allowed"]
+    if choices(name):
+        allowed = (choices(name).__contains__, "one of " + ", ".join(choices(name)))
     if allowed and not allowed[0](value):
         raise UserError(f"setting {name}={value!r} is out of range; it must be {allowed[1]}")
+    return value
 
 
 def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
@@ -282,7 +302,7 @@ def env_overrides(environ: typing.Mapping[str, str] | None = None) -> dict:
             continue
         name = key[len(ENV_PREFIX):].lower()
         if name not in FIELDS:
-            variables = [ENV_PREFIX + n.upper() for n in FIELDS]
+            variables = [variable(n) for n in FIELDS]
             raise UserError(f"unknown environment variable {key}{_did_you_mean(key, variables)}; "
                             f"known ones: {', '.join(variables)}")
         found[name] = value
@@ -301,11 +321,27 @@ def on_command_line() -> bool:
     return main.name == "__main__.py" and main.parent.name == "helpers"
 
 
+def variable(name: str) -> str:
+    """The environment variable of setting `name`: `TC_LEARNING_RATE` (notebook 01)."""
+    return ENV_PREFIX + name.upper()
+
+
+def flag(name: str, value=None) -> str:
+    """The command line's flag of setting `name`, with `value` when given: `--learning-rate 1e-3`, `--stratify`,
+    `--no-stratify`."""
+    dashed = "--" + name.replace("_", "-")
+    if value is None:
+        return dashed
+    if kind(name) is bool:
+        return dashed if _parse(bool, value) else "--no-" + dashed[2:]
+    return f"{dashed} {shlex.quote(str(value))}"
+
+
 def how_to_set(name: str, value=None) -> str:
     """How a user sets `name` where they are: `--name value` on the command line, `TC_NAME=value` elsewhere."""
     if on_command_line():
-        return "--" + name.replace("_", "-") + ("" if value is None else f" {value}")
-    return ENV_PREFIX + name.upper() + ("" if value is None else f"={value}")
+        return flag(name, value)
+    return variable(name) + ("" if value is None else f"={value}")
 
 
 def setting_sources(settings: Settings, flags: typing.Collection[str], requested: str) -> dict[str, str]:
@@ -318,7 +354,7 @@ def setting_sources(settings: Settings, flags: typing.Collection[str], requested
         if name in flags:
             sources[name] = "flag"
         elif name in env:
-            sources[name] = f"variable {ENV_PREFIX}{name.upper()}"
+            sources[name] = f"variable {variable(name)}"
         elif name == "learning_rate" and settings.lora_rank:
             sources[name] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
         elif name in PROFILES.get(settings.profile, {}):
@@ -423,14 +459,10 @@ def build_settings(profile: str | None = None, **overrides) -> Settings:
     """
     env = env_overrides()
     profile = requested_profile(profile)
+    profile = auto_profile() if profile == "auto" else profile
     env.pop("profile", None)
     chosen = {name: coerce(name, value) for name, value in {**env, **overrides}.items()}
-    return _build(auto_profile() if profile == "auto" else profile, chosen)
-
-
-def _build(profile: str, chosen: dict) -> Settings:
-    """The `Settings` of `profile` with the `chosen` values on top, the folders and the tiny model's path filled in
-    before they are built (they are frozen)."""
+    # the profile's values, the chosen ones on top; the folders and the tiny model's path filled in (frozen after)
     values = {name: coerce(name, value) for name, value in {**PROFILES[profile], **chosen}.items()}
     if not values.get("cache_dir") or not values.get("output_dir"):
         home = usable_working_folder()
@@ -444,7 +476,8 @@ def _build(profile: str, chosen: dict) -> Settings:
     settings = Settings(**values, profile=profile)
     if settings.lora_rank and settings.train_layers != "all":
         raise UserError(f"settings lora_rank={settings.lora_rank} and train_layers={settings.train_layers!r} both "
-                        "choose which weights learn; set one of them (lora_rank 0, or train_layers all)")
+                        f"choose which weights learn; set one of them ({how_to_set('lora_rank', 0)}, or "
+                        f"{how_to_set('train_layers', 'all')})")
     if settings.precision == "fp16" and not _has_cuda():
         raise UserError("setting precision='fp16' needs a CUDA GPU; use bf16 or fp32 on a CPU, fp32 on an Apple "
                         "GPU, or leave auto")

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import torch
 import transformers
-from transformers.utils import logging
 
 from .bench import run_pipeline
 from .data import load_data
-from .hardware import device_name
+from .hardware import device_name, quiet_transformers
 from .models import load_tokenizer
 from .reach import data_status, model_status
-from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, requested_profile,
+from .settings import (HOME_VARIABLE, Settings, build_settings, checkout_root, how_to_set, requested_profile,
                        working_folder)
 from .split import split_data, split_validation
 
@@ -91,16 +90,8 @@ def measure(settings: Settings, steps: int = 6, predict_rows: int = 64) -> dict[
 @contextlib.contextmanager
 def quietly() -> Iterator[None]:
     """No loading bar, no "newly initialized" report (expected, explained in notebook 04), no printed train metrics."""
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
+    with quiet_transformers(), contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 def estimate_seconds(settings: Settings, counts: dict[str, int], speed: dict[str, float]) -> float:
@@ -163,7 +154,7 @@ def verdict(settings: Settings, timing: dict | None = None) -> str:
     if settings.profile == "tiny":
         line += " (made-up headlines, an untrained tiny model: the series runs, its numbers mean nothing)"
     elif settings.profile == "full" and seconds is not None and seconds > 3600:
-        line += "; for a workshop, TC_PROFILE=quick trains in minutes"
+        line += f"; for a workshop, {how_to_set('profile', 'quick')} trains in minutes"
     if "reachable" in status.values():
         line += f"; if the room's network may fail, {PREFETCH}"
     return line

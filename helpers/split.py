@@ -40,7 +40,7 @@ def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFr
     if held < 1 or held >= len(df):
         raise UserError(
             f"too few rows to split: {len(df)} rows with a {size} split leave {len(df) - held} to train on and "
-            f"{held} held out; use more data, or change TC_TEST_SIZE / TC_VALIDATION_SIZE"
+            f"{held} held out; use more data, or change {how_to_set('test_size')} / {how_to_set('validation_size')}"
         )
     stratify = df["label"] if settings.stratify else None
     try:
@@ -48,7 +48,7 @@ def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFr
     except ValueError as error:  # stratifying: a class too small for both sides
         raise UserError(
             f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
-            "add rows of the rarest class, or turn off TC_STRATIFY"
+            f"add rows of the rarest class, or turn off {how_to_set('stratify')}"
         ) from None
 
 
@@ -132,6 +132,6 @@ def check_train_rows(train: pd.DataFrame) -> None:
     if counts.min() < FEW_ROWS:
         each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
         warn_once(f"the train split has only {len(train)} rows ({each}), fewer than {FEW_ROWS} of a class: "
-                  "a model trained on so few means little; use more data, or a smaller TC_TEST_SIZE or "
-                  "TC_VALIDATION_SIZE")
+                  f"a model trained on so few means little; use more data, or a smaller {how_to_set('test_size')} or "
+                  f"{how_to_set('validation_size')}")
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import finetune, models
 from .layout import run_folder
-from .settings import FIELDS, Settings, UserError, coerce, having, warn
+from .settings import FIELDS, Settings, UserError, coerce, having, tagged, warn
 from .sweep_results import (METRICS, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
                             profile_gives, runs_of, settings_of, summary, table)  # notebook 06 and the CLI: sweep.X
 from .sweep_storage import (DONE, GRACE_SECONDS, RUNNING, GivenUp, cover, database_errors,
@@ -61,7 +61,7 @@ VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 FIXED = having("profile", "split", "folder")
 # Settings that do not change what a trial learns, left out of its id (which stays the same across versions).
 NOT_LEARNED = having("profile", "folder", "run")
-RECORDED = ("profile", "model", "data", "seed", "validation_size")  # kept with each trial, with SPACE's knobs
+RECORDED = tuple(tagged("recorded"))  # kept with each trial, with SPACE's knobs
 
 
 def check_space(space: dict[str, list]) -> dict[str, list]:
@@ -173,7 +173,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
             history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
-                history = finetune.train(settings, announce=False).state.log_history  # its one line: below
+                history = finetune.train(settings, announce=False, lock=False).state.log_history  # its line: below
                 for folder in run_folder(settings).checkpoint_folders():  # the saved model stays
                     shutil.rmtree(folder, ignore_errors=True)
     except finetune.FolderInUse:

@@ -4,14 +4,13 @@ best settings as a `get_settings` call or a `train` command. Each trial's record
 from __future__ import annotations
 
 import dataclasses
-import shlex
 
 import optuna
 import pandas as pd
 
 from . import finetune
 from .layout import run_folder
-from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce
+from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag
 from .sweep_storage import DONE, study_storage
 from .tiny import is_tiny
 
@@ -98,8 +97,7 @@ def best_call(runs: pd.DataFrame) -> str:
 def best_command(runs: pd.DataFrame) -> str:
     """`python -m helpers train ...` with the best run's values as flags: it trains the trial's model again."""
     profile, values = best_values(runs)
-    flags = [f"--{name.replace('_', '-')} {shlex.quote(str(value).lower() if isinstance(value, bool) else str(value))}"
-             for name, value in values.items()]
+    flags = [flag(name, value) for name, value in values.items()]
     return " ".join(["python -m helpers train --profile", profile, *flags])
 
 

@@ -52,6 +52,24 @@ def tiny_settings_for(output_dir: Path, cache_dir: Path, **overrides) -> helpers
     return helpers.get_settings("tiny", output_dir=str(output_dir), cache_dir=str(cache_dir), **overrides)
 
 
+def another_value(name: str):
+    """A valid value of setting `name` other than its default: what changing that setting alone means."""
+    from helpers import settings as hs
+
+    default, kind = hs.FIELDS[name].default, hs.kind(name)
+    if hs.choices(name):
+        return next(value for value in hs.choices(name) if value != default)
+    if name in ("max_steps", "train_layers"):  # -1 + 1 is no number of steps; "all" is a word
+        return {"max_steps": 7, "train_layers": "head"}[name]
+    if kind is bool:
+        return not default
+    if kind is int:
+        return default + 1
+    if kind is float:
+        return default / 2 if default else 0.1
+    return default + "-other"
+
+
 # ---------------------------------------------------------------------------------------------- data files
 
 

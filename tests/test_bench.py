@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import bench as bench_module
 from helpers import hardware
-from helpers.bench import bench, chart, table
+from helpers.bench import bench, chart, run_pipeline, table
+from helpers.split import load_split
 
 
 @pytest.mark.slow
@@ -49,3 +51,14 @@ def test_chart_leaves_matplotlib_as_it_was(tmp_path):
         plt.close("all")
         plt.switch_backend(before)
     assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000
+
+
+def test_a_pipeline_leaves_the_allocator_alone(make_settings, tiny_tokenizer, monkeypatch):
+    """`run_pipeline`, which notebook 00's readiness check runs in the learner's kernel, changes nothing
+    process-wide: `bench` (its command's) sets the allocator for each pipeline, one of the levers it measures."""
+    calls = []
+    monkeypatch.setattr(bench_module, "reuse_memory", calls.append)
+    settings = make_settings()
+    rows = load_split(settings)["train"].head(3 * settings.train_batch_size)
+    figures = run_pipeline("this project", settings, rows, rows.head(8), tiny_tokenizer)
+    assert calls == [] and figures["reuse_memory"] is settings.reuse_memory

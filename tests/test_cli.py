@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 import subprocess
 import sys
 
@@ -12,9 +13,9 @@ import pytest
 
 from helpers import cli
 from helpers.data import read_table
-from helpers.settings import SAMPLE_DATA, settings_page
+from helpers.settings import SAMPLE_DATA, flag, having, settings_page
 
-from support import clean_env, finish_all, one_line_error, piped, run_cli, run_main, start_cli
+from support import another_value, clean_env, finish_all, one_line_error, piped, run_cli, run_main, start_cli
 
 LABEL_NAMES = {"sarcastic", "not sarcastic"}
 
@@ -92,12 +93,62 @@ def test_a_mistake_ends_the_process_in_one_line(runs):
 
 
 def test_flags_reach_the_settings():
-    """Every flag given sets its setting (strings coerced); flags not given leave the profile's values."""
+    """Every flag given sets its setting (typed by HfArgumentParser); flags not given leave the profile's values."""
     args = cli.build_parser().parse_args(["train", "--profile", "tiny", "--epochs", "2", "--stratify",
-                                          "--text-column", "text", "--cache-dir", "/tmp/somewhere"])
+                                          "--no-group-by-length", "--text-column", "text", "--cache-dir", "/tmp/x"])
+    assert set(vars(args)) & set(cli.FIELDS) == {"profile", "epochs", "stratify", "group_by_length", "text_column",
+                                                 "cache_dir"}, "only the flags given: the rest come from the profile"
     settings = cli.settings_from(args)
     assert settings.profile == "tiny" and settings.epochs == 2.0 and settings.stratify is True
-    assert settings.text_column == "text" and settings.learning_rate == 3e-3
+    assert settings.group_by_length is False and settings.text_column == "text" and settings.learning_rate == 3e-3
+
+
+@pytest.mark.parametrize("command, roles", [(name, roles) for name, (_, roles) in cli.COMMANDS.items()
+                                            if name != "torchrun"])  # its flags are torchrun's
+def test_each_command_takes_the_flags_of_the_settings_it_uses(command, roles, capsys):
+    """A command's help lists a flag for each setting of its roles and none other; a setting it does not use, or a
+    bad value, is a usage error: exit status 2, argparse's one line."""
+    status, out, _ = run_main(command, "--help", capsys=capsys)
+    assert status == 0
+    for name in cli.FIELDS:
+        shown = re.search(rf"{flag(name)}\b(?!-)", out) is not None
+        assert shown == (name in having(*roles) or (name == "model" and command.startswith(("predict", "bench-")))), name
+    for name in set(cli.FIELDS) - set(having(*roles)) - {"model"}:
+        assert run_main(command, *shlex.split(flag(name, another_value(name))), capsys=capsys)[0] == 2, name
+
+
+@pytest.mark.parametrize("argv, saying", [
+    (["prefetch", "--learning-rate", "1e-3"], "unrecognized arguments: --learning-rate 1e-3"),
+    (["train", "--precision", "foo"], "argument --precision: invalid choice: 'foo'"),
+    (["train", "--epochs", "three"], "argument --epochs: invalid float value: 'three'"),
+    (["train", "--stratify=maybe"], "argument --stratify/--no-stratify: ignored explicit argument 'maybe'"),
+    (["bench-inference", "--model", "m", "--steps", "3"], "unrecognized arguments: --steps 3"),
+    (["bench-inference", "--profile", "tiny"], "the following arguments are required: --model"),
+])
+def test_usage_errors_are_argparse_lines_with_status_2(argv, saying, capsys):
+    """An unknown flag, a bad choice, a value of the wrong type, a missing argument: argparse's message in one line,
+    exit status 2, before any setting is built."""
+    status, _, err = run_main(*argv, capsys=capsys)
+    assert status == 2 and saying in one_line_error(err)
+
+
+def test_booleans_are_switches_and_every_default_is_shown_once(capsys):
+    """A boolean setting is `--x` / `--no-x`; each help line shows its default at most once, never empty."""
+    _, out, _ = run_main("train", "--help", capsys=capsys)
+    assert "--group-by-length, --no-group-by-length" in out and "[STRATIFY]" not in out
+    text = " ".join(out.split())
+    assert "(default: )" not in text and not re.search(r"\(default[^)]*\)[^-]*\(default", text)
+
+
+def test_importing_the_command_line_loads_no_torch_pandas_or_sklearn():
+    """`import helpers.cli` (and so `--help`) imports neither torch, pandas nor scikit-learn: each command imports
+    what it runs. Read from `python -X importtime`, which names every module a process imports."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import helpers.cli"], capture_output=True,
+                          text=True, env=clean_env(), check=True)
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "helpers.cli" in imported, done.stderr[-2000:]
+    heavy = {name for name in imported if name.split(".")[0] in ("torch", "pandas", "sklearn")}
+    assert not heavy, sorted(heavy)
 
 
 @pytest.mark.slow
@@ -166,7 +217,7 @@ def test_settings_shows_the_values_in_effect_and_their_sources(monkeypatch, caps
     assert status == 0 and page == settings_page()
 
 
-@pytest.mark.parametrize("command", ["train", "bench", "predict", "sweep", "prefetch", "settings"])
+@pytest.mark.parametrize("command", [name for name in cli.COMMANDS if name != "torchrun"])
 def test_every_command_prints_its_help(command, capsys):
     """`python -m helpers COMMAND --help` prints its flags and exits 0 (argparse reads a help's % as a format)."""
     status, out, err = run_main(command, "--help", capsys=capsys)

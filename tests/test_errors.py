@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
+import torch
 
 from helpers import UserError, get_settings, load_data
 from helpers.finetune import train
 from helpers.models import load_trained
+from helpers.settings import choices, flag, kind
 from helpers.split import load_split
 
 from support import files_in, headline_records, one_line_error, refused, run_main, tiny_settings_for, write_table
@@ -113,7 +116,7 @@ def test_bad_data_in_python(case, tmp_path, make_settings):
 def test_bad_data_on_the_command_line(case, tmp_path, tiny_cache, capsys):
     """`python -m helpers train` ends with exit status 1 and one `error:` line, and leaves no file behind."""
     name, content, overrides, expected = BAD_DATA[case]
-    flags = [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items()]
+    flags = [word for key, value in overrides.items() for word in shlex.split(flag(key, value))]
     status, _, err = run_main("train", "--profile", "tiny", "--data", write_case(tmp_path, name, content),
                          "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache), *flags, capsys=capsys)
     assert status == 1 and expected in one_line_error(err)
@@ -130,29 +133,53 @@ def test_load_data_raises_the_same_line(tmp_path, make_settings):
 # ---------------------------------------------------------------------------------------------- bad settings
 
 
+def bad_setting(case: str) -> tuple[str, str, str]:
+    """Case `case` of BAD_SETTINGS; "fp16 without a GPU" is skipped where there is one (fp16 is allowed there)."""
+    if case == "fp16 without a GPU" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU, where fp16 is allowed (test_hardware fakes the machines without)")
+    return BAD_SETTINGS[case]
+
+
 @pytest.mark.parametrize("case", BAD_SETTINGS)
 def test_bad_setting_in_python(case):
     """`get_settings(setting=value)` names the setting, the value and what is allowed."""
-    name, value, expected = BAD_SETTINGS[case]
+    name, value, expected = bad_setting(case)
     assert expected in refused(get_settings, **{"profile": "tiny", name: value})
 
 
 @pytest.mark.parametrize("case", BAD_SETTINGS)
 def test_bad_setting_from_the_environment(case, monkeypatch):
     """The same value in `TC_<SETTING>` is refused with the same line."""
-    name, value, expected = BAD_SETTINGS[case]
+    name, value, expected = bad_setting(case)
     monkeypatch.setenv(f"TC_{name.upper()}", value)
     assert expected in refused(get_settings, **({} if name == "profile" else {"profile": "tiny"}))
 
 
+def refused_by_argparse(name: str, value: str) -> bool:
+    """True when the parser itself refuses `value` for setting `name`: a value after a switch, a value outside the
+    setting's choices, or one not of its type ("three" for a float, "16.5" for an int)."""
+    if kind(name) is bool or choices(name):
+        return kind(name) is bool or value not in choices(name)
+    try:
+        kind(name)(value)
+    except ValueError:
+        return True
+    return False
+
+
 @pytest.mark.parametrize("case", BAD_SETTINGS)
 def test_bad_setting_on_the_command_line(case, tmp_path, capsys):
-    """The same value as a flag: exit status 1, one `error:` line, nothing written."""
-    name, value, expected = BAD_SETTINGS[case]
+    """The same value as a flag: one `error:` line, nothing written; exit status 2 with argparse's message when the
+    value is not of the flag's type or choices (or follows a switch), else 1 with the settings' own line."""
+    name, value, expected = bad_setting(case)
     profile = [] if name == "profile" else ["--profile", "tiny"]
-    status, _, err = run_main("train", *profile, f"--{name.replace('_', '-')}={value}",
-                         "--output-dir", str(tmp_path / "out"), capsys=capsys)
-    assert status == 1 and expected in one_line_error(err)
+    status, _, err = run_main("train", *profile, f"{flag(name)}={value}", "--output-dir", str(tmp_path / "out"),
+                              capsys=capsys)
+    line = one_line_error(err)
+    if refused_by_argparse(name, value):
+        assert status == 2 and f"argument {flag(name)}" in line
+    else:
+        assert status == 1 and expected in line
     assert files_in(tmp_path / "out") == []
 
 

@@ -15,6 +15,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from transformers import Trainer
 
 from helpers import data, finetune, predict, split, tokenization
+from helpers.layout import run_folder
 
 from support import (TOPIC_COLUMNS, TOPICS_SAMPLE, fails, gives_away, notebook_cells, notebook_path, notebook_text,
                      passes, remove_tc_env, tiny_settings_for)
@@ -110,10 +111,8 @@ def test_07_3_top_k(runs, capsys):
     """The pipeline's answers with top_k=None pass; its best answer only, sigmoid scores, another model's scores, or
     too few answers fail (the check calls the pipeline itself)."""
     settings, off, on = runs
-    classify = predict.classifier(finetune.model_dir(dataclasses.replace(settings,
-                                                                         output_dir=f"{settings.output_dir}/weights-True")))
-    other = predict.classifier(finetune.model_dir(dataclasses.replace(settings,
-                                                                      output_dir=f"{settings.output_dir}/weights-False")))
+    classify, other = (predict.classifier(run_folder(dataclasses.replace(
+        settings, output_dir=f"{settings.output_dir}/weights-{weighted}")).model) for weighted in (True, False))
     headlines = ["국회, 교육 예산 법안 통과", "eastvale comets beat harbour city 3-0 in league"]
     passes(capsys, "07.3", classify(headlines, top_k=None), classify, headlines)
     fails(capsys, "07.3", classify(headlines), classify, headlines, saying="only its best topic")

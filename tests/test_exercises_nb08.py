@@ -20,6 +20,7 @@ from scipy.special import softmax
 
 from helpers import finetune, inference, predict, split, tokenization
 from helpers.models import load_trained
+from helpers.layout import run_folder
 
 from support import fails, gives_away, notebook_cells, notebook_path, passes
 
@@ -32,8 +33,8 @@ def run(trained, tmp_path_factory):
     this module's: (settings, model, tokenizer, exported folder)."""
     settings, _ = trained
     settings = dataclasses.replace(settings, output_dir=str(tmp_path_factory.mktemp("nb08")))
-    shutil.copytree(finetune.model_dir(trained[0]), finetune.model_dir(settings))
-    model, tokenizer = load_trained(finetune.model_dir(settings))
+    shutil.copytree(run_folder(trained[0]).model, run_folder(settings).model)
+    model, tokenizer = load_trained(run_folder(settings).model)
     split.load_split(settings)
     exported = inference.export_folder(model.eval(), tokenizer, inference.onnx_folder(settings))
     return settings, model, tokenizer, exported

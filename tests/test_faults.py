@@ -18,7 +18,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 from helpers import UserError
 from helpers.card import report
-from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
+from helpers.finetune import checkpoints, ensure_trained, prepare_output, run_lock, save
+from helpers.layout import HOLDER, LOCK
 from helpers.models import is_trained, load_trained
 from helpers.split import load_split, split_path
 
@@ -28,6 +29,7 @@ from support import (
     finish,
     files_in,
     one_line_error,
+    refused,
     run_cli,
     run_main,
     start_cli,
@@ -207,7 +209,7 @@ def test_second_run_on_a_folder_stops_at_once(command, other_run, tmp_path, tiny
                          capsys=capsys)
     assert status == 1
     assert one_line_error(err) == (f"error: {out} is in use by another run (process {other_run.pid}); wait for it "
-                                   "to finish, or choose another --output-dir (TC_OUTPUT_DIR)")
+                                   "to finish, or choose another TC_OUTPUT_DIR")
     assert sorted(path.name for path in out.iterdir()) == sorted([HOLDER, LOCK]), "the other run's folder is untouched"
 
 
@@ -223,14 +225,14 @@ def test_a_killed_run_does_not_block(other_run, tmp_path, tiny_cache):
 
 
 @pytest.mark.slow
-def test_lock_is_released_on_a_crash_and_is_reentrant(tmp_path, tiny_cache):
-    """A run that fails releases the folder (a run in another process can take it); within one run it nests."""
+def test_lock_is_released_on_a_crash_and_taken_once(tmp_path, tiny_cache):
+    """A run that fails releases the folder (a run in another process can take it); a run takes it once: a second
+    hold in the same process is refused like another run's."""
     settings = tiny_settings_for(tmp_path / "out", tiny_cache)
     with pytest.raises(RuntimeError):
         with run_lock(settings):
-            with run_lock(settings):  # train inside the command line's run
-                pass
-            assert (tmp_path / "out" / LOCK).exists(), "still held by the outer run"
+            assert "is in use by another run" in refused(run_lock(settings).__enter__)
+            assert (tmp_path / "out" / LOCK).exists(), "still held by the run"
             raise RuntimeError("crash")
     taken = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out"), str(tiny_cache)], cwd=ROOT,
                              env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -386,10 +388,27 @@ def test_hub_unreachable_is_told_by_the_connection(monkeypatch):
         hub_unreachable.cache_clear()
 
 
+REFUSED = """
+import sys
+from helpers import cli
+status = cli.main(["train", "--profile", "tiny", "--model", "distilbert-base-uncased", "--output-dir", sys.argv[1]])
+print(status, sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "sklearn")
+                     or name.startswith(("transformers.models.", "transformers.trainer"))))
+"""
+
+
 def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tmp_path, tiny_model):
-    """`train` asks first, with huggingface_hub alone: a hub name neither reachable nor cached is one line; the tiny
-    model and a local folder are never looked up on the hub."""
+    """`train` asks first, with huggingface_hub alone: a hub name neither reachable nor cached is one line, said
+    before transformers loads a model class, its Trainer or torch (a process's `sys.modules` after the refusal);
+    the tiny model and a local folder are never looked up on the hub."""
     from huggingface_hub import constants
+
+    env = clean_env() | {"HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}", "HF_HUB_CACHE": str(tmp_path / "hub"),
+                         "HF_HUB_OFFLINE": "0"}
+    done = subprocess.run([sys.executable, "-c", REFUSED, str(tmp_path / "out")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert "the hub cannot be reached" in one_line_error(done.stderr)
+    assert done.stdout.split() == ["1", "[]"], done.stdout
 
     from helpers.models import check_hub_model, hub_unreachable
 
@@ -430,7 +449,7 @@ def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
 
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory) -> Path:
-    """An output folder with the trained tiny model in `model/` and its export in `onnx/` (as bench --inference)."""
+    """An output folder with the trained tiny model in `model/` and its export in `onnx/` (as bench-inference)."""
     from helpers.inference import export_folder
 
     settings, _ = trained
@@ -472,7 +491,7 @@ def test_an_exported_folder_without_any_graph_names_the_files_and_the_command(ex
     line = one_line_error(err)
     assert status == 1 and out == ""
     assert f"{folder} is an exported folder without model.onnx or model_int8.onnx" in line
-    assert f"bench --inference --model {folder.parent / 'model'} --output-dir {folder.parent}" in line
+    assert f"bench-inference --model {folder.parent / 'model'} --output-dir {folder.parent}" in line
     assert "unfinished" not in line
 
 
@@ -490,16 +509,16 @@ def test_an_int8_graph_cut_short_is_one_line(exported, tmp_path):
     line = one_line_error(result.stderr)
     assert result.returncode == 1 and result.stdout == ""
     assert f"{folder / 'model_int8.onnx'} is not a whole ONNX model (InvalidProtobuf" in line
-    assert f"bench --inference --model {folder.parent / 'model'}" in line
+    assert f"bench-inference --model {folder.parent / 'model'}" in line
     assert {name: (folder / name).read_bytes() for name in files_in(folder)} == before
 
 
 @pytest.mark.slow
 def test_bench_inference_on_the_exported_folder_names_the_model_folder(exported, tmp_path, capsys, tiny_cache):
-    """`bench --inference --model OUTPUT_DIR/onnx`: one line saying it is an exported folder and to pass
+    """`bench-inference --model OUTPUT_DIR/onnx`: one line saying it is an exported folder and to pass
     OUTPUT_DIR/model; nothing written."""
     out = tmp_path / "bench"
-    status, _, err = run_main("bench", "--inference", "--profile", "tiny", "--cache-dir", str(tiny_cache),
+    status, _, err = run_main("bench-inference", "--profile", "tiny", "--cache-dir", str(tiny_cache),
                               "--model", str(exported / "onnx"), "--output-dir", str(out), capsys=capsys)
     line = one_line_error(err)
     assert status == 1 and f"{exported / 'onnx'} is an exported folder" in line

@@ -18,7 +18,7 @@ from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK,
 from transformers.trainer_pt_utils import LabelSmoother
 from transformers.trainer_utils import PredictionOutput
 
-from helpers import finetune
+from helpers import finetune, hardware
 from helpers.data import label_names
 from helpers.finetune import (
     build_trainer,
@@ -27,16 +27,17 @@ from helpers.finetune import (
     compute_metrics,
     loss_curves,
     loss_function,
-    model_dir,
     training_arguments,
     weighted_cross_entropy,
 )
 from helpers.models import load_model, load_tokenizer
+from helpers import settings as hs
 from helpers.settings import TOPICS_SAMPLE
 from helpers.split import load_split
 from helpers.tokenization import HeadlineDataset, tokenize
 
-from support import LABELS, PREDICTED, TOPIC_COLUMNS, logits_for, one_line_error, run_cli, topic_records
+from support import (LABELS, PREDICTED, TOPIC_COLUMNS, another_value, logits_for, one_line_error, run_cli,
+                     tiny_settings_for, topic_records)
 
 IMBALANCED = [0] * 40 + [1] * 30 + [2] * 20 + [3] * 10
 BALANCED = [0, 1, 2, 3] * 25
@@ -156,7 +157,7 @@ def test_training_evaluates(trained):
 def test_saved_model_folder(trained):
     """The saved folder has safetensors weights, the label names, the tokenizer and the training log."""
     settings, _ = trained
-    folder = model_dir(settings)
+    folder = finetune.run_folder(settings).model
     assert (folder / "model.safetensors").is_file()
     config = json.loads((folder / "config.json").read_text())
     assert config["id2label"] == {"0": "not sarcastic", "1": "sarcastic"}
@@ -347,4 +348,31 @@ def test_the_did_not_learn_warning_names_both_directions(capsys):
     nothing because the rate is far too low."""
     check_learned(trainer_with(0.5, [0, 1, 1], [0, 1] * 50))
     err = capsys.readouterr().err
-    assert "a learning rate too high or too low (--learning-rate, TC_LEARNING_RATE)" in err
+    assert "a learning rate too high or too low (TC_LEARNING_RATE)" in err
+
+
+def test_training_arguments_come_from_one_mapping(tmp_path):
+    """Each setting in finetune.TRAINING_ARGUMENTS reaches its TrainingArguments argument as it is: changed, the
+    argument changes with it."""
+    import transformers
+
+    arguments = {f.name for f in dataclasses.fields(transformers.TrainingArguments)}
+    assert set(finetune.TRAINING_ARGUMENTS) <= set(hs.FIELDS) and set(finetune.TRAINING_ARGUMENTS.values()) <= arguments
+    base = tiny_settings_for(tmp_path / "out", tmp_path)
+    for name, argument in finetune.TRAINING_ARGUMENTS.items():
+        value = hs.coerce(name, another_value(name)) if name != "output_dir" else str(tmp_path / "other")
+        args = finetune.training_arguments(dataclasses.replace(base, **{name: value}))
+        assert getattr(args, argument) == value != getattr(base, name), (name, argument)
+
+
+def test_the_choice_is_printed_once_by_process_zero(make_settings, capsys):
+    """Every Trainer built for training says, as training starts, the device and precision; only process 0."""
+    settings = make_settings()
+    announce = finetune.Announce(settings)
+    announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=False), None)
+    assert capsys.readouterr().out == ""
+    announce.on_train_begin(SimpleNamespace(world_size=2), SimpleNamespace(is_world_process_zero=True), None)
+    assert capsys.readouterr().out == hardware.describe(settings) + ", 2 processes\n"
+    trainer = build_trainer(settings, None, None, [], [], model_init=lambda: load_model(
+        settings, ["not sarcastic", "sarcastic"]))
+    assert sum(isinstance(c, finetune.Announce) for c in trainer.callback_handler.callbacks) == 1

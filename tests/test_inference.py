@@ -1,5 +1,5 @@
 """Small and fast (helpers/inference.py, notebook 08): every prediction path of a fine-tuned model agrees with its
-float32 answers, int8 is smaller, `bench --inference` writes its rows, an exported folder predicts through
+float32 answers, int8 is smaller, `bench-inference` writes its rows, an exported folder predicts through
 `python -m helpers predict`, a wrong folder is one line, and an export that fails leaves nothing behind.
 
 The paths are measured once for the module, on the session's trained tiny model (`trained`), exported into a folder
@@ -168,7 +168,7 @@ def test_bench_inference_on_a_folder_that_is_not_fine_tuned(tmp_path, tiny_cache
     """An empty folder, or a pretrained model without a classification head, is one `error:` line; nothing written."""
     out = tmp_path / "out"
     for folder, saying in ((tmp_path, "no config.json"), (tiny_model, "not a fine-tuned classifier")):
-        status, _, err = run_main("bench", "--inference", "--profile", "tiny", "--cache-dir", str(tiny_cache),
+        status, _, err = run_main("bench-inference", "--profile", "tiny", "--cache-dir", str(tiny_cache),
                                   "--output-dir", str(out), "--model", str(folder), capsys=capsys)
         assert status == 1 and saying in one_line_error(err) and str(folder) in err
     assert not out.exists()

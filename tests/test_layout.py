@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import UserError, finetune, split, sweep
+from helpers import UserError, split, sweep
 from helpers.layout import RunFolder, run_folder
 
 
@@ -12,8 +12,7 @@ def test_the_modules_take_their_paths_from_the_layout(make_settings):
     """The model, the split, the sweep and its study, and a trial's folder are where the layout says."""
     settings = make_settings()
     folder = run_folder(settings)
-    assert finetune.model_dir(settings) == folder.model and split.split_path(settings) == folder.split
-    assert sweep.where(settings) == str(folder.study)
+    assert split.split_path(settings) == folder.split and sweep.where(settings) == str(folder.study)
     trial = sweep.trial_settings(settings, {"learning_rate": "1e-4"})
     assert trial.output_dir == str(folder.trial(sweep.run_id(trial))) and folder.trial("x").parent == folder.sweep
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from helpers.data import label_names
-from helpers.finetune import model_dir
+from helpers.layout import run_folder
 from helpers.predict import classifier, predict, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
@@ -30,7 +30,7 @@ def test_stratified_split_keeps_every_topic_everywhere(topics_run):
 def test_trained_model_is_named_by_the_topics(topics_run):
     """The saved model has four outputs named by the topic strings, and it trained with the weighted loss."""
     settings, trainer = topics_run
-    config = json.loads((model_dir(settings) / "config.json").read_text())
+    config = json.loads((run_folder(settings).model / "config.json").read_text())
     assert config["id2label"] == {str(i): name for i, name in enumerate(sorted(TOPICS))}
     assert trainer.compute_loss_func is not None
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -59,6 +59,6 @@ def test_new_headlines_in_korean_and_english_get_topic_names(topics_run):
                  "riverside rovers beat harbour city 2-1 in cup final": "sports",
                  "연구진, 북극 얼음에서 새 효소 발견 🔬": "science",
                  "kai summers announces world tour 🎤": "entertainment"}
-    answers = classifier(model_dir(settings))(list(headlines))
+    answers = classifier(run_folder(settings).model)(list(headlines))
     assert len(answers) == len(headlines) and all(answer["label"] in TOPICS for answer in answers)
     assert sum(answer["label"] == topic for answer, topic in zip(answers, headlines.values())) >= 3

@@ -16,7 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, defa
 from transformers.trainer_utils import PredictionOutput
 
 from helpers.data import label_names
-from helpers.finetune import model_dir
+from helpers.layout import run_folder
 from helpers.models import load_model, load_tokenizer, load_trained
 from helpers.predict import (as_bytes, classifier, evaluate_test, predict, prediction_trainer, probabilities,
                              read_texts, with_predictions)
@@ -140,7 +140,7 @@ def test_probabilities_and_predictions_table():
 def test_reloaded_model_predicts_the_same(trained):
     """The model reloaded from disk gives the in-memory model's logits on the test split."""
     settings, trainer = trained
-    model, tokenizer = load_trained(model_dir(settings))
+    model, tokenizer = load_trained(run_folder(settings).model)
     test = tokenize(load_split(settings)["test"], tokenizer, settings)
     reloaded = predict(model, tokenizer, test, settings).predictions
     in_memory = predict(trainer.model, trainer.processing_class, test, settings).predictions

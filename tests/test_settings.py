@@ -196,8 +196,8 @@ def test_settings_have_their_declared_types(tmp_path):
         settings = get_settings(profile, cache_dir=str(tmp_path))
         for f in dataclasses.fields(settings):
             value = getattr(settings, f.name)
-            if type(value) is not hints[f.name]:
-                wrong[f"{profile}.{f.name}"] = f"{value!r} is not a {hints[f.name].__name__}"
+            if type(value) is not hs.kind(f.name) or value not in (hs.choices(f.name) or [value]):
+                wrong[f"{profile}.{f.name}"] = f"{value!r} is not a {hints[f.name]}"
     assert not wrong, f"settings not of their declared type: {wrong}"
 
 
@@ -281,6 +281,16 @@ def test_every_setting_has_one_known_role():
         hs.having("splt")
 
 
+def test_lists_of_settings_are_made_from_the_fields():
+    """The profiles a user can name are `auto` and those of PROFILES; TrainingArguments' fields, the speed levers and
+    the settings a trial keeps come from the fields' tags, each naming a setting of its type."""
+    assert hs.choices("profile") == ("auto", *hs.PROFILES)
+    assert {name: type(value) for name, value in hs.tagged("off").items()} == \
+        {name: hs.kind(name) for name in hs.tagged("off")}, "each lever's off value is a value of the setting"
+    assert all(value in (hs.choices(name) or [value]) for name, value in hs.tagged("off").items())
+    assert {"output_dir", "epochs", "optimizer"} <= set(hs.tagged("argument")) and "profile" in hs.tagged("recorded")
+
+
 def test_assigning_to_a_setting_raises(tmp_path):
     """Settings are frozen: a setting is changed by a copy (`dataclasses.replace`), never in place."""
     settings = get_settings("tiny", cache_dir=str(tmp_path))
@@ -290,75 +300,6 @@ def test_assigning_to_a_setting_raises(tmp_path):
         setattr(settings, "output_dir", str(tmp_path / "elsewhere"))
     changed = dataclasses.replace(settings, epochs=1.0)
     assert (changed.epochs, settings.epochs) == (1.0, hs.FIELDS["epochs"].default)
-
-
-def _another_value(name: str):
-    """A valid value of setting `name` other than its default."""
-    default, kind = hs.FIELDS[name].default, hs.TYPES[name]
-    allowed = {"profile": "tiny", "precision": "fp32", "lr_scheduler": "cosine", "max_steps": 7, "attention": "sdpa",
-               "optimizer": "adamw_torch", "train_layers": "head"}
-    if name in allowed:
-        return allowed[name]
-    if kind is bool:
-        return not default
-    if kind is int:
-        return default + 1
-    if kind is float:
-        return default / 2 if default else 0.1
-    return default + "-other"
-
-
-@pytest.mark.parametrize("name", list(hs.FIELDS))
-def test_a_trials_id_changes_with_what_it_learns(name):
-    """A trial's id (sweep.run_id) changes with every setting but those of the roles that learn nothing (profile,
-    folder, run); the sweep cannot search the profile, the folders or the split."""
-    import helpers.sweep as sweep
-
-    base = Settings()
-    other = dataclasses.replace(base, **{name: hs.coerce(name, _another_value(name))})
-    learns = hs.FIELDS[name].metadata["role"] not in ("profile", "folder", "run")
-    assert (sweep.run_id(other) != sweep.run_id(base)) == learns
-    searchable = hs.FIELDS[name].metadata["role"] not in ("profile", "folder", "split")
-    if searchable:
-        assert sweep.check_space({name: [_another_value(name)]})
-    else:
-        assert "cannot be searched" in refused(sweep.check_space, {name: [_another_value(name)]})
-
-
-def test_trial_ids_stay_what_earlier_versions_gave():
-    """A shared study (a database, a sweep folder) holds the ids of earlier versions: the same settings keep their
-    id. The ids below are those the sweep gave before the settings were tagged by role (issue 23)."""
-    import helpers.sweep as sweep
-
-    cases = {
-        "fe6f000f49": Settings(),
-        "0570fe2c4c": Settings(profile="tiny", data="/somewhere/sarcasm_sample.json", model="/cache/tiny-distilbert",
-                               cache_dir="/cache", output_dir="/out", learning_rate=3e-3, warmup_steps=0,
-                               logging_steps=2, eval_batch_size=32),
-        "e221ae9ad6": Settings(profile="quick", train_rows=6000, epochs=2, warmup_steps=0.1, logging_steps=25,
-                               learning_rate=1e-4, train_batch_size=32, weight_decay=0.0, output_dir="/elsewhere",
-                               resume=True, report_to="tensorboard"),
-        "0ac4e3bb49": Settings(model="klue/bert-base", label_names="a,b,c", stratify=True, class_weights=True,
-                               precision="bf16", group_by_length=False, seed=7, max_length=64, lr_scheduler="cosine",
-                               label_smoothing=0.1),
-    }
-    assert {sweep.run_id(settings): expected for expected, settings in cases.items()} == {id: id for id in cases}
-
-
-def test_training_arguments_come_from_one_mapping(tmp_path):
-    """Each setting in finetune.TRAINING_ARGUMENTS reaches its TrainingArguments argument as it is: changed, the
-    argument changes with it."""
-    import transformers
-
-    from helpers import finetune
-
-    arguments = {f.name for f in dataclasses.fields(transformers.TrainingArguments)}
-    assert set(finetune.TRAINING_ARGUMENTS) <= set(hs.FIELDS) and set(finetune.TRAINING_ARGUMENTS.values()) <= arguments
-    base = get_settings("tiny", cache_dir=str(tmp_path), output_dir=str(tmp_path / "out"))
-    for name, argument in finetune.TRAINING_ARGUMENTS.items():
-        value = hs.coerce(name, _another_value(name)) if name != "output_dir" else str(tmp_path / "other")
-        args = finetune.training_arguments(dataclasses.replace(base, **{name: value}))
-        assert getattr(args, argument) == value != getattr(base, name), (name, argument)
 
 
 # ---------------------------------------------------------------------------------------------- train less (09)

@@ -294,3 +294,42 @@ def test_a_trial_keeps_every_learned_setting_that_differs_from_its_profile(make_
     _, kwargs = parse_call(sweep.best_call(pd.DataFrame([run])))
     assert kwargs["max_steps"] == 4 and kwargs["train_rows"] == 50
     assert "train_rows" not in sweep.knobs(run) and sweep.knobs(run)["max_steps"] == 4
+
+
+# ------------------------------------------------------------------------------------------------------ trial ids
+from helpers import Settings, settings as hs  # noqa: E402 (appended here: the tests above predate it)
+
+from support import another_value, refused  # noqa: E402
+
+
+@pytest.mark.parametrize("name", list(hs.FIELDS))
+def test_a_trials_id_changes_with_what_it_learns(name):
+    """A trial's id (sweep.run_id) changes with every setting but those of the roles that learn nothing (profile,
+    folder, run); the sweep cannot search the profile, the folders or the split."""
+    base = Settings()
+    other = dataclasses.replace(base, **{name: hs.coerce(name, another_value(name))})
+    learns = hs.FIELDS[name].metadata["role"] not in ("profile", "folder", "run")
+    assert (sweep.run_id(other) != sweep.run_id(base)) == learns
+    searchable = hs.FIELDS[name].metadata["role"] not in ("profile", "folder", "split")
+    if searchable:
+        assert sweep.check_space({name: [another_value(name)]})
+    else:
+        assert "cannot be searched" in refused(sweep.check_space, {name: [another_value(name)]})
+
+
+def test_trial_ids_stay_what_earlier_versions_gave():
+    """A shared study (a database, a sweep folder) holds the ids of earlier versions: the same settings keep their
+    id. The ids below are those the sweep gave before the settings were tagged by role (issue 23)."""
+    cases = {
+        "fe6f000f49": Settings(),
+        "0570fe2c4c": Settings(profile="tiny", data="/somewhere/sarcasm_sample.json", model="/cache/tiny-distilbert",
+                               cache_dir="/cache", output_dir="/out", learning_rate=3e-3, warmup_steps=0,
+                               logging_steps=2, eval_batch_size=32),
+        "e221ae9ad6": Settings(profile="quick", train_rows=6000, epochs=2, warmup_steps=0.1, logging_steps=25,
+                               learning_rate=1e-4, train_batch_size=32, weight_decay=0.0, output_dir="/elsewhere",
+                               resume=True, report_to="tensorboard"),
+        "0ac4e3bb49": Settings(model="klue/bert-base", label_names="a,b,c", stratify=True, class_weights=True,
+                               precision="bf16", group_by_length=False, seed=7, max_length=64, lr_scheduler="cosine",
+                               label_smoothing=0.1),
+    }
+    assert {sweep.run_id(settings): expected for expected, settings in cases.items()} == {id: id for id in cases}

@@ -153,9 +153,9 @@ def test_the_merged_model_answers_as_the_adapter_does(lora_run):
 
 @pytest.mark.slow
 def test_bench_inference_exports_a_lora_run_merged(lora_run, tmp_path):
-    """`bench --inference` on a LoRA run: the merged model exported to ONNX agrees with it in float32."""
+    """`bench-inference` on a LoRA run: the merged model exported to ONNX agrees with it in float32."""
     out = tmp_path / "bench"
-    done = run_cli("bench", "--inference", "--profile", "tiny", "--model", str(lora_run / "model"),
+    done = run_cli("bench-inference", "--profile", "tiny", "--model", str(lora_run / "model"),
                    "--output-dir", str(out), "--cache-dir", str(lora_run.parent.parent / "cache"))
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row for row in json.loads((out / "bench_inference.json").read_text())["paths"]}

@@ -20,17 +20,10 @@ SAMPLE = 32  # the first test rows a check predicts again with a model, to see w
 @contextlib.contextmanager
 def _quietly():
     """transformers' load report and bars kept out of a check's output (notebook 05 showed them once)."""
-    from transformers.utils import logging
+    from ..hardware import quiet_transformers
 
-    from ..finetune import quiet_library
-
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        with quiet_library():
-            yield
-    finally:
-        logging.set_verbosity(verbosity)
+    with quiet_transformers():
+        yield
 
 
 def _test_rows(settings) -> pd.DataFrame:
@@ -59,7 +52,7 @@ def _predictions(predictions, settings, name: str = "predictions") -> np.ndarray
     after checking they are that: the test rows' labels, and the saved model's logits on the first rows."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ..finetune import model_dir
+    from ..layout import run_folder
 
     if not hasattr(predictions, "label_ids") or not hasattr(predictions, "predictions"):
         raise NotYet(f"{name} is a {type(predictions).__name__}, not what trainer.predict returns",
@@ -69,7 +62,7 @@ def _predictions(predictions, settings, name: str = "predictions") -> np.ndarray
     if len(logits) != len(test) or not np.array_equal(np.asarray(predictions.label_ids), test["label"].to_numpy()):
         raise NotYet(f"{name} are not the predictions of the test rows, in their order",
                      "predict test_data, the tokenized test rows of the saved split")
-    folder = model_dir(settings)
+    folder = run_folder(settings).model
     with _quietly():
         model = AutoModelForSequenceClassification.from_pretrained(folder)
     if not _same_logits(logits[:SAMPLE], _logits(model, AutoTokenizer.from_pretrained(folder), test.iloc[:SAMPLE],
@@ -282,14 +275,14 @@ def check_per_row_loss(per_row_loss) -> str:
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ..finetune import model_dir
+    from ..layout import run_folder
 
     if not callable(per_row_loss):
         raise NotYet(f"per_row_loss should be a function, not {type(per_row_loss).__name__}",
                      "def per_row_loss(logits, labels): ... return the losses")
     settings = _settings()
     test = _test_rows(settings).iloc[:SAMPLE]
-    folder = model_dir(settings)
+    folder = run_folder(settings).model
     with _quietly():
         model = AutoModelForSequenceClassification.from_pretrained(folder)
     logits = _logits(model, AutoTokenizer.from_pretrained(folder), test, settings)
