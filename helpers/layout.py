@@ -1,23 +1,41 @@
-"""The run folder's layout: every name a run keeps in its output folder, in one place.
+"""The run folder's layout: every name a run keeps in its output folder, and the one way a finished file is written.
 
-`OUTPUT_DIR/` holds `model/` (the saved model and its card), `checkpoint-N/` (a run's checkpoints), `split.json`
-(notebook 02), `metrics.json` (`python -m helpers train`), `sweep/` (notebook 06: `sweep/study.log` and a folder
-per trial), `onnx/` and `bench_inference.json` (notebook 08, `bench --inference`), and while a run holds it,
-`.run.lock` and `.run.pid`; a save being written goes to `.model-partial`.
-Introduced in notebook 02 (`split.split_path`); finetune, split, sweep and the CLI take their paths from here.
+`OUTPUT_DIR/` holds `model/` (the saved model, its card and `log_history.json`), `checkpoint-N/` (a run's
+checkpoints), `split.json` (notebook 02), `metrics.json` (`python -m helpers train`), `bench.json` (`bench`),
+`sweep/` (notebook 06: `sweep/study.log` and a folder per trial), `onnx/` and `bench_inference.json` (notebook 08,
+`bench --inference`), and while a run holds it, `.run.lock` and `.run.pid`. Every finished file or folder is written
+under a temporary name beside it and renamed into place (`atomic`): a reader never sees half of one.
+Introduced in notebook 02 (`run_folder(settings).split`); every module takes its paths from here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from .settings import Settings, UserError
 
 LOCK, HOLDER = ".run.lock", ".run.pid"  # held by the run using the folder, and that run's process id
-PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save being written, the model it replaces
 STUDY_FILE = "study.log"  # in sweep/: the sweep's optuna journal
+LOG_HISTORY = "log_history.json"  # in model/: the Trainer's log, every evaluation of the run
+BENCH, BENCH_INFERENCE = "bench.json", "bench_inference.json"  # `bench`'s figures, `bench --inference`'s
+
+
+def partial(path: Path) -> Path:
+    """Where the folder `path` is written before it is renamed into place: `.NAME-partial` beside it."""
+    return path.with_name(f".{path.name}-partial")
+
+
+def replaced(path: Path) -> Path:
+    """Where the folder `path` is kept while a new one takes its place: `.NAME-replaced` beside it."""
+    return path.with_name(f".{path.name}-replaced")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,12 +52,17 @@ class RunFolder:
     @property
     def partial(self) -> Path:
         """A save being written, renamed to `model` once complete."""
-        return self.root / PARTIAL
+        return partial(self.model)
 
     @property
     def replaced(self) -> Path:
         """The model a save is replacing, until the new one is in place."""
-        return self.root / REPLACED
+        return replaced(self.model)
+
+    @property
+    def log_history(self) -> Path:
+        """The saved model's training log (notebook 06 reads a trial's)."""
+        return self.model / LOG_HISTORY
 
     @property
     def lock(self) -> Path:
@@ -60,6 +83,16 @@ class RunFolder:
     def metrics(self) -> Path:
         """The test metrics `python -m helpers train` writes."""
         return self.root / "metrics.json"
+
+    @property
+    def bench(self) -> Path:
+        """The pipelines' figures `python -m helpers bench` writes (its chart beside, `.png`)."""
+        return self.root / BENCH
+
+    @property
+    def bench_inference(self) -> Path:
+        """The prediction paths' figures `bench --inference` writes (its chart beside, `.png`; notebook 08)."""
+        return self.root / BENCH_INFERENCE
 
     @property
     def onnx(self) -> Path:
@@ -116,14 +149,41 @@ def make(folder: Path) -> Path:
     return folder
 
 
-def swap_in(partial: Path, folder: Path, replaced: Path) -> Path:
-    """Put the complete folder `partial` in place of `folder`, the old one kept as `replaced` until the new one is
-    in: a save cut short never leaves a half-written `folder` (notebook 04's save, notebook 08's export)."""
-    import shutil
-
-    shutil.rmtree(replaced, ignore_errors=True)
+def swap_in(new: Path, folder: Path) -> Path:
+    """Put the complete folder `new` in place of `folder`, the old one kept as `replaced(folder)` until the new one
+    is in: a save cut short never leaves a half-written `folder` (notebook 04's save, notebook 08's export)."""
+    old = replaced(folder)
+    shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
-        folder.rename(replaced)
-    partial.rename(folder)
-    shutil.rmtree(replaced, ignore_errors=True)
+        folder.rename(old)
+    new.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+@contextlib.contextmanager
+def atomic(path: Path, folder: bool = False) -> Iterator[Path]:
+    """A temporary name beside `path` for the block to write a file (`folder`: a folder) into, renamed to `path` when
+    the block ends and removed when it fails: a reader sees the old `path` or the new, never half (notebook 02)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")  # one per writer (torchrun's)
+    if folder:
+        tmp.mkdir()
+    try:
+        yield tmp
+        if folder:
+            swap_in(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:  # still there when the block failed
+        if folder:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, obj) -> Path:
+    """`obj` as indented JSON in `path`, whole or not at all (`atomic`): metrics.json, bench.json, split.json."""
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    return path

@@ -19,7 +19,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .data import no_connection
+from .download import no_connection
 from .reach import hub_cached, looks_like_path
 from .settings import Settings, UserError, is_tiny
 from .tiny import ensure_tiny_model

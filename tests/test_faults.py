@@ -25,6 +25,7 @@ from helpers.split import load_split, split_path
 from support import (
     ROOT,
     clean_env,
+    closed_port,
     finish,
     files_in,
     one_line_error,
@@ -328,15 +329,6 @@ def test_a_checkpoint_whose_state_is_being_written_is_not_complete(trainer, tmp_
 # ---------------------------------------------------------------------------------------------- the hub unreachable
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("endpoint", [f"http://127.0.0.1:{closed_port()}", "http://no-such-hub.invalid"])
 def test_a_model_that_cannot_be_loaded_leaves_the_folder_as_it_was(endpoint, tmp_path, tiny_cache):
@@ -414,7 +406,7 @@ def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tm
 ])
 def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
     """The operating system's error, however deep in the HTTP client's chain of exceptions, decides; not words."""
-    from helpers.data import no_connection
+    from helpers.download import no_connection
 
     try:
         try:
