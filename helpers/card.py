@@ -20,7 +20,8 @@ from huggingface_hub import ModelCard, ModelCardData
 
 from .baselines import compare_on
 from .data import label_names
-from .models import looks_like_path
+from .layout import atomic
+from .reach import model_source
 from .settings import DATA_URL, Settings, having, is_url, warn
 
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
@@ -72,13 +73,17 @@ the test rows above; do not use it to make decisions about people.
 """
 
 
-def kept_validation(log_history: list[dict]) -> dict[str, float] | None:
-    """The kept epoch's evaluation metrics (the best accuracy, as `load_best_model_at_end` keeps), from the log."""
+def best_evaluation(log_history: list[dict]) -> dict:
+    """The log's entry of the kept epoch: the best `eval_accuracy`, the first of equals, as `load_best_model_at_end`
+    keeps; {} when nothing was evaluated (notebooks 04 and 06: the card and the sweep's record)."""
     evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
-    if not evaluations:
-        return None
-    best = max(evaluations, key=lambda entry: entry["eval_accuracy"])  # the first of equals, as the Trainer keeps
-    return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")}
+    return max(evaluations, key=lambda entry: entry["eval_accuracy"], default={})
+
+
+def kept_validation(log_history: list[dict]) -> dict[str, float] | None:
+    """The kept epoch's evaluation metrics (`best_evaluation`), None when nothing was evaluated."""
+    best = best_evaluation(log_history)
+    return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")} if best else None
 
 
 def is_sarcasm_data(settings: Settings, columns: Iterable[str]) -> bool:
@@ -127,7 +132,7 @@ def report(settings: Settings, parts: dict[str, pd.DataFrame | None], log_histor
     evaluated = "validation" if parts["validation"] is not None else "test (no validation split)"
     return Report(
         model=settings.model,
-        hub_model=not looks_like_path(settings.model) and not Path(settings.model).expanduser().exists(),
+        hub_model=model_source(settings.model) == "hub",
         data=settings.data if is_url(settings.data) else Path(settings.data).name,
         text_column=settings.text_column,
         label_column=settings.label_column,
@@ -199,7 +204,6 @@ def render(report: Report) -> ModelCard:
 
 def write_card(folder: Path, report: Report) -> Path:
     """Write the card of `report` into `folder` as README.md, whole or not at all (notebook 04); returns its path."""
-    path, partial = folder / "README.md", folder / ".README.md.partial"
-    render(report).save(partial)
-    partial.replace(path)
-    return path
+    with atomic(folder / "README.md") as partial:
+        render(report).save(partial)
+    return folder / "README.md"

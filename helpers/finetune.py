@@ -36,6 +36,7 @@ from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
 from .data import label_names, load_data
 from .layout import HOLDER, LOCK, run_folder, swap_in  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
+from .layout import LOG_HISTORY
 from .settings import Settings, UserError, warn
 from .models import (check_classifier, has_weights, is_adapter, is_trained, load_model, load_tokenizer,
                      save_adapter_config, unfinished_model)
@@ -347,7 +348,7 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
     disk, a killed kernel) never leaves a `model/` that looks trained.
     """
     layout = run_folder(settings)
-    folder, partial, replaced = layout.model, layout.partial, layout.replaced
+    folder, partial = layout.model, layout.partial
     first = trainer.is_world_process_zero()
     if first:
         shutil.rmtree(partial, ignore_errors=True)
@@ -355,10 +356,10 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
     if first:
         if is_adapter(partial):  # a LoRA run: peft saved the adapter and head; the labels need the config too
             save_adapter_config(trainer.model, partial)
-        (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+        (partial / LOG_HISTORY).write_text(json.dumps(trainer.state.log_history, indent=1))
         if run_report is not None:
             write_card(partial, run_report)  # README.md: the model card, test metrics still to come
-        swap_in(partial, folder, replaced)
+        swap_in(partial, folder)
     return folder
 
 

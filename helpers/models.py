@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import warnings
 from collections.abc import Iterator
 import urllib.parse
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .download import no_connection
-from .reach import hub_cached, looks_like_path
-from .settings import Settings, UserError, is_tiny
+from .reach import hub_cached, model_source
+from .settings import Settings, UserError
 from .tiny import ensure_tiny_model
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def not_reachable(name: str, why: str) -> str:
 def check_hub_model(name: str) -> None:
     """Fail at once, in one line, when hub model `name` is neither cached nor reachable: before transformers (and
     torch) are imported, which takes seconds (`python -m helpers train`)."""
-    if is_tiny(name) or looks_like_path(name) or Path(name).expanduser().is_dir():
+    if model_source(name) != "hub":
         return
     why = hub_unreachable()
     if why and not hub_cached(name):
@@ -75,10 +76,7 @@ def from_pretrained(auto_class, name: str, **kwargs):
     A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with
     no retries.
     """
-    if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
-        raise UserError(f"model folder {name} does not exist; set TC_MODEL (or --model) to a model folder or hub name")
-    from_hub = not is_tiny(name) and not Path(name).expanduser().is_dir()
-    unreachable = hub_unreachable() if from_hub else None
+    unreachable = hub_unreachable() if model_source(name) == "hub" else None
     offline = {"local_files_only": True} if unreachable else {}
     if unreachable and hasattr(auto_class, "_model_mapping"):  # with peft installed, transformers 5.24's Auto model
         offline["adapter_kwargs"] = {"local_files_only": True}  # classes ask the hub for adapter_config.json otherwise
@@ -113,14 +111,17 @@ def with_padding(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTok
     return tokenizer
 
 
+def token_limit(tokenizer: PreTrainedTokenizerBase, config) -> int:
+    """The most tokens a model takes: its tokenizer's limit, or its position table's (`max_position_embeddings`) when
+    that is lower, as a longer input would index past it (notebooks 05, 09)."""
+    return min(tokenizer.model_max_length, getattr(config, "max_position_embeddings", None) or math.inf)
+
+
 def within_positions(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTokenizerBase:
-    """`tokenizer`, its `model_max_length` lowered to the model's position limit (`max_position_embeddings`) when
-    that is lower: a longer input would index past the position table (notebook 09)."""
+    """`tokenizer`, its `model_max_length` lowered to the model's `token_limit` (notebook 09)."""
     from transformers import AutoConfig
 
-    positions = getattr(from_pretrained(AutoConfig, name), "max_position_embeddings", None)
-    if positions and positions < tokenizer.model_max_length:
-        tokenizer.model_max_length = positions
+    tokenizer.model_max_length = token_limit(tokenizer, from_pretrained(AutoConfig, name))
     return tokenizer
 
 
@@ -304,15 +305,38 @@ def has_weights(folder: Path) -> bool:
     return True
 
 
-def is_trained(folder: Path) -> bool:
-    """True when `folder` holds a complete saved model: its config and whole weights (notebook 04)."""
-    return (folder / "config.json").is_file() and has_weights(folder)
+def check_fine_tuned(folder: str | Path) -> None:
+    """Fail in one line unless `folder` holds a whole fine-tuned classifier: a config naming one (a
+    `...ForSequenceClassification`) and whole weights (notebook 05). The one check: `is_trained` asks it too."""
+    config = Path(folder) / "config.json"
+    if not config.is_file():
+        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass the folder a "
+                        "training saved (OUTPUT_DIR/model): it has no config.json")
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (ValueError, AttributeError):
+        raise UserError(f"{config} is not a model's config (not a JSON object); pass the folder a training saved "
+                        "(OUTPUT_DIR/model)") from None
+    if not any(name.endswith("ForSequenceClassification") for name in architectures):
+        raise UserError(f"{folder} holds a {', '.join(architectures) or 'model'}, not a fine-tuned classifier; pass "
+                        "the folder a training saved (OUTPUT_DIR/model, python -m helpers train)")
+    if not has_weights(Path(folder)):
+        raise UserError(unfinished_model(folder))
 
 
 def unfinished_model(folder: Path) -> str:
     """The one-line error for a model folder whose weights are missing or cut short (notebook 04)."""
     return (f"{folder} holds an unfinished model (its weights are missing or cut short: a save was interrupted); "
             "train it again with --overwrite (TC_OVERWRITE=1)")
+
+
+def is_trained(folder: Path) -> bool:
+    """True when `folder` holds a whole fine-tuned classifier (`check_fine_tuned` passes) (notebook 04)."""
+    try:
+        check_fine_tuned(folder)
+    except UserError:
+        return False
+    return True
 
 
 def is_adapter(folder: str | Path) -> bool:
@@ -345,9 +369,11 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
     if not base:
         raise UserError(f"the adapter in {folder} does not name its base model (base_model_name_or_path in "
                         "adapter_config.json); train it again with --overwrite")
-    if looks_like_path(base) and not is_tiny(base) and not Path(base).expanduser().is_dir():
+    try:
+        model_source(base)
+    except UserError:
         raise UserError(f"the LoRA adapter in {folder} goes on the base model {base}, which is not there; put that "
-                        "model folder back, or train again from a model you have")
+                        "model folder back, or train again from a model you have") from None
     config = from_pretrained(AutoConfig, str(folder))
     from transformers.utils import logging
 
@@ -375,10 +401,7 @@ def load_trained(folder: str | Path, names: list[str] | None = None, attention_c
 
     from .hardware import attention
 
-    if not (Path(folder) / "config.json").is_file():
-        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
-    if not has_weights(Path(folder)):
-        raise UserError(unfinished_model(folder))
+    check_fine_tuned(folder)
     if names is not None:
         check_classifier(str(folder), names)
     tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))

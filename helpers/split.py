@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .data import label_names, load_data
-from .layout import run_folder
+from .layout import run_folder, write_json
 from .settings import Settings, UserError, having, how_to_set, warn_once
 
 PARTS = ("train", "validation", "test")
@@ -62,16 +61,6 @@ def evaluation_rows(parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     return parts["validation"] if parts["validation"] is not None else parts["test"]
 
 
-def output_folder(settings: Settings) -> Path:
-    """The output folder, made if missing; one clear line when a file stands in its way or it cannot be made."""
-    return run_folder(settings).make()
-
-
-def split_path(settings: Settings) -> Path:
-    """The file that keeps the split, in the output folder."""
-    return run_folder(settings).split
-
-
 def _recipe(settings: Settings) -> dict:
     """The settings that decide which rows land where: those whose role is "split"."""
     return {name: getattr(settings, name) for name in having("split")}
@@ -79,14 +68,11 @@ def _recipe(settings: Settings) -> dict:
 
 def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Path:
     """Write each part's original row indices, so later notebooks use the very same rows."""
-    output_folder(settings)
-    path = split_path(settings)
+    folder = run_folder(settings)
+    folder.make()
     saved = {"recipe": _recipe(settings)}
     saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: under torchrun each saves the same split
-    tmp.write_text(json.dumps(saved))
-    tmp.replace(path)  # atomic: a reader sees the old split or the new one, never half
-    return path
+    return write_json(folder.split, saved)  # under torchrun each process saves the same split
 
 
 def load_split(settings: Settings, df: pd.DataFrame | None = None) -> dict[str, pd.DataFrame | None]:
@@ -95,7 +81,7 @@ def load_split(settings: Settings, df: pd.DataFrame | None = None) -> dict[str, 
     `df`: the settings' data as `load_data` gives it, when the caller has loaded it already (else it is read here).
     """
     df = load_data(settings) if df is None else df
-    path = split_path(settings)
+    path = run_folder(settings).split
     saved = json.loads(path.read_text()) if path.exists() else {}
     if saved.get("recipe") != _recipe(settings):
         train, test = split_data(df, settings)

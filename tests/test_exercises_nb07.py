@@ -110,9 +110,9 @@ def test_07_3_top_k(runs, capsys):
     """The pipeline's answers with top_k=None pass; its best answer only, sigmoid scores, another model's scores, or
     too few answers fail (the check calls the pipeline itself)."""
     settings, off, on = runs
-    classify = predict.classifier(finetune.model_dir(dataclasses.replace(settings,
+    classify = predict.saved_pipeline(finetune.model_dir(dataclasses.replace(settings,
                                                                          output_dir=f"{settings.output_dir}/weights-True")))
-    other = predict.classifier(finetune.model_dir(dataclasses.replace(settings,
+    other = predict.saved_pipeline(finetune.model_dir(dataclasses.replace(settings,
                                                                       output_dir=f"{settings.output_dir}/weights-False")))
     headlines = ["국회, 교육 예산 법안 통과", "eastvale comets beat harbour city 3-0 in league"]
     passes(capsys, "07.3", classify(headlines, top_k=None), classify, headlines)

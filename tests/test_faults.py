@@ -20,7 +20,8 @@ from helpers import UserError
 from helpers.card import report
 from helpers.finetune import HOLDER, LOCK, checkpoints, ensure_trained, prepare_output, run_lock, save
 from helpers.models import is_trained, load_trained
-from helpers.split import load_split, split_path
+from helpers.layout import run_folder
+from helpers.split import load_split
 
 from support import (
     ROOT,
@@ -280,7 +281,7 @@ def test_saving_reads_splits_and_fits_nothing(trainer, tmp_path, tiny_cache, mon
     """`save` writes the model and the card of the report it is given: no data read, no split made, nothing fitted."""
     settings = tiny_settings_for(tmp_path / "out", tiny_cache)
     made = report(settings, load_split(settings), [])  # the run's report, computed once before saving
-    split_path(settings).unlink()
+    run_folder(settings).split.unlink()
 
     def forbidden(*args, **kwargs):
         raise AssertionError("saving did work that a run does once, before it saves")

@@ -12,7 +12,8 @@ def test_the_modules_take_their_paths_from_the_layout(make_settings):
     """The model, the split, the sweep and its study, and a trial's folder are where the layout says."""
     settings = make_settings()
     folder = run_folder(settings)
-    assert finetune.model_dir(settings) == folder.model and split.split_path(settings) == folder.split
+    split.load_split(settings)  # saves the split
+    assert finetune.model_dir(settings) == folder.model and folder.split.is_file()
     assert sweep.sweep_dir(settings) == folder.sweep and sweep.where(settings) == str(folder.study)
     trial = sweep.trial_settings(settings, {"learning_rate": "1e-4"})
     assert trial.output_dir == str(folder.trial(sweep.run_id(trial))) and folder.trial("x").parent == folder.sweep

@@ -9,7 +9,7 @@ import pytest
 
 from helpers.data import label_names
 from helpers.finetune import model_dir
-from helpers.predict import classifier, predict, with_predictions
+from helpers.predict import predict, saved_pipeline, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
@@ -59,6 +59,6 @@ def test_new_headlines_in_korean_and_english_get_topic_names(topics_run):
                  "riverside rovers beat harbour city 2-1 in cup final": "sports",
                  "연구진, 북극 얼음에서 새 효소 발견 🔬": "science",
                  "kai summers announces world tour 🎤": "entertainment"}
-    answers = classifier(model_dir(settings))(list(headlines))
+    answers = saved_pipeline(model_dir(settings))(list(headlines))
     assert len(answers) == len(headlines) and all(answer["label"] in TOPICS for answer in answers)
     assert sum(answer["label"] == topic for answer, topic in zip(answers, headlines.values())) >= 3

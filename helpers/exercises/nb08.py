@@ -94,13 +94,14 @@ def _logits_on_test_rows(settings):
     import dataclasses
 
     from ..finetune import model_dir
-    from ..inference import ONNX_INT8, onnx_folder, onnx_logits, session
+    from ..inference import ONNX_INT8, onnx_logits, session
+    from ..layout import run_folder
     from ..models import load_trained
     from ..predict import predict
     from ..split import load_split
     from ..tokenization import tokenize
 
-    folder, exported = model_dir(settings), onnx_folder(settings)
+    folder, exported = model_dir(settings), run_folder(settings).onnx
     if not (exported / ONNX_INT8).is_file():
         raise NotYet(f"there is no {ONNX_INT8} in {exported}", "run the notebook's export cells first "
                      "(inference.export_folder)")

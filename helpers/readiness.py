@@ -74,7 +74,7 @@ def profile_line(settings: Settings, counts: dict[str, int]) -> str:
     return f"profile: {settings.profile} ({counts['train']:,} train rows, {epochs})"
 
 
-def measure(settings: Settings, steps: int = 6, predict_rows: int = 64) -> dict[str, float]:
+def measure_speed(settings: Settings, steps: int = 6, predict_rows: int = 64) -> dict[str, float]:
     """Train `steps` real batches of the profile's model and predict `predict_rows` rows: rows per second (notebook 00).
 
     The first 2 steps and the first prediction pass are not timed (start-up), as in `python -m helpers bench`.
@@ -123,7 +123,7 @@ def training_time(settings: Settings) -> dict | None:
     """The profile's rows, the measured speeds and the seconds of one training; None without data or model."""
     if "missing" in (data_status(settings), model_status(settings)):
         return None
-    counts, speed = row_counts(settings), measure(settings)
+    counts, speed = row_counts(settings), measure_speed(settings)
     return {"counts": counts, "speed": speed, "seconds": estimate_seconds(settings, counts, speed)}
 
 
