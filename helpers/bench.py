@@ -100,7 +100,7 @@ def run_pipeline(
     )
     clock = StepClock(skip)
     with peak_memory() as memory:
-        trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data,
+        trainer = Trainer(model=load_model(settings, label_names(settings)), args=args, train_dataset=train_data,
                           data_collator=collate, callbacks=[clock])
         trainer.train()
         model = trainer.model

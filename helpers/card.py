@@ -19,7 +19,7 @@ import pandas as pd
 from huggingface_hub import ModelCard, ModelCardData
 
 from .baselines import compare_on
-from .data import label_names
+from .data import read_data
 from .layout import atomic
 from .reach import model_source
 from .settings import DATA_URL, Settings, having, is_url, warn
@@ -114,12 +114,12 @@ class Report:
     lora_rank: int = 0  # a LoRA run's rank: the folder holds an adapter on the base model (notebook 09)
 
 
-def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str) -> dict[str, dict[str, dict]]:
-    """The baselines trained once on the train rows, scored on the evaluation rows and the test rows; {} (said in a
-    line) when scikit-learn cannot fit them, so that a run still saves its model."""
+def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str, classes: int) -> dict[str, dict[str, dict]]:
+    """The baselines trained once on the train rows, scored on the evaluation rows and the test rows, of `classes`
+    labels; {} (said in a line) when scikit-learn cannot fit them, so that a run still saves its model."""
     rows = {evaluated: parts["validation"] if parts["validation"] is not None else parts["test"], "test": parts["test"]}
     try:
-        tables = compare_on(parts["train"], rows, len(label_names(parts["train"])))
+        tables = compare_on(parts["train"], rows, classes)
     except ValueError as error:
         warn(f"the model card has no baselines: scikit-learn could not fit them ({str(error).splitlines()[0]})")
         return {}
@@ -130,22 +130,23 @@ def report(settings: Settings, parts: dict[str, pd.DataFrame | None], log_histor
            test: dict | None = None) -> Report:
     """The run's report: `parts` as `split.load_split` gives them, the trainer's log, `test` metrics when known."""
     evaluated = "validation" if parts["validation"] is not None else "test (no validation split)"
+    data = read_data(settings)  # the label names and the file's columns (read once a process: `data.read_table`)
     return Report(
         model=settings.model,
         hub_model=model_source(settings.model) == "hub",
         data=settings.data if is_url(settings.data) else Path(settings.data).name,
         text_column=settings.text_column,
         label_column=settings.label_column,
-        labels=label_names(parts["train"]),
+        labels=data.label_names,
         train_rows=len(parts["train"]),
         validation_rows=0 if parts["validation"] is None else len(parts["validation"]),
         test_rows=len(parts["test"]),
         split_seed=settings.split_seed,
-        sarcasm=is_sarcasm_data(settings, parts["train"].attrs.get("columns", ())),
+        sarcasm=is_sarcasm_data(settings, data.columns),
         hyperparameters={name: getattr(settings, name) for name in HYPERPARAMETERS},
         evaluated=evaluated,
         validation=kept_validation(log_history),
-        baselines=baselines_on(parts, evaluated),
+        baselines=baselines_on(parts, evaluated, len(data.label_names)),
         test=test,
         lora_rank=settings.lora_rank,
     )
@@ -180,25 +181,15 @@ def render(report: Report) -> ModelCard:
     return ModelCard.from_template(
         data,
         template_str=TEMPLATE,
-        title=f"{Path(report.model).name} {'with a LoRA adapter ' if report.lora_rank else ''}fine-tuned on "
-              f"{Path(report.data).name}",
-        lora_rank=report.lora_rank,
-        base=f"`{report.model}`" if report.hub_model else f"the local model folder `{Path(report.model).name}`",
-        labels=", ".join(f"{i} = {name}" for i, name in enumerate(report.labels)),
-        data=report.data,
-        text_column=report.text_column,
-        label_column=report.label_column,
-        train_rows=report.train_rows,
-        validation_rows=report.validation_rows,
-        test_rows=report.test_rows,
-        split_seed=report.split_seed,
-        sarcasm=report.sarcasm,
-        hyperparameters=report.hyperparameters,
-        evaluated="Validation metrics are the kept epoch's, measured during training; the baselines (always the "
-                  "commonest train label, and TF-IDF with logistic regression) are trained on the same train rows "
-                  "and scored on the same rows.",
-        results=_results(report),
-        tested=report.test is not None,
+        **{**dataclasses.asdict(report),  # the report's fields as they are, but these, shown for people:
+           "title": f"{Path(report.model).name} {'with a LoRA adapter ' if report.lora_rank else ''}fine-tuned on "
+                    f"{Path(report.data).name}",
+           "base": f"`{report.model}`" if report.hub_model else f"the local model folder `{Path(report.model).name}`",
+           "labels": ", ".join(f"{i} = {name}" for i, name in enumerate(report.labels)),
+           "evaluated": "Validation metrics are the kept epoch's, measured during training; the baselines (always the "
+                        "commonest train label, and TF-IDF with logistic regression) are trained on the same train "
+                        "rows and scored on the same rows.",
+           "results": _results(report), "tested": report.test is not None},
     )
 
 

@@ -6,6 +6,7 @@ Introduced in notebook 01 (download).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 import warnings
@@ -153,8 +154,27 @@ def _json_lines(path: Path) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """The settings' data as `read_data` reads it: the rows, and what a row does not carry (notebook 01)."""
+
+    rows: pd.DataFrame  # columns `sentence` and `label` (ids 0..n-1), the file's row index
+    label_names: list[str]  # the names of labels 0, 1, ... (the saved model's `id2label`)
+    columns: list[str]  # the file's own columns (the model card: is it the sarcasm data?)
+
+
 def load_data(settings: Settings) -> pd.DataFrame:
-    """Load the data as columns `sentence` and `label`, keeping the original row index."""
+    """Load the data as columns `sentence` and `label`, keeping the original row index (notebook 01)."""
+    return read_data(settings).rows
+
+
+def label_names(settings: Settings) -> list[str]:
+    """The names of labels 0, 1, ... of the settings' data (the saved model's `id2label`) (notebook 01)."""
+    return read_data(settings).label_names
+
+
+def read_data(settings: Settings) -> Data:
+    """The settings' data: its rows as `sentence` and `label`, the label names, the file's columns (notebook 01)."""
     path = fetch(settings)
     raw = read_table(path)
     if raw.empty:
@@ -177,10 +197,7 @@ def load_data(settings: Settings) -> pd.DataFrame:
         columns={settings.text_column: "sentence", settings.label_column: "label"}
     )
     df["label"], names = _label_ids(df["label"], settings, path)
-    df = _checked(df, settings, path)
-    df.attrs["label_names"] = names  # travels with every part of the split
-    df.attrs["columns"] = list(map(str, raw.columns))  # the file's own (the model card: is it the sarcasm data?)
-    return df
+    return Data(_checked(df, settings, path), names, list(map(str, raw.columns)))
 
 
 def _header(path: Path) -> list[str]:
@@ -208,11 +225,6 @@ def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
     if df["label"].nunique() < 2:
         raise UserError(f"{path.name} has {len(df):,} usable rows but only one class; a classifier needs two or more")
     return df
-
-
-def label_names(df: pd.DataFrame) -> list[str]:
-    """The names of labels 0, 1, ... of rows from `load_data` (the saved model's `id2label`)."""
-    return list(df.attrs["label_names"])
 
 
 def place(path: Path, row: int) -> str:

@@ -34,7 +34,7 @@ from transformers.trainer_callback import ProgressCallback
 from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
-from .data import label_names, load_data
+from .data import read_data
 from .layout import HOLDER, LOCK, run_folder, swap_in  # noqa: F401 (HOLDER, LOCK: finetune's names for them, kept)
 from .layout import LOG_HISTORY
 from .settings import Settings, UserError, warn
@@ -409,13 +409,13 @@ def run(settings: Settings, announce: bool = True) -> Run:
     rows with them and writes them into the card, without reading the data or fitting the baselines again)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
-    df = load_data(settings)  # read once: the labels checked here, then split
+    data = read_data(settings)  # read once: the labels checked here, then split
     # and so does a model that cannot be loaded, classify, or learn the data's labels, and its tokenizer
-    check_classifier(settings.model, label_names(df))
+    check_classifier(settings.model, data.label_names)
     tokenizer = load_tokenizer(settings)
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
-    parts = load_split(settings, df)
-    names = label_names(parts["train"])
+    parts = load_split(settings, data)
+    names = data.label_names
     first = int(os.environ.get("RANK", "0")) == 0
     with quiet_library():
         model = load_model(settings, names, tokenizer)

@@ -257,7 +257,7 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
         raise UserError(f"runs={runs} must be 1 or more (3 or more for a median worth the name)")
     check_fine_tuned(folder)
     test = load_split(settings)["test"] if test is None else test
-    model, tokenizer = load_trained(folder, label_names(test))
+    model, tokenizer = load_trained(folder, label_names(settings))
     model.eval()
     data = tokenize(test, tokenizer, settings)
     labels = np.asarray(data.labels)

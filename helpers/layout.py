@@ -28,14 +28,9 @@ LOG_HISTORY = "log_history.json"  # in model/: the Trainer's log, every evaluati
 BENCH, BENCH_INFERENCE = "bench.json", "bench_inference.json"  # `bench`'s figures, `bench --inference`'s
 
 
-def partial(path: Path) -> Path:
-    """Where the folder `path` is written before it is renamed into place: `.NAME-partial` beside it."""
-    return path.with_name(f".{path.name}-partial")
-
-
-def replaced(path: Path) -> Path:
-    """Where the folder `path` is kept while a new one takes its place: `.NAME-replaced` beside it."""
-    return path.with_name(f".{path.name}-replaced")
+def _path(*names: str, doc: str) -> property:
+    """A path of the run folder, `names` under its root, read-only and documented: one row of `RunFolder`'s table."""
+    return property(lambda self: self.root.joinpath(*names), doc=doc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,70 +39,20 @@ class RunFolder:
 
     root: Path
 
-    @property
-    def model(self) -> Path:
-        """The saved model, its tokenizer, training log and card."""
-        return self.root / "model"
-
-    @property
-    def partial(self) -> Path:
-        """A save being written, renamed to `model` once complete."""
-        return partial(self.model)
-
-    @property
-    def replaced(self) -> Path:
-        """The model a save is replacing, until the new one is in place."""
-        return replaced(self.model)
-
-    @property
-    def log_history(self) -> Path:
-        """The saved model's training log (notebook 06 reads a trial's)."""
-        return self.model / LOG_HISTORY
-
-    @property
-    def lock(self) -> Path:
-        """The lock file of the run holding the folder."""
-        return self.root / LOCK
-
-    @property
-    def holder(self) -> Path:
-        """The process id of the run holding the folder."""
-        return self.root / HOLDER
-
-    @property
-    def split(self) -> Path:
-        """The saved split: each part's row indices and the recipe that made them."""
-        return self.root / "split.json"
-
-    @property
-    def metrics(self) -> Path:
-        """The test metrics `python -m helpers train` writes."""
-        return self.root / "metrics.json"
-
-    @property
-    def bench(self) -> Path:
-        """The pipelines' figures `python -m helpers bench` writes (its chart beside, `.png`)."""
-        return self.root / BENCH
-
-    @property
-    def bench_inference(self) -> Path:
-        """The prediction paths' figures `bench --inference` writes (its chart beside, `.png`; notebook 08)."""
-        return self.root / BENCH_INFERENCE
-
-    @property
-    def onnx(self) -> Path:
-        """The exported model: model.onnx, model_int8.onnx, its tokenizer and config (notebook 08)."""
-        return self.root / "onnx"
-
-    @property
-    def sweep(self) -> Path:
-        """The folder of a search: a folder per trial, and the study."""
-        return self.root / "sweep"
-
-    @property
-    def study(self) -> Path:
-        """The sweep's study journal (when no database is given)."""
-        return self.sweep / STUDY_FILE
+    model = _path("model", doc="The saved model, its tokenizer, training log and card.")
+    partial = _path(".model-partial", doc="A save being written, renamed to `model` once complete.")
+    replaced = _path(".model-replaced", doc="The model a save replaces, until the new one is in (`swap_in`).")
+    log_history = _path("model", LOG_HISTORY, doc="The saved model's training log (notebook 06 reads a trial's).")
+    lock = _path(LOCK, doc="The lock file of the run holding the folder.")
+    holder = _path(HOLDER, doc="The process id of the run holding the folder.")
+    split = _path("split.json", doc="The saved split: each part's row indices and the recipe that made them.")
+    metrics = _path("metrics.json", doc="The test metrics `python -m helpers train` writes.")
+    bench = _path(BENCH, doc="The pipelines' figures `python -m helpers bench` writes (its chart beside, .png).")
+    bench_inference = _path(BENCH_INFERENCE, doc="The prediction paths' figures `bench --inference` writes (its "
+                            "chart beside, .png; notebook 08).")
+    onnx = _path("onnx", doc="The exported model: model.onnx, model_int8.onnx, its tokenizer and config (notebook 08).")
+    sweep = _path("sweep", doc="The folder of a search: a folder per trial, and the study.")
+    study = _path("sweep", STUDY_FILE, doc="The sweep's study journal (when no database is given).")
 
     def trial(self, run_id: str) -> Path:
         """The output folder of the sweep's trial `run_id`."""
@@ -150,9 +95,9 @@ def make(folder: Path) -> Path:
 
 
 def swap_in(new: Path, folder: Path) -> Path:
-    """Put the complete folder `new` in place of `folder`, the old one kept as `replaced(folder)` until the new one
-    is in: a save cut short never leaves a half-written `folder` (notebook 04's save, notebook 08's export)."""
-    old = replaced(folder)
+    """Put the complete folder `new` in place of `folder`, the old one kept as `.NAME-replaced` until the new one is
+    in: a save cut short never leaves a half-written `folder` (notebook 04's save, notebook 08's export)."""
+    old = folder.with_name(f".{folder.name}-replaced")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         folder.rename(old)

@@ -97,9 +97,8 @@ def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
 
 def saved_test_metrics(settings: Settings) -> dict[str, float]:
     """`test_metrics` of the model saved in the settings' output folder (notebook 06: a chosen trial's)."""
-    parts = load_split(settings)
-    return test_metrics(*load_trained(run_folder(settings).model, label_names(parts["train"]), settings.attention), settings,
-                        parts["test"])
+    model, tokenizer = load_trained(run_folder(settings).model, label_names(settings), settings.attention)
+    return test_metrics(model, tokenizer, settings)
 
 
 def evaluate_test(trainer: Trainer, settings: Settings,

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import helpers.data as hd
 from helpers import UserError, get_settings, load_data
-from helpers.data import label_names
+from helpers.data import label_names, read_data
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 from helpers.split import load_split
 
@@ -126,14 +126,13 @@ def test_duplicates_are_counted(make_settings, tmp_path, capsys):
 
 
 def test_text_labels_become_ids_with_their_names(tmp_path, make_settings):
-    """Labels given as text are mapped to ids 0..n-1, and the names travel with every part of the split."""
+    """Labels given as text are mapped to ids 0..n-1, named by themselves in sorted order."""
     records = [dict(r, is_sarcastic=["satire", "news", "opinion"][i % 3]) for i, r in enumerate(headline_records(12))]
     settings = make_settings(data=str(write_table(tmp_path / "d.jsonl", records)))
-    parts = load_split(settings)
-    assert parts["train"].attrs["label_names"] == ["news", "opinion", "satire"]
-    assert parts["test"].attrs["label_names"] == ["news", "opinion", "satire"]
-    df = load_data(settings)
-    assert [df.attrs["label_names"][i] for i in df["label"]] == [r["is_sarcastic"] for r in records]
+    data = read_data(settings)
+    assert data.label_names == label_names(settings) == ["news", "opinion", "satire"]
+    assert [data.label_names[i] for i in data.rows["label"]] == [r["is_sarcastic"] for r in records]
+    pd.testing.assert_frame_equal(data.rows, load_data(settings))
 
 
 def test_same_rows_from_csv_json_and_jsonl(tmp_path, make_settings):
@@ -143,9 +142,9 @@ def test_same_rows_from_csv_json_and_jsonl(tmp_path, make_settings):
     assert list(shipped.columns) == ["sentence", "label"]
     assert shipped["sentence"].tolist() == [record["title"] for record in records]
     for suffix in FORMATS:
-        df = load_data(make_settings(data=str(write_table(tmp_path / f"topics{suffix}", records)), **TOPIC_COLUMNS))
-        pd.testing.assert_frame_equal(df, shipped)
-        assert label_names(df) == label_names(shipped) == sorted(TOPICS)
+        settings = make_settings(data=str(write_table(tmp_path / f"topics{suffix}", records)), **TOPIC_COLUMNS)
+        pd.testing.assert_frame_equal(load_data(settings), shipped)
+        assert label_names(settings) == sorted(TOPICS)
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
@@ -161,14 +160,14 @@ def test_korean_and_emoji_pass_through_load_data_unchanged(suffix, tmp_path, mak
 def test_text_labels_name_themselves_and_ids_take_label_names(tmp_path, make_settings):
     """Text labels keep their names (sorted, or in the order of label_names); ids are named by label_names."""
     records = topic_records()
-    ordered = load_data(make_settings(data=str(TOPICS_SAMPLE), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
-    assert label_names(ordered) == TOPICS
-    assert [TOPICS[i] for i in ordered["label"]] == [record["topic"] for record in records]
+    ordered = read_data(make_settings(data=str(TOPICS_SAMPLE), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
+    assert ordered.label_names == TOPICS
+    assert [TOPICS[i] for i in ordered.rows["label"]] == [record["topic"] for record in records]
     as_ids = [{**record, "topic": TOPICS.index(record["topic"])} for record in records]
     path = write_table(tmp_path / "ids.csv", as_ids)
-    by_id = load_data(make_settings(data=str(path), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
-    pd.testing.assert_frame_equal(by_id, ordered)
-    assert label_names(by_id) == TOPICS
+    by_id = read_data(make_settings(data=str(path), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
+    pd.testing.assert_frame_equal(by_id.rows, ordered.rows)
+    assert by_id.label_names == TOPICS
 
 
 def test_json_lines_named_json_loads(tmp_path, make_settings, capsys):
@@ -227,15 +226,16 @@ def loads_or_refuses(content: bytes, suffix: str) -> None:
         path = Path(tmp) / f"data{suffix}"
         path.write_bytes(content)
         try:
-            df = load_data(get_settings("tiny", data=str(path), output_dir=f"{tmp}/out", cache_dir=f"{tmp}/cache"))
+            data = read_data(get_settings("tiny", data=str(path), output_dir=f"{tmp}/out", cache_dir=f"{tmp}/cache"))
         except UserError as error:
             assert len(str(error).splitlines()) == 1, str(error)
             event("refused: " + kind_of(str(error), path))  # counted by --hypothesis-show-statistics
             return
     event("loaded")
+    df = data.rows
     assert list(df.columns) == ["sentence", "label"] and len(df) > 0
     assert pd.api.types.is_integer_dtype(df["label"]) and df["label"].nunique() >= 2
-    assert df["label"].between(0, len(df.attrs["label_names"]) - 1).all()
+    assert df["label"].between(0, len(data.label_names) - 1).all()
     assert all(isinstance(text, str) and text.strip() for text in df["sentence"])
 
 

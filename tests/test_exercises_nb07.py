@@ -87,7 +87,7 @@ def test_07_2_unstratified(tmp_path, tiny_cache, capsys):
     def split_and_counts(stratify: bool) -> tuple[dict, dict[str, int]]:
         chosen = dataclasses.replace(settings, stratify=stratify, output_dir=str(tmp_path / f"stratify-{stratify}"))
         parts = split.load_split(chosen)
-        label = data.label_names(parts["test"]).index("entertainment")
+        label = data.label_names(chosen).index("entertainment")
         return parts, {name: int((part["label"] == label).sum()) for name, part in parts.items()}
 
     (unstratified, counts), (stratified, stratified_counts) = split_and_counts(False), split_and_counts(True)

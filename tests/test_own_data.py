@@ -45,7 +45,7 @@ def test_test_predictions_are_topic_names_and_beat_chance(topics_run):
     test = load_split(settings)["test"]
     tokenizer = trainer.processing_class
     prediction = predict(trainer.model, tokenizer, tokenize(test, tokenizer, settings), settings)
-    rows = with_predictions(test, prediction, label_names(test))
+    rows = with_predictions(test, prediction, label_names(settings))
     assert set(rows["predicted_name"]) <= set(TOPICS) and rows["predicted"].nunique() >= 3
     largest = test["label"].value_counts(normalize=True).max()
     assert rows["correct"].mean() > largest + 0.2 > 0.25 + 0.2

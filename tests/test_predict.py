@@ -69,7 +69,7 @@ def setup(make_settings):
     """Tiny settings in fp32 without levers, the seeded tiny model, its tokenizer and the test rows."""
     settings = make_settings(precision="fp32", group_by_length=False, sort_predictions=False)
     tokenizer, test = load_tokenizer(settings), load_split(settings)["test"]
-    return settings, load_model(settings, label_names(test)).eval(), tokenizer, test
+    return settings, load_model(settings, label_names(settings)).eval(), tokenizer, test
 
 
 def logits(settings, model, tokenizer, data):
