@@ -2,11 +2,12 @@
 
 One module per step of the flow, each introduced in its notebook:
 settings (all notebooks), reach (00, 01: can the data and the model be reached; its `get_settings` is the
-package's), hardware (00: device and precision), data (01, 07), split (02), models (03-05: resolve and load models
-and tokenizers), tokenization and tiny (03), card (04: the model card saved with the model), finetune (04, 07),
-predict (05), sweep (06), bench (04, docs/speed.md), plots (the pictures in every notebook), setup (00: is this
-machine ready?), prefetch (docs/teaching.md: an offline classroom), cli (`python -m helpers`); exercises (01-09:
-the checks under each exercise's starter cell, one module per notebook).
+package's), hardware (00: device and precision), layout (02: a run's files), data and download (01, 07), split
+(02), models (03-05: resolve and load models and tokenizers), tokenization and tiny (03), card (04: the model card
+saved with the model), finetune (04, 07), predict (05), sweep (06), bench (04, docs/speed.md), inference (08),
+plots (the pictures in every notebook), readiness (00: is this machine ready?), prefetch (docs/teaching.md: an
+offline classroom), cli (`python -m helpers`); exercises (01-09: the checks under each exercise's starter cell,
+one module per notebook).
 """
 
 from .data import load_data

@@ -19,10 +19,9 @@ import pandas as pd
 import torch
 from scipy.special import softmax
 
-from . import hardware
+from . import hardware, models
 from .baselines import scores
 from .data import label_names
-from . import models
 from .layout import RunFolder, atomic, run_folder, write_json
 from .models import from_pretrained, is_adapter, load_trained, token_limit, with_padding
 from .predict import BATCH, predict, saved_pipeline

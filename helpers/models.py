@@ -358,8 +358,6 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
 
     The folder's config.json gives the labels; peft's adapter_config.json names the base model.
     """
-    import json
-
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForSequenceClassification
 

@@ -65,11 +65,6 @@ def data_status(settings: Settings) -> str:
     return "reachable" if reachable(settings.data) else "missing"
 
 
-def data_available(settings: Settings) -> bool:
-    """True when the data is a local file, already downloaded, or its URL answers."""
-    return data_status(settings) != "missing"
-
-
 def hub_cached(name: str) -> bool:
     """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
     from huggingface_hub import try_to_load_from_cache
@@ -101,11 +96,6 @@ def model_status(settings: Settings) -> str:
     return "reachable" if reachable(f"{constants.ENDPOINT}/api/models/{settings.model}") else "missing"
 
 
-def model_available(settings: Settings) -> bool:
-    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
-    return model_status(settings) != "missing"
-
-
 def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides) -> Settings:
     """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
 
@@ -117,7 +107,8 @@ def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides
     settings = build_settings(profile, **overrides)
     if requested_profile(profile) != "auto":
         return settings
-    missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(settings)]
+    statuses = {"data": data_status(settings), "model": model_status(settings)}
+    missing = [what for what, status in statuses.items() if status == "missing"]
     if not missing:
         return settings
     announce_fallback(" and ".join(missing))

@@ -24,7 +24,7 @@ def test_a_model_comes_from_one_of_three_places(tmp_path, tiny_settings):
 
 def test_tiny_data_is_available(tmp_path):
     """The tiny profile's data, the shipped sample, is available without a network."""
-    assert hr.data_available(get_settings("tiny", cache_dir=str(tmp_path)))
+    assert hr.data_status(get_settings("tiny", cache_dir=str(tmp_path))) == "local file"
 
 
 def test_unbuilt_tiny_model_counts_as_available(tmp_path, monkeypatch):
@@ -32,7 +32,7 @@ def test_unbuilt_tiny_model_counts_as_available(tmp_path, monkeypatch):
     monkeypatch.setattr(hr, "reachable", lambda url: False)
     tiny = get_settings("tiny", cache_dir=str(tmp_path / "empty-cache"))
     assert not Path(tiny.model).exists()
-    assert hr.model_available(tiny)
+    assert hr.model_status(tiny) == "tiny"
 
 
 def auto_settings(monkeypatch, tmp_path, *, reachable: bool, cuda: bool = False) -> Settings:
