@@ -1,8 +1,9 @@
 """The saved model's model card: a `README.md` in the model folder saying what it was trained on, how well it does,
-and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from a template kept here.
+and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from the template beside this file
+(`model_card.md`).
 
 A run computes its `Report` once (`report`: the split sizes, the kept epoch's validation metrics, the baselines
-trained once and scored on the same rows); `render` turns a report into the card and does nothing else (no file
+trained once and scored on the same rows); `render` turns a report into the card and does nothing else (no data
 read, nothing fitted). Introduced in notebook 04 (`finetune.save` writes the card of the report it is given);
 `python -m helpers train` writes it again with the test metrics once it knows them. The TheOnion/HuffPost caveat
 appears when the data is the sarcasm dataset: its URL, or a file with its three columns (`article_link`,
@@ -27,50 +28,7 @@ from .settings import DATA_URL, Settings, having, is_url, warn
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
 HYPERPARAMETERS = having("training")  # the card's table: every setting that changes how the model learns
 
-TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ title }}
-
-{% if lora_rank %}A LoRA adapter on {{ base }}: a text classifier trained with `peft` (rank {{ lora_rank }}) and
-`transformers.Trainer`, by the notebook series "fine-tune a transformer for text classification". This folder
-holds the adapter and the classification head, not the base model's weights: load the base model, then the
-adapter on it (`peft.PeftModel.from_pretrained`, or `helpers.models.load_trained`, which merges it). Labels:
-{{ labels }}.
-{% else %}A text classifier fine-tuned from {{ base }} with `transformers.Trainer`, by the notebook series
-"fine-tune a transformer for text classification". Labels: {{ labels }}.
-{% endif %}
-## Data and split
-
-- data: {{ data }} (text column `{{ text_column }}`, label column `{{ label_column }}`)
-- rows: {{ train_rows }} train, {{ validation_rows }} validation, {{ test_rows }} test (split seed {{ split_seed }})
-{% if sarcasm %}
-**Caveat:** the sarcastic headlines all come from TheOnion and the sincere ones from HuffPost, so the model
-learns the two publications' house styles as much as sarcasm. Expect it to do worse on headlines from elsewhere.
-{% endif %}
-## Training hyperparameters
-
-| setting | value |
-|---|---|
-{% for name, value in hyperparameters.items() %}| {{ name }} | {{ value }} |
-{% endfor %}
-## Results
-
-{{ evaluated }}
-
-| rows | model | accuracy | F1 |
-|---|---|---|---|
-{% for row in results %}| {{ row.rows }} | {{ row.model }} | {{ row.accuracy }} | {{ row.f1 }} |
-{% endfor %}{% if not tested %}
-Test metrics: not measured yet (`python -m helpers train` adds them after it predicts the test rows).
-{% endif %}
-## Intended use and limits
-
-For learning and for experiments on data like its training data: short English texts of the same kind,
-labelled the same way. It is not checked for fairness or robustness, and its scores hold only for rows like
-the test rows above; do not use it to make decisions about people.
-"""
+TEMPLATE = Path(__file__).with_name("model_card.md")  # the card's Jinja template, huggingface_hub's way
 
 
 def best_evaluation(log_history: list[dict]) -> dict:
@@ -170,7 +128,7 @@ def _results(report: Report) -> list[dict]:
 
 
 def render(report: Report) -> ModelCard:
-    """The model card of `report`: no file read, nothing fitted (notebook 04)."""
+    """The model card of `report`: no data read, nothing fitted (notebook 04)."""
     data = ModelCardData(
         base_model=report.model if report.hub_model else None,  # only a hub name is a valid base_model
         library_name="peft" if report.lora_rank else "transformers",
@@ -180,7 +138,7 @@ def render(report: Report) -> ModelCard:
     )
     return ModelCard.from_template(
         data,
-        template_str=TEMPLATE,
+        template_path=TEMPLATE,
         **{**dataclasses.asdict(report),  # the report's fields as they are, but these, shown for people:
            "title": f"{Path(report.model).name} {'with a LoRA adapter ' if report.lora_rank else ''}fine-tuned on "
                     f"{Path(report.data).name}",
