@@ -117,21 +117,14 @@ def token_limit(tokenizer: PreTrainedTokenizerBase, config) -> int:
     return min(tokenizer.model_max_length, getattr(config, "max_position_embeddings", None) or math.inf)
 
 
-def within_positions(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTokenizerBase:
-    """`tokenizer`, its `model_max_length` lowered to the model's `token_limit` (notebook 09)."""
-    from transformers import AutoConfig
-
-    tokenizer.model_max_length = token_limit(tokenizer, from_pretrained(AutoConfig, name))
-    return tokenizer
-
-
 def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
     """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`, with a
     padding token (its end-of-text token) when the model has none, and no longer inputs than the model's positions."""
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     tokenizer = with_padding(from_pretrained(AutoTokenizer, settings.model), settings.model)
-    return within_positions(tokenizer, settings.model)
+    tokenizer.model_max_length = token_limit(tokenizer, from_pretrained(AutoConfig, settings.model))  # notebook 09
+    return tokenizer
 
 
 def check_classifier(model: str, names: list[str]) -> None:
@@ -340,7 +333,7 @@ def is_trained(folder: Path) -> bool:
 
 
 def is_adapter(folder: str | Path) -> bool:
-    """True when `folder` holds a LoRA run's saved adapter (peft's adapter_config.json), not a whole model (notebook 09)."""
+    """True when `folder` holds a LoRA run's adapter (peft's adapter_config.json), not a whole model (notebook 09)."""
     return (Path(folder) / "adapter_config.json").is_file()
 
 

@@ -23,11 +23,6 @@ from .settings import (TRUE, Settings, UserError, build_settings, cached_path, h
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
-def looks_like_path(name: str) -> bool:
-    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
-
-
 def model_source(name: str) -> str:
     """Where model `name` comes from: "tiny" (built on this machine), "folder" (a local folder) or "hub" (a hub name,
     downloaded or cached); one line when it is meant as a folder that is not there (notebook 03). Decided here only."""
@@ -35,7 +30,7 @@ def model_source(name: str) -> str:
         return "tiny"
     if Path(name).expanduser().is_dir():
         return "folder"
-    if looks_like_path(name):
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # meant as a folder: hub names are "name", "owner/name"
         raise UserError(f"model folder {name} does not exist; set {how_to_set('model')} to a model folder or hub name")
     return "hub"
 

@@ -56,16 +56,11 @@ def tokenize(df: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, settings: Set
 
 def warn_truncated(texts: list[str], tokenizer: PreTrainedTokenizerBase, limit: int, why: str,
                    total: int | None = None) -> None:
-    """Say in one line how many of `texts` (of `total`) are longer than `limit` tokens (`why`), and so were cut
-    (notebooks 03 and 05); nothing when none is."""
-    cut = count_longer(texts, tokenizer, limit)
+    """Say in one line how many of `texts` (of `total`) are longer than `limit` tokens, [CLS] and [SEP] included
+    (`why`), and so were cut (notebooks 03 and 05); nothing when none is."""
+    cut = sum(len(ids) > limit for ids in tokenizer(texts, verbose=False)["input_ids"]) if texts else 0
     if cut:
         warn(f"{cut:,} of {total or len(texts):,} texts are longer than {limit} tokens ({why}) and were truncated")
-
-
-def count_longer(texts: list[str], tokenizer: PreTrainedTokenizerBase, limit: int) -> int:
-    """How many of `texts` are longer than `limit` tokens ([CLS] and [SEP] included)."""
-    return sum(len(ids) > limit for ids in tokenizer(texts, verbose=False)["input_ids"]) if texts else 0
 
 
 def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:
