@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import time
 import warnings
@@ -123,7 +124,12 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 SETTLED_SECONDS = 2.0  # a file unchanged this long is read once a process; one changed since is read again
-_tables: dict[tuple, pd.DataFrame] = {}  # (path, size, mtime) -> the table read from it, the latest few
+
+
+@functools.lru_cache(maxsize=4)  # the latest few files
+def _read_settled(path: str, size: int, mtime_ns: int) -> pd.DataFrame:
+    """`_read_table(path)`, read once for each size and modification time of the file."""
+    return _read_table(Path(path))
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -136,12 +142,7 @@ def read_table(path: Path) -> pd.DataFrame:
     stat = path.stat() if path.is_file() else None
     if stat is None or time.time() - stat.st_mtime < SETTLED_SECONDS:
         return _read_table(path)  # its errors are _read_table's
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _tables:
-        if len(_tables) >= 4:
-            del _tables[next(iter(_tables))]  # the oldest
-        _tables[key] = _read_table(path)
-    return _tables[key].copy()
+    return _read_settled(str(path.resolve()), stat.st_size, stat.st_mtime_ns).copy()
 
 
 def _json_lines(path: Path) -> bool:
