@@ -8,7 +8,6 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import gc
-import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, defa
 from .data import label_names
 from .finetune import NO_EVALUATION, training_arguments
 from .hardware import attention, precision, record, reuse_memory
+from .layout import RunFolder, write_json
 from .models import load_model, load_tokenizer
 from .predict import predict
 from .settings import Settings, UserError, tagged
@@ -97,7 +97,7 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
                               **NO_EVALUATION)
     clock = StepClock()
     with peak_memory() as memory:
-        trainer = Trainer(model=load_model(settings, label_names(train_rows)), args=args, train_dataset=train_data,
+        trainer = Trainer(model=load_model(settings, label_names(settings)), args=args, train_dataset=train_data,
                           data_collator=collate, callbacks=[clock])
         trainer.train()
         model = trainer.model
@@ -198,7 +198,5 @@ def table(report: dict) -> str:
 
 def write(report: dict, folder: Path) -> tuple[Path, Path]:
     """Write bench.json and bench.png into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "bench.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    return path, chart(report, folder / "bench.png")
+    path = write_json(RunFolder(folder).bench, report)
+    return path, chart(report, path.with_suffix(".png"))

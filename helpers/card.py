@@ -1,8 +1,9 @@
 """The saved model's model card: a `README.md` in the model folder saying what it was trained on, how well it does,
-and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from a template kept here.
+and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from the template beside this file
+(`model_card.md`).
 
 A run computes its `Report` once (`report`: the split sizes, the kept epoch's validation metrics, the baselines
-trained once and scored on the same rows); `render` turns a report into the card and does nothing else (no file
+trained once and scored on the same rows); `render` turns a report into the card and does nothing else (no data
 read, nothing fitted). Introduced in notebook 04 (`finetune.save` writes the card of the report it is given);
 `python -m helpers train` writes it again with the test metrics once it knows them. The TheOnion/HuffPost caveat
 appears when the data is the sarcasm dataset: its URL, or a file with its three columns (`article_link`,
@@ -19,66 +20,28 @@ import pandas as pd
 from huggingface_hub import ModelCard, ModelCardData
 
 from .baselines import compare_on
-from .data import label_names
-from .models import looks_like_path
+from .data import read_data
+from .layout import atomic
+from .reach import model_source
 from .settings import DATA_URL, Settings, having, is_url, warn
 
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
 HYPERPARAMETERS = having("training")  # the card's table: every setting that changes how the model learns
 
-TEMPLATE = """---
-{{ card_data }}
----
+TEMPLATE = Path(__file__).with_name("model_card.md")  # the card's Jinja template, huggingface_hub's way
 
-# {{ title }}
 
-{% if lora_rank %}A LoRA adapter on {{ base }}: a text classifier trained with `peft` (rank {{ lora_rank }}) and
-`transformers.Trainer`, by the notebook series "fine-tune a transformer for text classification". This folder
-holds the adapter and the classification head, not the base model's weights: load the base model, then the
-adapter on it (`peft.PeftModel.from_pretrained`, or `helpers.models.load_trained`, which merges it). Labels:
-{{ labels }}.
-{% else %}A text classifier fine-tuned from {{ base }} with `transformers.Trainer`, by the notebook series
-"fine-tune a transformer for text classification". Labels: {{ labels }}.
-{% endif %}
-## Data and split
-
-- data: {{ data }} (text column `{{ text_column }}`, label column `{{ label_column }}`)
-- rows: {{ train_rows }} train, {{ validation_rows }} validation, {{ test_rows }} test (split seed {{ split_seed }})
-{% if sarcasm %}
-**Caveat:** the sarcastic headlines all come from TheOnion and the sincere ones from HuffPost, so the model
-learns the two publications' house styles as much as sarcasm. Expect it to do worse on headlines from elsewhere.
-{% endif %}
-## Training hyperparameters
-
-| setting | value |
-|---|---|
-{% for name, value in hyperparameters.items() %}| {{ name }} | {{ value }} |
-{% endfor %}
-## Results
-
-{{ evaluated }}
-
-| rows | model | accuracy | F1 |
-|---|---|---|---|
-{% for row in results %}| {{ row.rows }} | {{ row.model }} | {{ row.accuracy }} | {{ row.f1 }} |
-{% endfor %}{% if not tested %}
-Test metrics: not measured yet (`python -m helpers train` adds them after it predicts the test rows).
-{% endif %}
-## Intended use and limits
-
-For learning and for experiments on data like its training data: short English texts of the same kind,
-labelled the same way. It is not checked for fairness or robustness, and its scores hold only for rows like
-the test rows above; do not use it to make decisions about people.
-"""
+def best_evaluation(log_history: list[dict]) -> dict:
+    """The log's entry of the kept epoch: the best `eval_accuracy`, the first of equals, as `load_best_model_at_end`
+    keeps; {} when nothing was evaluated (notebooks 04 and 06: the card and the sweep's record)."""
+    evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
+    return max(evaluations, key=lambda entry: entry["eval_accuracy"], default={})
 
 
 def kept_validation(log_history: list[dict]) -> dict[str, float] | None:
-    """The kept epoch's evaluation metrics (the best accuracy, as `load_best_model_at_end` keeps), from the log."""
-    evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
-    if not evaluations:
-        return None
-    best = max(evaluations, key=lambda entry: entry["eval_accuracy"])  # the first of equals, as the Trainer keeps
-    return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")}
+    """The kept epoch's evaluation metrics (`best_evaluation`), None when nothing was evaluated."""
+    best = best_evaluation(log_history)
+    return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")} if best else None
 
 
 def is_sarcasm_data(settings: Settings, columns: Iterable[str]) -> bool:
@@ -109,12 +72,12 @@ class Report:
     lora_rank: int = 0  # a LoRA run's rank: the folder holds an adapter on the base model (notebook 09)
 
 
-def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str) -> dict[str, dict[str, dict]]:
-    """The baselines trained once on the train rows, scored on the evaluation rows and the test rows; {} (said in a
-    line) when scikit-learn cannot fit them, so that a run still saves its model."""
+def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str, classes: int) -> dict[str, dict[str, dict]]:
+    """The baselines trained once on the train rows, scored on the evaluation rows and the test rows, of `classes`
+    labels; {} (said in a line) when scikit-learn cannot fit them, so that a run still saves its model."""
     rows = {evaluated: parts["validation"] if parts["validation"] is not None else parts["test"], "test": parts["test"]}
     try:
-        tables = compare_on(parts["train"], rows, len(label_names(parts["train"])))
+        tables = compare_on(parts["train"], rows, classes)
     except ValueError as error:
         warn(f"the model card has no baselines: scikit-learn could not fit them ({str(error).splitlines()[0]})")
         return {}
@@ -125,22 +88,23 @@ def report(settings: Settings, parts: dict[str, pd.DataFrame | None], log_histor
            test: dict | None = None) -> Report:
     """The run's report: `parts` as `split.load_split` gives them, the trainer's log, `test` metrics when known."""
     evaluated = "validation" if parts["validation"] is not None else "test (no validation split)"
+    data = read_data(settings)  # the label names and the file's columns (read once a process: `data.read_table`)
     return Report(
         model=settings.model,
-        hub_model=not looks_like_path(settings.model) and not Path(settings.model).expanduser().exists(),
+        hub_model=model_source(settings.model) == "hub",
         data=settings.data if is_url(settings.data) else Path(settings.data).name,
         text_column=settings.text_column,
         label_column=settings.label_column,
-        labels=label_names(parts["train"]),
+        labels=data.label_names,
         train_rows=len(parts["train"]),
         validation_rows=0 if parts["validation"] is None else len(parts["validation"]),
         test_rows=len(parts["test"]),
         split_seed=settings.split_seed,
-        sarcasm=is_sarcasm_data(settings, parts["train"].attrs.get("columns", ())),
+        sarcasm=is_sarcasm_data(settings, data.columns),
         hyperparameters={name: getattr(settings, name) for name in HYPERPARAMETERS},
         evaluated=evaluated,
         validation=kept_validation(log_history),
-        baselines=baselines_on(parts, evaluated),
+        baselines=baselines_on(parts, evaluated, len(data.label_names)),
         test=test,
         lora_rank=settings.lora_rank,
     )
@@ -164,7 +128,7 @@ def _results(report: Report) -> list[dict]:
 
 
 def render(report: Report) -> ModelCard:
-    """The model card of `report`: no file read, nothing fitted (notebook 04)."""
+    """The model card of `report`: no data read, nothing fitted (notebook 04)."""
     data = ModelCardData(
         base_model=report.model if report.hub_model else None,  # only a hub name is a valid base_model
         library_name="peft" if report.lora_rank else "transformers",
@@ -174,32 +138,21 @@ def render(report: Report) -> ModelCard:
     )
     return ModelCard.from_template(
         data,
-        template_str=TEMPLATE,
-        title=f"{Path(report.model).name} {'with a LoRA adapter ' if report.lora_rank else ''}fine-tuned on "
-              f"{Path(report.data).name}",
-        lora_rank=report.lora_rank,
-        base=f"`{report.model}`" if report.hub_model else f"the local model folder `{Path(report.model).name}`",
-        labels=", ".join(f"{i} = {name}" for i, name in enumerate(report.labels)),
-        data=report.data,
-        text_column=report.text_column,
-        label_column=report.label_column,
-        train_rows=report.train_rows,
-        validation_rows=report.validation_rows,
-        test_rows=report.test_rows,
-        split_seed=report.split_seed,
-        sarcasm=report.sarcasm,
-        hyperparameters=report.hyperparameters,
-        evaluated="Validation metrics are the kept epoch's, measured during training; the baselines (always the "
-                  "commonest train label, and TF-IDF with logistic regression) are trained on the same train rows "
-                  "and scored on the same rows.",
-        results=_results(report),
-        tested=report.test is not None,
+        template_path=TEMPLATE,
+        **{**dataclasses.asdict(report),  # the report's fields as they are, but these, shown for people:
+           "title": f"{Path(report.model).name} {'with a LoRA adapter ' if report.lora_rank else ''}fine-tuned on "
+                    f"{Path(report.data).name}",
+           "base": f"`{report.model}`" if report.hub_model else f"the local model folder `{Path(report.model).name}`",
+           "labels": ", ".join(f"{i} = {name}" for i, name in enumerate(report.labels)),
+           "evaluated": "Validation metrics are the kept epoch's, measured during training; the baselines (always the "
+                        "commonest train label, and TF-IDF with logistic regression) are trained on the same train "
+                        "rows and scored on the same rows.",
+           "results": _results(report), "tested": report.test is not None},
     )
 
 
 def write_card(folder: Path, report: Report) -> Path:
     """Write the card of `report` into `folder` as README.md, whole or not at all (notebook 04); returns its path."""
-    path, partial = folder / "README.md", folder / ".README.md.partial"
-    render(report).save(partial)
-    partial.replace(path)
-    return path
+    with atomic(folder / "README.md") as partial:
+        render(report).save(partial)
+    return folder / "README.md"

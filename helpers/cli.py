@@ -160,7 +160,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .card import write_card
     from .finetune import run, run_lock
     from .hardware import record
-    from .layout import run_folder
+    from .layout import run_folder, write_json
     from .predict import evaluate_test
 
     folder = run_folder(settings)
@@ -170,7 +170,7 @@ def run_train(args: argparse.Namespace) -> int:
         if not trainer.is_world_process_zero():
             return 0
         metrics["hardware"] = record()  # the machine the figures (the speeds above all) were measured on
-        folder.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json(folder.metrics, metrics)
         write_card(folder.model, dataclasses.replace(report, test=metrics))  # the same report, with the test metrics
     print(json.dumps(metrics, indent=2))
     print(f"model saved in {folder.model}, metrics in {folder.metrics}")
@@ -199,21 +199,22 @@ def run_bench_inference(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     from .finetune import run_lock
     from .hardware import quiet_transformers
-    from .inference import check_fine_tuned, measure, onnx_folder, table, timing_note, write
+    from .inference import check_fine_tuned, measure_paths, table, timing_note, write
+    from .layout import run_folder
 
     check_fine_tuned(settings.model)  # a folder that is not a fine-tuned model: one line, before anything is written
     with quiet_transformers(), run_lock(settings) as folder:
-        rows = measure(settings.model, settings)
+        rows = measure_paths(settings.model, settings)
         print(table(rows))
         print(timing_note(rows))
         paths = write(rows, folder)
-    print(f"{rows[0]['test_rows']:,} test rows; wrote", *paths, onnx_folder(settings))
+    print(f"{rows[0]['test_rows']:,} test rows; wrote", *paths, run_folder(settings).onnx)
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Label texts with a saved model (one per argument or stdin line): each one's label and its probability."""
-    from .inference import classifier
+    from .inference import labeller
     from .predict import as_bytes, read_texts
 
     if args.texts:
@@ -222,7 +223,7 @@ def run_predict(args: argparse.Namespace) -> int:
         texts = read_texts(sys.stdin.buffer.read().split(b"\n"), "line {} of stdin")
     if not texts:
         raise UserError("no text to label; pass texts as arguments or one per line on stdin")
-    label = classifier(args.model)
+    label = labeller(args.model)
     if hasattr(sys.stdout, "reconfigure"):  # a text this terminal's encoding cannot show is escaped, not a traceback
         sys.stdout.reconfigure(errors="backslashreplace")
     for text, result in zip(texts, label(texts)):

@@ -6,23 +6,18 @@ Introduced in notebook 01 (download).
 from __future__ import annotations
 
 import csv
-import errno
+import dataclasses
+import functools
 import json
-import os
-import socket
-import sys
-import tempfile
 import time
-import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .settings import DATA_URL, Settings, UserError, cached_path, how_to_set, is_url, warn, warn_once
+from .download import download
+from .settings import DATA_URL, Settings, UserError, cached_path, how_to_set, is_url, warn_once
 
 
 def _text(path: Path) -> str:
@@ -88,144 +83,6 @@ def online_hint() -> str:
     return f"check the network and the URL ({how_to_set('data')})"
 
 
-def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, hint: Callable[[], str] = offline_hint
-             ) -> Path:
-    """Fetch `url` into `dest` atomically (a temporary file, renamed only once complete), with a progress bar.
-
-    The request goes through huggingface_hub's HTTP client (`get_session`: its proxies, certificates and offline
-    mode, as for the model). A transient failure is retried with backoff, each retry announced in one line; a final
-    or permanent failure ends in one line ending with `hint()`.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, retries + 1):
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=f".part{dest.suffix}")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                _fetch_into(url, out, dest.name, timeout)
-            read_table(Path(tmp))  # a file that does not parse never enters the cache
-            os.replace(tmp, dest)
-            return dest
-        except UserError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        except _failures() as error:
-            Path(tmp).unlink(missing_ok=True)
-            if attempt == retries or _permanent(error):
-                raise UserError(f"could not download {url} ({_reason(error)}); {hint()}") from None
-            warn(f"{_failure(url, error, timeout)}; retrying, {attempt + 1} of {retries}")
-            time.sleep(2 ** (attempt - 1))
-    raise AssertionError("unreachable")
-
-
-class HTTPStatus(Exception):
-    """A download answered with an HTTP error status `code`; its message is the server's phrase for it."""
-
-    def __init__(self, code: int, reason: str):
-        super().__init__(reason or f"HTTP {code}")
-        self.code = code
-
-
-def _fetch_into(url: str, out, name: str, timeout: float) -> None:
-    """Write the body at `url` into the file `out`: an http(s) URL through huggingface_hub's client, a file URL
-    from the disk."""
-    if urllib.parse.urlparse(url).scheme == "file":
-        with open(urllib.request.url2pathname(urllib.parse.urlparse(url).path), "rb") as source:
-            _copy(os.fstat(source.fileno()).st_size, iter(lambda: source.read(1 << 16), b""), out, name)
-        return
-    from huggingface_hub.utils import get_session
-
-    with get_session().stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-        if response.status_code >= 400:
-            raise HTTPStatus(response.status_code, response.reason_phrase)
-        size = int(response.headers.get("Content-Length") or 0) or None
-        _copy(size, response.iter_bytes(1 << 16), out, name)
-
-
-def _copy(size: int | None, chunks, out, name: str) -> None:
-    """Copy a download's `chunks` into the file `out`, showing its progress (in bytes of the announced `size`)."""
-    with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {name}") as bar:
-        for chunk in chunks:
-            out.write(chunk)
-            bar.update(len(chunk))
-
-
-def _client():
-    """The HTTP library huggingface_hub's client comes from (httpx, or httpx2 in newer releases), for its exceptions."""
-    from huggingface_hub.utils import get_session
-
-    return sys.modules[type(get_session()).__module__.split(".")[0]]
-
-
-def _failures() -> tuple[type[BaseException], ...]:
-    """What a failed download raises: an HTTP status, the system's errors, and the HTTP client's own."""
-    return HTTPStatus, OSError, _client().HTTPError
-
-
-TRANSIENT_STATUS = {408, 425, 429}  # timeout, too early, too many requests: worth asking again (as is any 5xx)
-NO_CONNECTION = (socket.gaierror, ConnectionRefusedError)  # no such host, nobody listening
-NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """`error` and the exceptions it was raised from, outermost first (the system's error is usually the last)."""
-    chain = []
-    while error is not None and all(error is not seen for seen in chain):
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    return chain
-
-
-def _system_error(error: BaseException) -> OSError | None:
-    """The operating system's error behind `error` (the HTTP client wraps it), or None."""
-    return next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
-
-
-def no_connection(error: BaseException) -> OSError | None:
-    """The operating system's error along `error`'s chain that says no connection can be made (a name that does not
-    resolve, nobody listening, no route to the host), or None (a timeout, an HTTP error: maybe transient); told by
-    type and errno, never by message (notebook 01; `models` asks it of the hub too)."""
-    return next((cause for cause in _causes(error) if isinstance(cause, NO_CONNECTION)
-                 or (isinstance(cause, OSError) and cause.errno in NO_ROUTE)), None)
-
-
-def _permanent(error: BaseException) -> bool:
-    """True for failures a retry cannot mend: an HTTP status below 500 but a few (not found, forbidden), no such host
-    or file, nothing listening on the port, no route, huggingface_hub's offline mode. Told by the exception's type,
-    errno and status code, never by its message (which is the system's words, in the system's language)."""
-    from huggingface_hub.errors import OfflineModeIsEnabled
-
-    if isinstance(error, HTTPStatus):
-        return error.code < 500 and error.code not in TRANSIENT_STATUS
-    return no_connection(error) is not None or any(isinstance(cause, (FileNotFoundError, OfflineModeIsEnabled))
-                                                   for cause in _causes(error))
-
-
-def _timed_out(error: BaseException) -> bool:
-    """True when no answer came in time: a timeout anywhere along `error`'s chain (the client's or the system's)."""
-    return any(isinstance(cause, (TimeoutError, _client().TimeoutException)) for cause in _causes(error))
-
-
-def _failure(url: str, error: BaseException, timeout: float) -> str:
-    """What went wrong with one attempt at a download: no answer in time, or the failure itself."""
-    host = urllib.parse.urlparse(url).hostname or url
-    if _timed_out(error):
-        return f"no answer from {host} in {timeout:g} s"
-    return f"download from {host} failed ({_reason(error)})"
-
-
-def _reason(error: BaseException) -> str:
-    """A short description of a download failure: the system's own words when it has some, else the client's."""
-    from huggingface_hub.errors import OfflineModeIsEnabled
-
-    if any(isinstance(cause, OfflineModeIsEnabled) for cause in _causes(error)):
-        return "huggingface_hub's offline mode: HF_HUB_OFFLINE is set"
-    system = _system_error(error)
-    if system is not None and not isinstance(error, HTTPStatus):
-        return system.strerror or str(system)
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def fetch(settings: Settings, hint: Callable[[], str] = offline_hint) -> Path:
     """The local file for `settings.data`, downloading it once into the cache when it is a URL (a failure ends
     with `hint()`)."""
@@ -235,7 +92,7 @@ def fetch(settings: Settings, hint: Callable[[], str] = offline_hint) -> Path:
             raise UserError(f"data file {settings.data} does not exist; set {how_to_set('data')} to a file or URL")
         return path
     path = cached_path(settings)
-    return path if path.exists() else download(settings.data, path, hint=hint)
+    return path if path.exists() else download(settings.data, path, read_table, hint)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -267,7 +124,12 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 SETTLED_SECONDS = 2.0  # a file unchanged this long is read once a process; one changed since is read again
-_tables: dict[tuple, pd.DataFrame] = {}  # (path, size, mtime) -> the table read from it, the latest few
+
+
+@functools.lru_cache(maxsize=4)  # the latest few files
+def _read_settled(path: str, size: int, mtime_ns: int) -> pd.DataFrame:
+    """`_read_table(path)`, read once for each size and modification time of the file."""
+    return _read_table(Path(path))
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -280,12 +142,7 @@ def read_table(path: Path) -> pd.DataFrame:
     stat = path.stat() if path.is_file() else None
     if stat is None or time.time() - stat.st_mtime < SETTLED_SECONDS:
         return _read_table(path)  # its errors are _read_table's
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _tables:
-        if len(_tables) >= 4:
-            del _tables[next(iter(_tables))]  # the oldest
-        _tables[key] = _read_table(path)
-    return _tables[key].copy()
+    return _read_settled(str(path.resolve()), stat.st_size, stat.st_mtime_ns).copy()
 
 
 def _json_lines(path: Path) -> bool:
@@ -298,8 +155,27 @@ def _json_lines(path: Path) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """The settings' data as `read_data` reads it: the rows, and what a row does not carry (notebook 01)."""
+
+    rows: pd.DataFrame  # columns `sentence` and `label` (ids 0..n-1), the file's row index
+    label_names: list[str]  # the names of labels 0, 1, ... (the saved model's `id2label`)
+    columns: list[str]  # the file's own columns (the model card: is it the sarcasm data?)
+
+
 def load_data(settings: Settings) -> pd.DataFrame:
-    """Load the data as columns `sentence` and `label`, keeping the original row index."""
+    """Load the data as columns `sentence` and `label`, keeping the original row index (notebook 01)."""
+    return read_data(settings).rows
+
+
+def label_names(settings: Settings) -> list[str]:
+    """The names of labels 0, 1, ... of the settings' data (the saved model's `id2label`) (notebook 01)."""
+    return read_data(settings).label_names
+
+
+def read_data(settings: Settings) -> Data:
+    """The settings' data: its rows as `sentence` and `label`, the label names, the file's columns (notebook 01)."""
     path = fetch(settings)
     raw = read_table(path)
     if raw.empty:
@@ -322,10 +198,7 @@ def load_data(settings: Settings) -> pd.DataFrame:
         columns={settings.text_column: "sentence", settings.label_column: "label"}
     )
     df["label"], names = _label_ids(df["label"], settings, path)
-    df = _checked(df, settings, path)
-    df.attrs["label_names"] = names  # travels with every part of the split
-    df.attrs["columns"] = list(map(str, raw.columns))  # the file's own (the model card: is it the sarcasm data?)
-    return df
+    return Data(_checked(df, settings, path), names, list(map(str, raw.columns)))
 
 
 def _header(path: Path) -> list[str]:
@@ -353,11 +226,6 @@ def _checked(df: pd.DataFrame, settings: Settings, path: Path) -> pd.DataFrame:
     if df["label"].nunique() < 2:
         raise UserError(f"{path.name} has {len(df):,} usable rows but only one class; a classifier needs two or more")
     return df
-
-
-def label_names(df: pd.DataFrame) -> list[str]:
-    """The names of labels 0, 1, ... of rows from `load_data` (the saved model's `id2label`)."""
-    return list(df.attrs["label_names"])
 
 
 def place(path: Path, row: int) -> str:

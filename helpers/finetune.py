@@ -28,8 +28,8 @@ from transformers.trainer_callback import ProgressCallback
 from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
-from .data import label_names, load_data
-from .layout import run_folder, swap_in
+from .data import read_data
+from .layout import LOG_HISTORY, run_folder, swap_in
 from .settings import Settings, UserError, how_to_set, tagged, warn
 from .models import (check_classifier, has_weights, is_adapter, is_trained, load_model, load_tokenizer,
                      save_adapter_config, unfinished_model)
@@ -267,7 +267,7 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
     disk, a killed kernel) never leaves a `model/` that looks trained.
     """
     layout = run_folder(settings)
-    folder, partial, replaced = layout.model, layout.partial, layout.replaced
+    folder, partial = layout.model, layout.partial
     first = trainer.is_world_process_zero()
     if first:
         shutil.rmtree(partial, ignore_errors=True)
@@ -275,10 +275,10 @@ def save(trainer: Trainer, settings: Settings, run_report: Report | None = None)
     if first:
         if is_adapter(partial):  # a LoRA run: peft saved the adapter and head; the labels need the config too
             save_adapter_config(trainer.model, partial)
-        (partial / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+        (partial / LOG_HISTORY).write_text(json.dumps(trainer.state.log_history, indent=1))
         if run_report is not None:
             write_card(partial, run_report)  # README.md: the model card, test metrics still to come
-        swap_in(partial, folder, replaced)
+        swap_in(partial, folder)
     return folder
 
 
@@ -327,13 +327,13 @@ def run(settings: Settings, announce: bool = True) -> Run:
     The caller holds the output folder (`run_lock`)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
-    df = load_data(settings)  # read once: the labels checked here, then split
+    data = read_data(settings)  # read once: the labels checked here, then split
     # and so does a model that cannot be loaded, classify, or learn the data's labels, and its tokenizer
-    check_classifier(settings.model, label_names(df))
+    check_classifier(settings.model, data.label_names)
     tokenizer = load_tokenizer(settings)
     resume_from = prepare_output(settings)  # before anything slow: a finished model is not overwritten by mistake
-    parts = load_split(settings, df)
-    names = label_names(parts["train"])
+    parts = load_split(settings, data)
+    names = data.label_names
     first = int(os.environ.get("RANK", "0")) == 0
     with hardware.quiet_transformers(*QUIET):
         model = load_model(settings, names, tokenizer)

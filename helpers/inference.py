@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import shutil
 import statistics
 import tempfile
 import time
@@ -21,19 +19,18 @@ import pandas as pd
 import torch
 from scipy.special import softmax
 
-from . import hardware
+from . import hardware, models
 from .baselines import scores
 from .data import label_names
-from .layout import RunFolder, run_folder, swap_in
-from .models import from_pretrained, is_adapter, load_trained, with_padding
-from .predict import predict
-from .settings import Settings, UserError, warn
+from .layout import RunFolder, atomic, run_folder, write_json
+from .models import from_pretrained, is_adapter, load_trained, token_limit, with_padding
+from .predict import BATCH, predict, saved_pipeline
+from .settings import Settings, UserError
 from .split import load_split
-from .tokenization import count_longer, tokenize
+from .tokenization import tokenize, warn_truncated
 
 ONNX_MODEL, ONNX_INT8 = "model.onnx", "model_int8.onnx"  # in OUTPUT_DIR/onnx (layout.RunFolder.onnx)
 INPUTS = ("input_ids", "attention_mask")  # what the exported graph takes; BERT's token_type_ids default to zeros
-PATHS = ("float32", "this project", "torch int8 (dynamic)", "ONNX Runtime float32", "ONNX Runtime int8")
 KEYS = ("name", "samples_per_second", "samples_per_second_min", "samples_per_second_max", "runs", "latency_ms_p50",
         "threads", "accuracy", "f1", "test_rows", "size_mb", "agreement")
 RUNS = 3  # timed passes over the test rows per path, after one to warm up; the median is reported
@@ -44,22 +41,11 @@ LATENCY_ROWS = 50  # headlines answered one at a time for each path's single-hea
 
 
 def check_fine_tuned(folder: str | Path) -> None:
-    """Fail in one line unless `folder` holds a fine-tuned classifier (config, weights, a classification head)."""
+    """`models.check_fine_tuned`, after one line for an exported folder (ONNX Runtime's graphs, no torch weights)."""
     if looks_exported(folder):
         raise UserError(f"{folder} is an exported folder (ONNX Runtime's graphs, no torch weights), not a saved "
                         f"model; pass the folder a training saved: --model {RunFolder(Path(folder).parent).model}")
-    config = Path(folder) / "config.json"
-    if not config.is_file():
-        raise UserError(f"no fine-tuned model in {folder}: it has no config.json; pass the folder a training saved "
-                        "(OUTPUT_DIR/model, python -m helpers train)")
-    try:
-        architectures = json.loads(config.read_text()).get("architectures") or []
-    except (ValueError, AttributeError):
-        raise UserError(f"{config} is not a model's config (not a JSON object); pass the folder a training saved "
-                        "(OUTPUT_DIR/model)") from None
-    if not any(name.endswith("ForSequenceClassification") for name in architectures):
-        raise UserError(f"{folder} holds a {', '.join(architectures) or 'model'}, not a fine-tuned classifier; pass "
-                        "the folder a training saved (OUTPUT_DIR/model, python -m helpers train)")
+    models.check_fine_tuned(folder)
 
 
 def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
@@ -118,41 +104,24 @@ def quantize_onnx(source: Path, target: Path) -> Path:
     return target
 
 
-def onnx_folder(settings: Settings) -> Path:
-    """Where the exported model goes: `OUTPUT_DIR/onnx` (notebook 08)."""
-    return run_folder(settings).onnx
-
-
 def export_folder(model: torch.nn.Module, tokenizer, folder: Path) -> Path:
-    """Write `folder` whole or not at all: model.onnx, model_int8.onnx, the tokenizer files and config.json (labels).
-
-    Everything is written into a temporary folder beside it, renamed into place once complete (as `finetune.save`).
-    """
-    folder = Path(folder)
-    partial, replaced = folder.with_name(f".{folder.name}-partial"), folder.with_name(f".{folder.name}-replaced")
-    shutil.rmtree(partial, ignore_errors=True)  # left by an export cut short
-    partial.mkdir(parents=True)
-    try:
+    """Write `folder` whole or not at all (`layout.atomic`): model.onnx, model_int8.onnx, the tokenizer files and
+    config.json (labels) (notebook 08)."""
+    with atomic(Path(folder), folder=True) as partial:
         export_onnx(model, tokenizer, partial / ONNX_MODEL)
         quantize_onnx(partial / ONNX_MODEL, partial / ONNX_INT8)
         tokenizer.save_pretrained(partial)
         model.config.save_pretrained(partial)
-        swap_in(partial, folder, replaced)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return folder
+    return Path(folder)
 
 
-def session(path: Path, threads: int = 0, level: str = "all"):
-    """An `onnxruntime.InferenceSession` on the CPU: graph optimizations at `level`, `threads` (0: ORT's choice)."""
+def session(path: Path):
+    """An `onnxruntime.InferenceSession` on the CPU, every graph optimization on, on torch's number of threads (as
+    the torch paths it is measured against) (notebook 08)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.graph_optimization_level = {"none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-                                        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -273,9 +242,10 @@ def row(name: str, logits: np.ndarray, seconds: list[float], latency: float, siz
             "test_rows": len(labels), "size_mb": size, "agreement": agreement}
 
 
-def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = None,
-            export_to: Path | None = None, runs: int = RUNS) -> list[dict]:
-    """Every path of `PATHS` on the same test rows, in that order (notebook 08, `bench-inference`).
+def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | None = None,
+                  export_to: Path | None = None, runs: int = RUNS) -> list[dict]:
+    """Every prediction path on the same test rows: float32, this project's, torch int8, ONNX Runtime float32 and
+    int8, in that order (notebook 08, `bench-inference`).
 
     `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are
     exported into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length
@@ -286,7 +256,7 @@ def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = 
         raise UserError(f"runs={runs} must be 1 or more (3 or more for a median worth the name)")
     check_fine_tuned(folder)
     test = load_split(settings)["test"] if test is None else test
-    model, tokenizer = load_trained(folder, label_names(test))
+    model, tokenizer = load_trained(folder, label_names(settings))
     model.eval()
     data = tokenize(test, tokenizer, settings)
     labels = np.asarray(data.labels)
@@ -312,9 +282,9 @@ def measure(folder: str | Path, settings: Settings, test: pd.DataFrame | None = 
         rows.append(row(name, logits, seconds, latency_ms(answer, texts), size, labels, reference))
         reference = logits.argmax(axis=-1) if reference is None else reference
     del quantized
-    exported = export_folder(model, tokenizer, onnx_folder(settings) if export_to is None else export_to)
+    exported = export_folder(model, tokenizer, run_folder(settings).onnx if export_to is None else export_to)
     for name, file in (("ONNX Runtime float32", ONNX_MODEL), ("ONNX Runtime int8", ONNX_INT8)):
-        runner = session(exported / file, threads=torch.get_num_threads())  # the same threads as torch's paths
+        runner = session(exported / file)
         logits, seconds = timed(lambda: onnx_logits(runner, tokenizer, data.encodings, settings.eval_batch_size), runs)
         latency = latency_ms(onnx_answer(runner, tokenizer), texts)
         rows.append(row(name, logits, seconds, latency, size_mb(exported / file), labels, reference))
@@ -375,13 +345,11 @@ def chart(rows: list[dict], path: Path) -> Path:
 
 
 def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
-    """Write bench_inference.json (the machine under `hardware`, and under `paths` the rows, `KEYS` each) and
-    bench_inference.png into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "bench_inference.json"
-    report = {"hardware": hardware.record(), "paths": [{key: r[key] for key in KEYS} for r in rows]}
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    return path, chart(rows, folder / "bench_inference.png")
+    """Write bench_inference.json (the machine under `hardware`, and under `paths` the rows, `KEYS` each) and its
+    chart, .png, into `folder` (`layout.RunFolder.bench_inference`)."""
+    path = RunFolder(folder).bench_inference
+    write_json(path, {"hardware": hardware.record(), "paths": [{key: r[key] for key in KEYS} for r in rows]})
+    return path, chart(rows, path.with_suffix(".png"))
 
 
 # ---------------------------------------------------------------------------------------------- predicting
@@ -410,32 +378,27 @@ class OnnxClassifier:
     Runs model_int8.onnx when the folder has it, else model.onnx; texts longer than the model takes are cut.
     """
 
-    def __init__(self, folder: str | Path, batch_size: int = 64):
+    def __init__(self, folder: str | Path):
         from transformers import AutoConfig, AutoTokenizer
 
         folder = Path(folder)
         self.file = folder / (ONNX_INT8 if (folder / ONNX_INT8).is_file() else ONNX_MODEL)
         self.config = from_pretrained(AutoConfig, str(folder))
         self.tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))
-        self.runner, self.batch_size = session(self.file), batch_size
+        self.runner = session(self.file)
 
     def __call__(self, texts: str | list[str]) -> list[dict]:
         texts = [texts] if isinstance(texts, str) else list(texts)
-        positions = getattr(self.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
-        limit = min(self.tokenizer.model_max_length, positions)
-        cut = count_longer(texts, self.tokenizer, limit)
-        if cut:
-            warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens, the most this model takes, "
-                 "and were truncated")
+        limit = token_limit(self.tokenizer, self.config)
+        warn_truncated(texts, self.tokenizer, limit, "the most this model takes")
         encodings = self.tokenizer(texts, truncation=True, max_length=limit)
-        probabilities = softmax(onnx_logits(self.runner, self.tokenizer, encodings, self.batch_size), axis=-1)
+        probabilities = softmax(onnx_logits(self.runner, self.tokenizer, encodings, BATCH), axis=-1)
         return [{"label": self.config.id2label[int(p.argmax())], "score": float(p.max())} for p in probabilities]
 
 
-def classifier(folder: str | Path) -> Callable[[list[str]], list[dict]]:
+def labeller(folder: str | Path) -> Callable[[list[str]], list[dict]]:
     """What labels texts from `folder`: ONNX Runtime on an exported folder, else the torch pipeline (notebook 08)."""
     from .models import has_weights
-    from .predict import classifier as torch_classifier
 
     if is_exported(folder):
         return OnnxClassifier(folder)
@@ -444,4 +407,4 @@ def classifier(folder: str | Path) -> Callable[[list[str]], list[dict]]:
     if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or has_weights(Path(folder))):
         raise UserError(f"no model in {folder}: neither saved weights nor an exported model.onnx; pass a folder "
                         "a training saved (OUTPUT_DIR/model) or an exported one (OUTPUT_DIR/onnx)")
-    return torch_classifier(folder)
+    return saved_pipeline(folder)

@@ -1,23 +1,36 @@
-"""The run folder's layout: every name a run keeps in its output folder, in one place.
+"""The run folder's layout: every name a run keeps in its output folder, and the one way a finished file is written.
 
-`OUTPUT_DIR/` holds `model/` (the saved model and its card), `checkpoint-N/` (a run's checkpoints), `split.json`
-(notebook 02), `metrics.json` (`python -m helpers train`), `sweep/` (notebook 06: `sweep/study.log` and a folder
-per trial), `onnx/` and `bench_inference.json` (notebook 08, `bench --inference`), and while a run holds it,
-`.run.lock` and `.run.pid`; a save being written goes to `.model-partial`.
-Introduced in notebook 02 (`split.split_path`); finetune, split, sweep and the CLI take their paths from here.
+`OUTPUT_DIR/` holds `model/` (the saved model, its card and `log_history.json`), `checkpoint-N/` (a run's
+checkpoints), `split.json` (notebook 02), `metrics.json` (`python -m helpers train`), `bench.json` (`bench`),
+`sweep/` (notebook 06: `sweep/study.log` and a folder per trial), `onnx/` and `bench_inference.json` (notebook 08,
+`bench-inference`), and while a run holds it, `.run.lock` and `.run.pid`. Every finished file or folder is written
+under a temporary name beside it and renamed into place (`atomic`): a reader never sees half of one.
+Introduced in notebook 02 (`run_folder(settings).split`); every module takes its paths from here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from .settings import Settings, UserError, how_to_set
 
 LOCK, HOLDER = ".run.lock", ".run.pid"  # held by the run using the folder, and that run's process id
-PARTIAL, REPLACED = ".model-partial", ".model-replaced"  # beside model/: a save being written, the model it replaces
 STUDY_FILE = "study.log"  # in sweep/: the sweep's optuna journal
+LOG_HISTORY = "log_history.json"  # in model/: the Trainer's log, every evaluation of the run
+BENCH, BENCH_INFERENCE = "bench.json", "bench_inference.json"  # `bench`'s figures, `bench-inference`'s
+
+
+def _path(*names: str, doc: str) -> property:
+    """A path of the run folder, `names` under its root, read-only and documented: one row of `RunFolder`'s table."""
+    return property(lambda self: self.root.joinpath(*names), doc=doc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,55 +39,20 @@ class RunFolder:
 
     root: Path
 
-    @property
-    def model(self) -> Path:
-        """The saved model, its tokenizer, training log and card."""
-        return self.root / "model"
-
-    @property
-    def partial(self) -> Path:
-        """A save being written, renamed to `model` once complete."""
-        return self.root / PARTIAL
-
-    @property
-    def replaced(self) -> Path:
-        """The model a save is replacing, until the new one is in place."""
-        return self.root / REPLACED
-
-    @property
-    def lock(self) -> Path:
-        """The lock file of the run holding the folder."""
-        return self.root / LOCK
-
-    @property
-    def holder(self) -> Path:
-        """The process id of the run holding the folder."""
-        return self.root / HOLDER
-
-    @property
-    def split(self) -> Path:
-        """The saved split: each part's row indices and the recipe that made them."""
-        return self.root / "split.json"
-
-    @property
-    def metrics(self) -> Path:
-        """The test metrics `python -m helpers train` writes."""
-        return self.root / "metrics.json"
-
-    @property
-    def onnx(self) -> Path:
-        """The exported model: model.onnx, model_int8.onnx, its tokenizer and config (notebook 08)."""
-        return self.root / "onnx"
-
-    @property
-    def sweep(self) -> Path:
-        """The folder of a search: a folder per trial, and the study."""
-        return self.root / "sweep"
-
-    @property
-    def study(self) -> Path:
-        """The sweep's study journal (when no database is given)."""
-        return self.sweep / STUDY_FILE
+    model = _path("model", doc="The saved model, its tokenizer, training log and card.")
+    partial = _path(".model-partial", doc="A save being written, renamed to `model` once complete.")
+    replaced = _path(".model-replaced", doc="The model a save replaces, until the new one is in (`swap_in`).")
+    log_history = _path("model", LOG_HISTORY, doc="The saved model's training log (notebook 06 reads a trial's).")
+    lock = _path(LOCK, doc="The lock file of the run holding the folder.")
+    holder = _path(HOLDER, doc="The process id of the run holding the folder.")
+    split = _path("split.json", doc="The saved split: each part's row indices and the recipe that made them.")
+    metrics = _path("metrics.json", doc="The test metrics `python -m helpers train` writes.")
+    bench = _path(BENCH, doc="The pipelines' figures `python -m helpers bench` writes (its chart beside, .png).")
+    bench_inference = _path(BENCH_INFERENCE, doc="The prediction paths' figures `bench-inference` writes (its "
+                            "chart beside, .png; notebook 08).")
+    onnx = _path("onnx", doc="The exported model: model.onnx, model_int8.onnx, its tokenizer and config (notebook 08).")
+    sweep = _path("sweep", doc="The folder of a search: a folder per trial, and the study.")
+    study = _path("sweep", STUDY_FILE, doc="The sweep's study journal (when no database is given).")
 
     def trial(self, run_id: str) -> Path:
         """The output folder of the sweep's trial `run_id`."""
@@ -116,14 +94,41 @@ def make(folder: Path) -> Path:
     return folder
 
 
-def swap_in(partial: Path, folder: Path, replaced: Path) -> Path:
-    """Put the complete folder `partial` in place of `folder`, the old one kept as `replaced` until the new one is
+def swap_in(new: Path, folder: Path) -> Path:
+    """Put the complete folder `new` in place of `folder`, the old one kept as `.NAME-replaced` until the new one is
     in: a save cut short never leaves a half-written `folder` (notebook 04's save, notebook 08's export)."""
-    import shutil
-
-    shutil.rmtree(replaced, ignore_errors=True)
+    old = folder.with_name(f".{folder.name}-replaced")
+    shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
-        folder.rename(replaced)
-    partial.rename(folder)
-    shutil.rmtree(replaced, ignore_errors=True)
+        folder.rename(old)
+    new.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+@contextlib.contextmanager
+def atomic(path: Path, folder: bool = False) -> Iterator[Path]:
+    """A temporary name beside `path` for the block to write a file (`folder`: a folder) into, renamed to `path` when
+    the block ends and removed when it fails: a reader sees the old `path` or the new, never half (notebook 02)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")  # one per writer (torchrun's)
+    if folder:
+        tmp.mkdir()
+    try:
+        yield tmp
+        if folder:
+            swap_in(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:  # still there when the block failed
+        if folder:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, obj) -> Path:
+    """`obj` as indented JSON in `path`, whole or not at all (`atomic`): metrics.json, bench.json, split.json."""
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    return path

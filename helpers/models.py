@@ -13,15 +13,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import warnings
 from collections.abc import Iterator
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .data import no_connection
-from .reach import hub_cached, looks_like_path
-from .settings import Settings, UserError, how_to_set, is_tiny
+from .download import no_connection
+from .reach import hub_cached, model_source
+from .settings import Settings, UserError, how_to_set
 from .tiny import ensure_tiny_model
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def not_reachable(name: str, why: str) -> str:
 def check_hub_model(name: str) -> None:
     """Fail at once, in one line, when hub model `name` is neither cached nor reachable: before transformers (and
     torch) are imported, which takes seconds (`python -m helpers train`)."""
-    if is_tiny(name) or looks_like_path(name) or Path(name).expanduser().is_dir():
+    if model_source(name) != "hub":
         return
     why = hub_unreachable()
     if why and not hub_cached(name):
@@ -75,10 +76,7 @@ def from_pretrained(auto_class, name: str, **kwargs):
     A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with
     no retries.
     """
-    if looks_like_path(name) and not Path(name).expanduser().is_dir() and not is_tiny(name):
-        raise UserError(f"model folder {name} does not exist; set {how_to_set('model')} to a model folder or hub name")
-    from_hub = not is_tiny(name) and not Path(name).expanduser().is_dir()
-    unreachable = hub_unreachable() if from_hub else None
+    unreachable = hub_unreachable() if model_source(name) == "hub" else None
     offline = {"local_files_only": True} if unreachable else {}
     if unreachable and hasattr(auto_class, "_model_mapping"):  # with peft installed, transformers 5.24's Auto model
         offline["adapter_kwargs"] = {"local_files_only": True}  # classes ask the hub for adapter_config.json otherwise
@@ -113,24 +111,20 @@ def with_padding(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTok
     return tokenizer
 
 
-def within_positions(tokenizer: PreTrainedTokenizerBase, name: str) -> PreTrainedTokenizerBase:
-    """`tokenizer`, its `model_max_length` lowered to the model's position limit (`max_position_embeddings`) when
-    that is lower: a longer input would index past the position table (notebook 09)."""
-    from transformers import AutoConfig
-
-    positions = getattr(from_pretrained(AutoConfig, name), "max_position_embeddings", None)
-    if positions and positions < tokenizer.model_max_length:
-        tokenizer.model_max_length = positions
-    return tokenizer
+def token_limit(tokenizer: PreTrainedTokenizerBase, config) -> int:
+    """The most tokens a model takes: its tokenizer's limit, or its position table's (`max_position_embeddings`) when
+    that is lower, as a longer input would index past it (notebooks 05, 09)."""
+    return min(tokenizer.model_max_length, getattr(config, "max_position_embeddings", None) or math.inf)
 
 
 def load_tokenizer(settings: Settings) -> PreTrainedTokenizerBase:
     """The fast tokenizer that belongs to `settings.model`, as notebook 03's `AutoTokenizer.from_pretrained`, with a
     padding token (its end-of-text token) when the model has none, and no longer inputs than the model's positions."""
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     tokenizer = with_padding(from_pretrained(AutoTokenizer, settings.model), settings.model)
-    return within_positions(tokenizer, settings.model)
+    tokenizer.model_max_length = token_limit(tokenizer, from_pretrained(AutoConfig, settings.model))  # notebook 09
+    return tokenizer
 
 
 def check_classifier(model: str, names: list[str]) -> None:
@@ -304,9 +298,23 @@ def has_weights(folder: Path) -> bool:
     return True
 
 
-def is_trained(folder: Path) -> bool:
-    """True when `folder` holds a complete saved model: its config and whole weights (notebook 04)."""
-    return (folder / "config.json").is_file() and has_weights(folder)
+def check_fine_tuned(folder: str | Path) -> None:
+    """Fail in one line unless `folder` holds a whole fine-tuned classifier: a config naming one (a
+    `...ForSequenceClassification`) and whole weights (notebook 05). The one check: `is_trained` asks it too."""
+    config = Path(folder) / "config.json"
+    if not config.is_file():
+        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass the folder a "
+                        "training saved (OUTPUT_DIR/model): it has no config.json")
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (ValueError, AttributeError):
+        raise UserError(f"{config} is not a model's config (not a JSON object); pass the folder a training saved "
+                        "(OUTPUT_DIR/model)") from None
+    if not any(name.endswith("ForSequenceClassification") for name in architectures):
+        raise UserError(f"{folder} holds a {', '.join(architectures) or 'model'}, not a fine-tuned classifier; pass "
+                        "the folder a training saved (OUTPUT_DIR/model, python -m helpers train)")
+    if not has_weights(Path(folder)):
+        raise UserError(unfinished_model(folder))
 
 
 def unfinished_model(folder: Path) -> str:
@@ -315,8 +323,17 @@ def unfinished_model(folder: Path) -> str:
             f"train it again with {how_to_set('overwrite', True)}")
 
 
+def is_trained(folder: Path) -> bool:
+    """True when `folder` holds a whole fine-tuned classifier (`check_fine_tuned` passes) (notebook 04)."""
+    try:
+        check_fine_tuned(folder)
+    except UserError:
+        return False
+    return True
+
+
 def is_adapter(folder: str | Path) -> bool:
-    """True when `folder` holds a LoRA run's saved adapter (peft's adapter_config.json), not a whole model (notebook 09)."""
+    """True when `folder` holds a LoRA run's adapter (peft's adapter_config.json), not a whole model (notebook 09)."""
     return (Path(folder) / "adapter_config.json").is_file()
 
 
@@ -334,8 +351,6 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
 
     The folder's config.json gives the labels; peft's adapter_config.json names the base model.
     """
-    import json
-
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -345,9 +360,11 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
     if not base:
         raise UserError(f"the adapter in {folder} does not name its base model (base_model_name_or_path in "
                         "adapter_config.json); train it again with --overwrite")
-    if looks_like_path(base) and not is_tiny(base) and not Path(base).expanduser().is_dir():
+    try:
+        model_source(base)
+    except UserError:
         raise UserError(f"the LoRA adapter in {folder} goes on the base model {base}, which is not there; put that "
-                        "model folder back, or train again from a model you have")
+                        "model folder back, or train again from a model you have") from None
     config = from_pretrained(AutoConfig, str(folder))
     with quiet_transformers():  # "newly initialized" head weights: the adapter's saved head replaces them
         model = from_pretrained(AutoModelForSequenceClassification, base, config=config,
@@ -366,10 +383,7 @@ def load_trained(folder: str | Path, names: list[str] | None = None, attention_c
 
     from .hardware import attention
 
-    if not (Path(folder) / "config.json").is_file():
-        raise UserError(f"no trained model in {folder}; train one first (python -m helpers train) or pass its folder")
-    if not has_weights(Path(folder)):
-        raise UserError(unfinished_model(folder))
+    check_fine_tuned(folder)
     if names is not None:
         check_classifier(str(folder), names)
     tokenizer = with_padding(from_pretrained(AutoTokenizer, str(folder)), str(folder))

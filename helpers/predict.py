@@ -26,10 +26,10 @@ from transformers.trainer_utils import PredictionOutput
 from .data import label_names
 from .finetune import NO_EVALUATION, compute_metrics, training_arguments
 from .layout import run_folder
-from .models import load_trained, trainable_parameters
-from .settings import Settings, UserError, warn
+from .models import load_trained, token_limit, trainable_parameters
+from .settings import Settings, UserError
 from .split import load_split
-from .tokenization import HeadlineDataset, count_longer, tokenize
+from .tokenization import HeadlineDataset, tokenize, warn_truncated
 
 
 # Predicting only: no evaluation or checkpoints, and rows in the order given (grouping by length would shuffle them).
@@ -97,9 +97,8 @@ def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
 
 def saved_test_metrics(settings: Settings) -> dict[str, float]:
     """`test_metrics` of the model saved in the settings' output folder (notebook 06: a chosen trial's)."""
-    parts = load_split(settings)
-    return test_metrics(*load_trained(run_folder(settings).model, label_names(parts["train"]), settings.attention), settings,
-                        parts["test"])
+    model, tokenizer = load_trained(run_folder(settings).model, label_names(settings), settings.attention)
+    return test_metrics(model, tokenizer, settings)
 
 
 def evaluate_test(trainer: Trainer, settings: Settings,
@@ -127,26 +126,19 @@ BATCH = 64  # texts the pipeline pads into one batch (its default, 1, runs the m
 
 
 class TruncatingPipeline(TextClassificationPipeline):
-    """The text-classification pipeline, cutting texts to the model's limit and saying how many it cut."""
-
-    def max_tokens(self) -> int:
-        """The most tokens the model takes: its tokenizer's limit, or its position embeddings' if fewer."""
-        positions = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
-        return min(self.tokenizer.model_max_length, positions)
+    """The text-classification pipeline, cutting texts to the model's `token_limit` and saying how many it cut."""
 
     def __call__(self, inputs, **kwargs):
         texts = [inputs] if isinstance(inputs, str) else inputs
-        limit = self.max_tokens()
+        limit = token_limit(self.tokenizer, self.model.config)
         if isinstance(texts, list) and all(isinstance(text, str) for text in texts):
-            cut = count_longer(texts, self.tokenizer, limit)
-            if cut:
-                warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens, the most this model takes, "
-                     "and were truncated")
+            warn_truncated(texts, self.tokenizer, limit, "the most this model takes")
         return super().__call__(inputs, **{"truncation": True, "max_length": limit, "batch_size": BATCH, **kwargs})
 
 
-def classifier(folder: str | Path) -> Pipeline:
-    """A `pipeline("text-classification")` on the saved model, for new texts; longer texts are cut to fit."""
+def saved_pipeline(folder: str | Path) -> Pipeline:
+    """A `pipeline("text-classification")` on the saved model, for new texts; longer texts are cut to fit
+    (notebook 05)."""
     model, tokenizer = load_trained(folder)
     return pipeline("text-classification", model=model, tokenizer=tokenizer, pipeline_class=TruncatingPipeline)
 

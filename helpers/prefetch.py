@@ -14,9 +14,8 @@ import tempfile
 from pathlib import Path
 
 from .data import fetch, online_hint
-from .models import looks_like_path
-from .settings import ROOT, Settings, UserError, cached_path, how_to_set, is_url
-from .tiny import is_tiny
+from .reach import model_source
+from .settings import ROOT, Settings, UserError, cached_path, is_url
 
 BUILD_REQUIREMENTS = ["setuptools>=68"]  # pyproject.toml's build-system requires: pip needs it to install the project
 # What `from_pretrained` reads for a model and its tokenizer, and the weights: safetensors, or else PyTorch's.
@@ -69,12 +68,11 @@ def prefetch_model(name: str) -> str:
     snapshot_download writes every file to a temporary name first; when a first fetch of `name` fails half way,
     its folder in the cache is removed, so the cache never holds a model that looks complete but is not.
     """
-    if is_tiny(name):
+    source = model_source(name)
+    if source == "tiny":
         return "model: the tiny model is built on this machine, nothing to fetch"
-    if Path(name).expanduser().is_dir():
+    if source == "folder":
         return f"model: {name} is a local folder, nothing to fetch ({human(size(Path(name).expanduser()))})"
-    if looks_like_path(name):
-        raise UserError(f"model folder {name} does not exist; set {how_to_set('model')} to a model folder or hub name")
     from huggingface_hub import constants
     from huggingface_hub.file_download import repo_folder_name
 

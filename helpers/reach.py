@@ -17,14 +17,22 @@ import os
 import urllib.request
 from pathlib import Path
 
-from .settings import TRUE, Settings, build_settings, cached_path, how_to_set, is_tiny, is_url, requested_profile
+from .settings import (TRUE, Settings, UserError, build_settings, cached_path, how_to_set, is_tiny, is_url,
+                       requested_profile)
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
-def looks_like_path(name: str) -> bool:
-    """True when a model name is meant as a folder (absolute, ./, ../ or ~), not a hub name."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1  # hub names are "name" or "owner/name"
+def model_source(name: str) -> str:
+    """Where model `name` comes from: "tiny" (built on this machine), "folder" (a local folder) or "hub" (a hub name,
+    downloaded or cached); one line when it is meant as a folder that is not there (notebook 03). Decided here only."""
+    if is_tiny(name):
+        return "tiny"
+    if Path(name).expanduser().is_dir():
+        return "folder"
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # meant as a folder: hub names are "name", "owner/name"
+        raise UserError(f"model folder {name} does not exist; set {how_to_set('model')} to a model folder or hub name")
+    return "hub"
 
 
 def _reachable(url: str, timeout: float = 3.0) -> bool:
@@ -43,9 +51,6 @@ def reachable(url: str) -> bool:
     return _reachable(url)
 
 
-_forget = reachable.cache_clear  # kept apart, so that `fresh=True` forgets even while a test stands in for it
-
-
 def data_status(settings: Settings) -> str:
     """Where the data comes from: "local file", "cached", "reachable" or "missing" (notebook 00 prints it)."""
     if not is_url(settings.data):
@@ -53,11 +58,6 @@ def data_status(settings: Settings) -> str:
     if cached_path(settings).exists():
         return "cached"
     return "reachable" if reachable(settings.data) else "missing"
-
-
-def data_available(settings: Settings) -> bool:
-    """True when the data is a local file, already downloaded, or its URL answers."""
-    return data_status(settings) != "missing"
 
 
 def hub_cached(name: str) -> bool:
@@ -76,12 +76,12 @@ def hub_cached(name: str) -> bool:
 def model_status(settings: Settings) -> str:
     """Where the model comes from: "tiny", "local folder", "cached", "reachable" or "missing" (notebook 00); the hub
     is huggingface_hub's endpoint (`HF_ENDPOINT` names a mirror)."""
-    if is_tiny(settings.model):
-        return "tiny"
-    if Path(settings.model).expanduser().is_dir():
-        return "local folder"
-    if looks_like_path(settings.model):
+    try:
+        source = model_source(settings.model)
+    except UserError:
         return "missing"
+    if source != "hub":
+        return {"tiny": "tiny", "folder": "local folder"}[source]
     if hub_cached(settings.model):
         return "cached"
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in TRUE:
@@ -91,11 +91,6 @@ def model_status(settings: Settings) -> str:
     return "reachable" if reachable(f"{constants.ENDPOINT}/api/models/{settings.model}") else "missing"
 
 
-def model_available(settings: Settings) -> bool:
-    """True when the model is the tiny one, a local folder, in the Hugging Face cache, or the hub answers."""
-    return model_status(settings) != "missing"
-
-
 def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides) -> Settings:
     """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
 
@@ -103,11 +98,12 @@ def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides
     Whether the data and the model answer is asked once a process; `fresh=True` asks again.
     """
     if fresh:
-        _forget()
+        reachable.cache_clear()
     settings = build_settings(profile, **overrides)
     if requested_profile(profile) != "auto":
         return settings
-    missing = [what for what, ok in (("data", data_available), ("model", model_available)) if not ok(settings)]
+    statuses = {"data": data_status(settings), "model": model_status(settings)}
+    missing = [what for what, status in statuses.items() if status == "missing"]
     if not missing:
         return settings
     announce_fallback(" and ".join(missing))

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .data import label_names, load_data
-from .layout import run_folder
+from .data import Data, read_data
+from .layout import run_folder, write_json
 from .settings import Settings, UserError, having, how_to_set, warn_once
 
 PARTS = ("train", "validation", "test")
@@ -62,16 +61,6 @@ def evaluation_rows(parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     return parts["validation"] if parts["validation"] is not None else parts["test"]
 
 
-def output_folder(settings: Settings) -> Path:
-    """The output folder, made if missing; one clear line when a file stands in its way or it cannot be made."""
-    return run_folder(settings).make()
-
-
-def split_path(settings: Settings) -> Path:
-    """The file that keeps the split, in the output folder."""
-    return run_folder(settings).split
-
-
 def _recipe(settings: Settings) -> dict:
     """The settings that decide which rows land where: those whose role is "split"."""
     return {name: getattr(settings, name) for name in having("split")}
@@ -79,23 +68,21 @@ def _recipe(settings: Settings) -> dict:
 
 def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Path:
     """Write each part's original row indices, so later notebooks use the very same rows."""
-    output_folder(settings)
-    path = split_path(settings)
+    folder = run_folder(settings)
+    folder.make()
     saved = {"recipe": _recipe(settings)}
     saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: under torchrun each saves the same split
-    tmp.write_text(json.dumps(saved))
-    tmp.replace(path)  # atomic: a reader sees the old split or the new one, never half
-    return path
+    return write_json(folder.split, saved)  # under torchrun each process saves the same split
 
 
-def load_split(settings: Settings, df: pd.DataFrame | None = None) -> dict[str, pd.DataFrame | None]:
+def load_split(settings: Settings, data: Data | None = None) -> dict[str, pd.DataFrame | None]:
     """The saved split's parts ("train", "validation", "test"), made and saved first if missing or stale.
 
-    `df`: the settings' data as `load_data` gives it, when the caller has loaded it already (else it is read here).
+    `data`: the settings' data as `read_data` gives it, when the caller has read it already (else it is read here).
     """
-    df = load_data(settings) if df is None else df
-    path = split_path(settings)
+    data = read_data(settings) if data is None else data
+    df = data.rows
+    path = run_folder(settings).split
     saved = json.loads(path.read_text()) if path.exists() else {}
     if saved.get("recipe") != _recipe(settings):
         train, test = split_data(df, settings)
@@ -103,35 +90,37 @@ def load_split(settings: Settings, df: pd.DataFrame | None = None) -> dict[str, 
         save_split({"train": train, "validation": validation, "test": test}, settings)
         saved = json.loads(path.read_text())
     parts = {name: df.loc[saved[name]] if name in saved else None for name in PARTS}
-    check_train_rows(parts["train"])
-    check_validation_rows(parts["validation"])
+    check_train_rows(parts["train"], data.label_names)
+    check_validation_rows(parts["validation"], data.label_names)
     return parts
 
 
 FEW_VALIDATION_ROWS, FEW_VALIDATION_OF_A_CLASS = 20, 5  # the tiny profile's 23 rows (15 and 8) stay quiet
 
 
-def check_validation_rows(validation: pd.DataFrame | None) -> None:
+def class_counts(part: pd.DataFrame, names: list[str]) -> tuple[pd.Series, str]:
+    """How many rows of `part` each label of `names` has, and the same in words: "12 of 'news', 3 of 'opinion'"."""
+    counts = part["label"].value_counts().reindex(range(len(names)), fill_value=0)
+    return counts, ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
+
+
+def check_validation_rows(validation: pd.DataFrame | None, names: list[str]) -> None:
     """Warn (once per process) when the validation split is too small to choose an epoch on: a row moves its
-    accuracy by more than 5 %, or a class has almost no rows (notebook 02)."""
+    accuracy by more than 5 %, or a class (of labels `names`) has almost no rows (notebook 02)."""
     if validation is None:
         return
-    names = label_names(validation)
-    counts = validation["label"].value_counts().reindex(range(len(names)), fill_value=0)
+    counts, each = class_counts(validation, names)
     if len(validation) < FEW_VALIDATION_ROWS or counts.min() < FEW_VALIDATION_OF_A_CLASS:
-        each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
         warn_once(f"the validation split has only {len(validation)} rows ({each}): one row moves its accuracy by "
                   f"{100 / max(len(validation), 1):.0f} %, too coarse to choose the best epoch on; use more data or a "
                   f"larger {how_to_set('validation_size')}")
 
 
-def check_train_rows(train: pd.DataFrame) -> None:
-    """Warn (once per process) when some class has fewer than `FEW_ROWS` train rows: too few to learn it from."""
-    names = label_names(train)
-    counts = train["label"].value_counts().reindex(range(len(names)), fill_value=0)
+def check_train_rows(train: pd.DataFrame, names: list[str]) -> None:
+    """Warn (once per process) when some class (of labels `names`) has fewer than `FEW_ROWS` train rows: too few to
+    learn it from (notebook 02)."""
+    counts, each = class_counts(train, names)
     if counts.min() < FEW_ROWS:
-        each = ", ".join(f"{count} of {name!r}" for name, count in zip(names, counts))
         warn_once(f"the train split has only {len(train)} rows ({each}), fewer than {FEW_ROWS} of a class: "
                   f"a model trained on so few means little; use more data, or a smaller {how_to_set('test_size')} or "
                   f"{how_to_set('validation_size')}")
-

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from .data import read_table
+from .layout import atomic
 from .settings import SAMPLE_DATA, TINY_MODEL, TOPICS_SAMPLE, is_tiny  # is_tiny beside TINY_MODEL
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -28,9 +27,9 @@ def sample_texts() -> list[str]:
     return [text for path, column in SAMPLES.items() for text in read_table(path)[column].astype(str)]
 
 
-def fingerprint(texts: list[str], vocab_size: int, seed: int) -> str:
-    """A short hash of what a tiny model is built from: texts, vocabulary size and seed."""
-    recipe = json.dumps([VOCABULARY, vocab_size, seed, texts], ensure_ascii=False)
+def fingerprint(texts: list[str]) -> str:
+    """A short hash of what a tiny model is built from: the texts, the vocabulary's size and recipe, the seed."""
+    recipe = json.dumps([VOCABULARY, VOCAB_SIZE, SEED, texts], ensure_ascii=False)
     return hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:16]
 
 
@@ -80,27 +79,23 @@ def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
     return {token: i for i, token in enumerate(vocab)}
 
 
-def build_tiny_model(folder: Path, vocab_size: int = VOCAB_SIZE, seed: int = SEED) -> Path:
-    """Learn a WordPiece vocabulary from both samples' headlines and save it with a small random DistilBERT.
-
-    Built twice, on any machine and with any PYTHONHASHSEED, it is the same byte for byte.
-    """
+def build_tiny_model(folder: Path) -> Path:
+    """Learn a WordPiece vocabulary from both samples' headlines and save it with a small random DistilBERT, the
+    folder whole or not at all (`layout.atomic`). Built twice, on any machine and with any PYTHONHASHSEED, it is
+    the same byte for byte."""
     import torch
     from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertTokenizer
 
     texts = sample_texts()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
-        tokenizer = DistilBertTokenizer(vocab=wordpiece_vocab(texts, vocab_size), model_max_length=512)
+    with atomic(folder, folder=True) as partial:
+        tokenizer = DistilBertTokenizer(vocab=wordpiece_vocab(texts, VOCAB_SIZE), model_max_length=512)
         config = DistilBertConfig(
             vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
         )
-        torch.manual_seed(seed)
-        DistilBertForMaskedLM(config).save_pretrained(f"{tmp}/model")  # a "pretrained" body; no task head yet
-        tokenizer.save_pretrained(f"{tmp}/model")
-        Path(f"{tmp}/model/{BUILT_FROM}").write_text(fingerprint(texts, vocab_size, seed) + "\n")
-        shutil.rmtree(folder, ignore_errors=True)
-        Path(f"{tmp}/model").rename(folder)
+        torch.manual_seed(SEED)
+        DistilBertForMaskedLM(config).save_pretrained(partial)  # a "pretrained" body; no task head yet
+        tokenizer.save_pretrained(partial)
+        (partial / BUILT_FROM).write_text(fingerprint(texts) + "\n")
     return folder
 
 
@@ -109,7 +104,7 @@ def is_current(folder: Path) -> bool:
     stamp = folder / BUILT_FROM
     if not (folder / "config.json").is_file() or not stamp.is_file():
         return False
-    return stamp.read_text().strip() == fingerprint(sample_texts(), VOCAB_SIZE, SEED)
+    return stamp.read_text().strip() == fingerprint(sample_texts())
 
 
 def ensure_tiny_model(model: str) -> str:

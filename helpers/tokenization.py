@@ -49,16 +49,18 @@ def tokenize(df: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, settings: Set
     """A `HeadlineDataset` of the rows of `df` (columns `sentence` and `label`); texts cut to fit are counted."""
     texts, limit = df["sentence"].tolist(), max_length(tokenizer, settings)
     dataset = HeadlineDataset(texts, df["label"].tolist(), tokenizer, limit)
-    full = [text for text, ids in zip(texts, dataset.encodings["input_ids"]) if len(ids) == limit]
-    cut = count_longer(full, tokenizer, limit)
-    if cut:
-        warn(f"{cut:,} of {len(texts):,} texts are longer than {limit} tokens and were truncated (max_length)")
+    full = [text for text, ids in zip(texts, dataset.encodings["input_ids"]) if len(ids) == limit]  # maybe cut
+    warn_truncated(full, tokenizer, limit, "max_length", len(texts))
     return dataset
 
 
-def count_longer(texts: list[str], tokenizer: PreTrainedTokenizerBase, limit: int) -> int:
-    """How many of `texts` are longer than `limit` tokens ([CLS] and [SEP] included)."""
-    return sum(len(ids) > limit for ids in tokenizer(texts, verbose=False)["input_ids"]) if texts else 0
+def warn_truncated(texts: list[str], tokenizer: PreTrainedTokenizerBase, limit: int, why: str,
+                   total: int | None = None) -> None:
+    """Say in one line how many of `texts` (of `total`) are longer than `limit` tokens, [CLS] and [SEP] included
+    (`why`), and so were cut (notebooks 03 and 05); nothing when none is."""
+    cut = sum(len(ids) > limit for ids in tokenizer(texts, verbose=False)["input_ids"]) if texts else 0
+    if cut:
+        warn(f"{cut:,} of {total or len(texts):,} texts are longer than {limit} tokens ({why}) and were truncated")
 
 
 def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:

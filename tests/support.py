@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,13 @@ needs_real_data = pytest.mark.skipif(
 
 
 # ---------------------------------------------------------------------------------------------- environment
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): a host, or the hub's address, that cannot answer."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def remove_tc_env(monkeypatch: pytest.MonkeyPatch) -> None:

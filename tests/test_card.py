@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import ModelCard
 
 from helpers.card import Report, is_sarcasm_data, render, report, write_card
-from helpers.data import load_data
+from helpers.data import read_data
 from helpers.split import load_split
 
 from support import run_cli, write_table
@@ -57,10 +57,10 @@ def test_card_renders_offline_and_names_a_hub_base_model(trained_by_cli, tiny_se
 def test_the_caveat_is_for_the_sarcasm_data_only(make_settings, tmp_path):
     """Only the sarcasm dataset (its URL or its columns) gets the TheOnion/HuffPost caveat."""
     sarcasm = make_settings()
-    assert is_sarcasm_data(sarcasm, load_split(sarcasm)["train"].attrs["columns"])  # the file's columns travel along
+    assert is_sarcasm_data(sarcasm, read_data(sarcasm).columns)  # the file's own columns, read with its rows
     other = write_table(tmp_path / "topics.csv", [{"title": "a", "topic": "b"}, {"title": "c", "topic": "d"}])
     settings = make_settings(data=str(other), text_column="title", label_column="topic")
-    assert not is_sarcasm_data(settings, load_data(settings).attrs["columns"])
+    assert not is_sarcasm_data(settings, read_data(settings).columns)
 
 
 def a_report(**changes) -> Report:

@@ -3,19 +3,13 @@ names, Korean and emoji unharmed, the warnings, the download and its cache, and 
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import errno
-import http
-import http.server
 import io
 import json
 import os
 import re
-import socket
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pandas as pd
@@ -26,11 +20,11 @@ from hypothesis import strategies as st
 
 import helpers.data as hd
 from helpers import UserError, get_settings, load_data
-from helpers.data import label_names
+from helpers.data import label_names, read_data
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 from helpers.split import load_split
 
-from support import TOPIC_COLUMNS, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
+from support import TOPIC_COLUMNS, closed_port, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
 
 FORMATS = (".csv", ".json", ".jsonl")
 
@@ -96,19 +90,6 @@ def test_failed_download_leaves_nothing(tmp_path, make_settings, monkeypatch):
     assert list(cache.iterdir()) == []
 
 
-def test_interrupted_download_leaves_no_partial_file(tmp_path, monkeypatch):
-    """A connection dropped mid-file (a loopback server announcing 1000 bytes and closing after 20) leaves neither
-    the destination nor a temporary part file, after a retry for each attempt."""
-    sleeps = []
-    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
-    with serving(Dropping) as url:
-        dest = tmp_path / "cache" / "sarcasm.json"
-        with pytest.raises(UserError, match="could not download"):
-            hd.download(url, dest)
-    assert list(dest.parent.iterdir()) == []
-    assert len(sleeps) == 2 and Dropping.requests == 3, "a dropped connection is transient: tried 3 times"
-
-
 # ---------------------------------------------------------------------------------------------- sample
 
 
@@ -141,28 +122,17 @@ def test_duplicates_are_counted(make_settings, tmp_path, capsys):
     assert warnings_in(capsys.readouterr().err) == [], "said once a process, not at every load"
 
 
-def test_a_download_that_does_not_parse_is_not_cached(tmp_path):
-    """A downloaded file that is not valid JSON raises a UserError and leaves nothing in the cache."""
-    broken = tmp_path / "broken.json"
-    broken.write_text('[{"headline": "half a rec')
-    cache = tmp_path / "cache"
-    with pytest.raises(UserError, match="cannot read"):
-        hd.download(broken.as_uri(), cache / "sarcasm.json")
-    assert list(cache.iterdir()) == []
-
-
 # ---------------------------------------------------------------------------------------------- text labels
 
 
 def test_text_labels_become_ids_with_their_names(tmp_path, make_settings):
-    """Labels given as text are mapped to ids 0..n-1, and the names travel with every part of the split."""
+    """Labels given as text are mapped to ids 0..n-1, named by themselves in sorted order."""
     records = [dict(r, is_sarcastic=["satire", "news", "opinion"][i % 3]) for i, r in enumerate(headline_records(12))]
     settings = make_settings(data=str(write_table(tmp_path / "d.jsonl", records)))
-    parts = load_split(settings)
-    assert parts["train"].attrs["label_names"] == ["news", "opinion", "satire"]
-    assert parts["test"].attrs["label_names"] == ["news", "opinion", "satire"]
-    df = load_data(settings)
-    assert [df.attrs["label_names"][i] for i in df["label"]] == [r["is_sarcastic"] for r in records]
+    data = read_data(settings)
+    assert data.label_names == label_names(settings) == ["news", "opinion", "satire"]
+    assert [data.label_names[i] for i in data.rows["label"]] == [r["is_sarcastic"] for r in records]
+    pd.testing.assert_frame_equal(data.rows, load_data(settings))
 
 
 def test_same_rows_from_csv_json_and_jsonl(tmp_path, make_settings):
@@ -172,9 +142,9 @@ def test_same_rows_from_csv_json_and_jsonl(tmp_path, make_settings):
     assert list(shipped.columns) == ["sentence", "label"]
     assert shipped["sentence"].tolist() == [record["title"] for record in records]
     for suffix in FORMATS:
-        df = load_data(make_settings(data=str(write_table(tmp_path / f"topics{suffix}", records)), **TOPIC_COLUMNS))
-        pd.testing.assert_frame_equal(df, shipped)
-        assert label_names(df) == label_names(shipped) == sorted(TOPICS)
+        settings = make_settings(data=str(write_table(tmp_path / f"topics{suffix}", records)), **TOPIC_COLUMNS)
+        pd.testing.assert_frame_equal(load_data(settings), shipped)
+        assert label_names(settings) == sorted(TOPICS)
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
@@ -190,14 +160,14 @@ def test_korean_and_emoji_pass_through_load_data_unchanged(suffix, tmp_path, mak
 def test_text_labels_name_themselves_and_ids_take_label_names(tmp_path, make_settings):
     """Text labels keep their names (sorted, or in the order of label_names); ids are named by label_names."""
     records = topic_records()
-    ordered = load_data(make_settings(data=str(TOPICS_SAMPLE), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
-    assert label_names(ordered) == TOPICS
-    assert [TOPICS[i] for i in ordered["label"]] == [record["topic"] for record in records]
+    ordered = read_data(make_settings(data=str(TOPICS_SAMPLE), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
+    assert ordered.label_names == TOPICS
+    assert [TOPICS[i] for i in ordered.rows["label"]] == [record["topic"] for record in records]
     as_ids = [{**record, "topic": TOPICS.index(record["topic"])} for record in records]
     path = write_table(tmp_path / "ids.csv", as_ids)
-    by_id = load_data(make_settings(data=str(path), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
-    pd.testing.assert_frame_equal(by_id, ordered)
-    assert label_names(by_id) == TOPICS
+    by_id = read_data(make_settings(data=str(path), label_names=",".join(TOPICS), **TOPIC_COLUMNS))
+    pd.testing.assert_frame_equal(by_id.rows, ordered.rows)
+    assert by_id.label_names == TOPICS
 
 
 def test_json_lines_named_json_loads(tmp_path, make_settings, capsys):
@@ -212,148 +182,6 @@ def test_json_lines_named_json_loads(tmp_path, make_settings, capsys):
         "warning: Sarcasm_Headlines_Dataset.json holds JSON Lines (one object per line), not a JSON array; "
         "read as JSON Lines"
     ]
-
-
-class Flaky(http.server.BaseHTTPRequestHandler):
-    """Serves `body`; the first request is answered by `first` ("stall": nothing in time; "503": an error)."""
-
-    body, first, requests, release = b"", "", 0, threading.Event()
-
-    def do_GET(self):
-        type(self).requests += 1
-        if type(self).requests == 1 and self.first == "stall":
-            self.release.wait(5)  # longer than the client's timeout
-            return
-        if type(self).requests == 1 and self.first == "503":
-            self.send_error(503)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
-
-
-class Dropping(http.server.BaseHTTPRequestHandler):
-    """Announces 1000 bytes, sends 20, and closes the connection."""
-
-    requests = 0
-
-    def do_GET(self):
-        type(self).requests += 1
-        self.send_response(200)
-        self.send_header("Content-Length", "1000")
-        self.end_headers()
-        self.wfile.write(b'[{"headline": "half a')
-        self.wfile.flush()
-        self.close_connection = True
-
-    def log_message(self, *args):
-        pass
-
-
-class Status(http.server.BaseHTTPRequestHandler):
-    """Answers every request with the HTTP status `code`."""
-
-    code, requests = 404, 0
-
-    def do_GET(self):
-        type(self).requests += 1
-        self.send_error(self.code)
-
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serving(handler: type[http.server.BaseHTTPRequestHandler]):
-    """A loopback HTTP server answering with `handler` (its request count reset) for the block; its file's URL."""
-    handler.requests = 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/sarcasm.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.mark.parametrize("code, permanent", [(404, True), (403, True), (410, True), (429, False), (500, False),
-                                             (503, False)])
-def test_permanent_or_transient_by_status_code(code, permanent, tmp_path, monkeypatch):
-    """A client error (not found, forbidden, gone) is not retried; too many requests or a server error is, twice,
-    each retry one line; the final error is one line naming the URL and the server's reason."""
-    sleeps = []
-    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
-    handler = type("Handler", (Status,), {"code": code})
-    with serving(handler) as url:
-        with pytest.raises(UserError) as caught:
-            hd.download(url, tmp_path / "d.json")
-    assert handler.requests == (1 if permanent else 3) and len(sleeps) == (0 if permanent else 2)
-    message = str(caught.value)
-    assert message.startswith(f"could not download {url} (") and len(message.splitlines()) == 1
-    assert http.HTTPStatus(code).phrase in message
-    assert list(tmp_path.glob("*.json")) == [] and list(tmp_path.glob(".*")) == []
-
-
-def test_huggingface_offline_mode_stops_the_download_at_once(tmp_path, monkeypatch):
-    """The download goes through huggingface_hub's client: with HF_HUB_OFFLINE set it is refused, not retried."""
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    sleeps = []
-    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
-    with serving(Status) as url:
-        with pytest.raises(UserError, match="offline mode"):
-            hd.download(url, tmp_path / "d.json")
-    assert Status.requests == 0 and sleeps == []
-
-
-@pytest.mark.parametrize("error, permanent", [
-    (socket.gaierror(socket.EAI_NONAME, "Nom ou service inconnu"), True),  # the system's words in another language
-    (ConnectionRefusedError(errno.ECONNREFUSED, "Verbindungsaufbau abgelehnt"), True),
-    (OSError(errno.EHOSTUNREACH, "whatever the system says"), True),
-    (ConnectionResetError(errno.ECONNRESET, "Name or service not known"), False),  # a message that lies: its type
-    (TimeoutError("No such file or directory"), False),                            # decides
-])
-def test_permanent_or_transient_by_type_never_by_message(error, permanent):
-    """What a failure is, is told by the exception's type and errno along the chain the HTTP client raises (its own
-    error from the system's), never by its message: a French name error is permanent, a reset is transient."""
-    try:
-        try:
-            raise error
-        except OSError as system:
-            raise RuntimeError("the HTTP client's own error") from system
-    except RuntimeError as wrapped:
-        assert hd._permanent(wrapped) is permanent
-
-
-@pytest.mark.parametrize("first, said", [
-    ("stall", "warning: no answer from 127.0.0.1 in 0.5 s; retrying, 2 of 3"),
-    ("503", "warning: download from 127.0.0.1 failed (Service Unavailable); retrying, 2 of 3"),
-])
-def test_download_says_what_it_is_doing(first, said, tmp_path, monkeypatch, capsys):
-    """A stalled or failed first answer is one line naming the host and the retry; the file arrives with a bar."""
-    body = json.dumps(headline_records(200)).encode()
-    handler = type("Handler", (Flaky,), {"body": body, "first": first, "requests": 0, "release": threading.Event()})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(hd.time, "sleep", lambda seconds: None)  # no backoff wait in a test
-    try:
-        dest = hd.download(f"http://127.0.0.1:{server.server_port}/sarcasm.json", tmp_path / "sarcasm.json",
-                           timeout=0.5)
-    finally:
-        handler.release.set()
-        server.shutdown()
-        server.server_close()
-    assert dest.read_bytes() == body and handler.requests == 2
-    err = capsys.readouterr().err
-    assert warnings_in(err) == [said]
-    assert "downloading sarcasm.json" in err and "100%" in err, "a progress bar while the file arrives"
 
 
 # ---------------------------------------------------------------------------------------------- any file
@@ -398,15 +226,16 @@ def loads_or_refuses(content: bytes, suffix: str) -> None:
         path = Path(tmp) / f"data{suffix}"
         path.write_bytes(content)
         try:
-            df = load_data(get_settings("tiny", data=str(path), output_dir=f"{tmp}/out", cache_dir=f"{tmp}/cache"))
+            data = read_data(get_settings("tiny", data=str(path), output_dir=f"{tmp}/out", cache_dir=f"{tmp}/cache"))
         except UserError as error:
             assert len(str(error).splitlines()) == 1, str(error)
             event("refused: " + kind_of(str(error), path))  # counted by --hypothesis-show-statistics
             return
     event("loaded")
+    df = data.rows
     assert list(df.columns) == ["sentence", "label"] and len(df) > 0
     assert pd.api.types.is_integer_dtype(df["label"]) and df["label"].nunique() >= 2
-    assert df["label"].between(0, len(df.attrs["label_names"]) - 1).all()
+    assert df["label"].between(0, len(data.label_names) - 1).all()
     assert all(isinstance(text, str) and text.strip() for text in df["sentence"])
 
 
@@ -481,26 +310,6 @@ def test_lines_of_anything(lines, suffix):
 
 
 # ---------------------------------------------------------------------------------------------- what the messages say
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{closed_port()}/sarcasm.json",
-                                 "http://no-such-host.invalid/d.json"])
-def test_a_host_that_cannot_answer_is_not_retried(url, tmp_path, monkeypatch):
-    """Nothing listening, or a name that does not resolve, is told by the exception's type: no retry, one error."""
-    sleeps = []
-    monkeypatch.setattr(hd.time, "sleep", sleeps.append)
-    with pytest.raises(UserError, match="could not download"):
-        hd.download(url, tmp_path / "d.json")
-    assert sleeps == [], "a permanent failure is not retried"
 
 
 def test_the_download_hint_names_flags_on_the_command_line(tmp_path, monkeypatch, make_settings):

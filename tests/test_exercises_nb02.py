@@ -12,7 +12,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 import helpers
-from helpers import split
+from helpers import layout, split
 
 from support import exercise_env, fails, hides, notebook_text, passes, run_solution
 
@@ -31,8 +31,8 @@ def env(monkeypatch, out, tiny_cache):
     settings = exercise_env(monkeypatch, out, tiny_cache)
     df = helpers.load_data(settings)
     train, test = helpers.split_data(df, settings)
-    return dict(settings=settings, df=df, train=train, test=test, helpers=helpers, split=split, json=json,
-                train_test_split=train_test_split)
+    return dict(settings=settings, df=df, train=train, test=test, helpers=helpers, layout=layout, split=split,
+                json=json, train_test_split=train_test_split)
 
 
 def test_02_1_other_seed(env, capsys):
@@ -78,7 +78,7 @@ def test_02_3_test_size(env, capsys):
     by_hand = {"train": df.iloc[60:], "validation": None, "test": df.iloc[:60]}
     out = fails(capsys, "02.3", by_hand, recipe, saying="other rows than the split test_size=0.2 makes")
     hides(out, len(parts["test"]))
-    later = json.loads(split.split_path(helpers.get_settings(output_dir=solved["folder"])).read_text())["recipe"]
+    later = json.loads(layout.run_folder(helpers.get_settings(output_dir=solved["folder"])).split.read_text())["recipe"]
     fails(capsys, "02.3", parts, later, saying="records test_size 0.25")
     fails(capsys, "02.3", parts, len(parts["test"]), saying="the dict under 'recipe'")
 

@@ -31,7 +31,7 @@ def out(tmp_path_factory):
 def _namespace(settings, tokenizer) -> dict:
     """Notebook 04's namespace after its first cells, on `settings`."""
     parts = split.load_split(settings)
-    names = data.label_names(parts["train"])
+    names = data.label_names(settings)
     return dict(settings=settings, parts=parts, names=names, tokenizer=tokenizer, helpers=helpers, np=np,
                 torch=torch, train_data=tokenization.tokenize(parts["train"], tokenizer, settings),
                 eval_data=tokenization.tokenize(parts["validation"], tokenizer, settings),

@@ -88,7 +88,7 @@ def test_07_2_unstratified(tmp_path, tiny_cache, capsys):
     def split_and_counts(stratify: bool) -> tuple[dict, dict[str, int]]:
         chosen = dataclasses.replace(settings, stratify=stratify, output_dir=str(tmp_path / f"stratify-{stratify}"))
         parts = split.load_split(chosen)
-        label = data.label_names(parts["test"]).index("entertainment")
+        label = data.label_names(chosen).index("entertainment")
         return parts, {name: int((part["label"] == label).sum()) for name, part in parts.items()}
 
     (unstratified, counts), (stratified, stratified_counts) = split_and_counts(False), split_and_counts(True)
@@ -111,7 +111,7 @@ def test_07_3_top_k(runs, capsys):
     """The pipeline's answers with top_k=None pass; its best answer only, sigmoid scores, another model's scores, or
     too few answers fail (the check calls the pipeline itself)."""
     settings, off, on = runs
-    classify, other = (predict.classifier(run_folder(dataclasses.replace(
+    classify, other = (predict.saved_pipeline(run_folder(dataclasses.replace(
         settings, output_dir=f"{settings.output_dir}/weights-{weighted}")).model) for weighted in (True, False))
     headlines = ["국회, 교육 예산 법안 통과", "eastvale comets beat harbour city 3-0 in league"]
     passes(capsys, "07.3", classify(headlines, top_k=None), classify, headlines)

@@ -19,6 +19,7 @@ import torch
 from scipy.special import softmax
 
 from helpers import finetune, inference, predict, split, tokenization
+from helpers.layout import run_folder
 from helpers.models import load_trained
 from helpers.layout import run_folder
 
@@ -36,7 +37,7 @@ def run(trained, tmp_path_factory):
     shutil.copytree(run_folder(trained[0]).model, run_folder(settings).model)
     model, tokenizer = load_trained(run_folder(settings).model)
     split.load_split(settings)
-    exported = inference.export_folder(model.eval(), tokenizer, inference.onnx_folder(settings))
+    exported = inference.export_folder(model.eval(), tokenizer, run_folder(settings).onnx)
     return settings, model, tokenizer, exported
 
 
@@ -177,13 +178,13 @@ def test_onnx_runtime_int8_quantizes_embeddings_and_the_head(run):
 
 def test_08_writes_its_timing_loop_out():
     """Notebook 08 times every path itself, by one rule: rows sorted by length, a warm-up and 3 timed passes with the
-    median, one headline's latency (p50), the thread count; not through inference.measure; each lever its own ratio."""
+    median, one headline's latency (p50), the thread count; not through inference.measure_paths; each lever its own ratio."""
     code = "\n".join(source for kind, source in notebook_cells(notebook_path("08")) if kind == "code")
     for piece in ('np.argsort([len(ids) for ids in test_data.encodings["input_ids"]], kind="stable")',
                   "def timed_passes(every_row, runs=3):", "time.perf_counter()", "np.median(seconds)",
                   '"latency_ms_p50": np.median(latency_ms(one, singles)) if one else np.nan', "torch.get_num_threads()",
                   "threads=threads", '"runs": len(seconds)', '"float32, in the order given"'):
         assert piece in code, piece
-    assert "inference.measure(" not in code
+    assert "inference.measure_paths(" not in code
     text = " ".join(source for kind, source in notebook_cells(notebook_path("08")) if kind == "markdown")
     assert "4.7 times" not in text and "docs/results.md" in text

@@ -21,11 +21,13 @@ from helpers.card import report
 from helpers.finetune import checkpoints, ensure_trained, prepare_output, run_lock, save
 from helpers.layout import HOLDER, LOCK
 from helpers.models import is_trained, load_trained
-from helpers.split import load_split, split_path
+from helpers.layout import run_folder
+from helpers.split import load_split
 
 from support import (
     ROOT,
     clean_env,
+    closed_port,
     finish,
     files_in,
     one_line_error,
@@ -281,7 +283,7 @@ def test_saving_reads_splits_and_fits_nothing(trainer, tmp_path, tiny_cache, mon
     """`save` writes the model and the card of the report it is given: no data read, no split made, nothing fitted."""
     settings = tiny_settings_for(tmp_path / "out", tiny_cache)
     made = report(settings, load_split(settings), [])  # the run's report, computed once before saving
-    split_path(settings).unlink()
+    run_folder(settings).split.unlink()
 
     def forbidden(*args, **kwargs):
         raise AssertionError("saving did work that a run does once, before it saves")
@@ -328,15 +330,6 @@ def test_a_checkpoint_whose_state_is_being_written_is_not_complete(trainer, tmp_
 
 
 # ---------------------------------------------------------------------------------------------- the hub unreachable
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -433,7 +426,7 @@ def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tm
 ])
 def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
     """The operating system's error, however deep in the HTTP client's chain of exceptions, decides; not words."""
-    from helpers.data import no_connection
+    from helpers.download import no_connection
 
     try:
         try:

@@ -173,7 +173,7 @@ def test_group_by_length_batches_similar_lengths(make_settings):
     tokenizer = load_tokenizer(settings)
     rows = load_split(settings)["train"]
     train = tokenize(rows, tokenizer, settings)
-    trainer = finetune.build_trainer(settings, load_model(settings, label_names(rows)), tokenizer, train, train)
+    trainer = finetune.build_trainer(settings, load_model(settings, label_names(settings)), tokenizer, train, train)
     order = list(trainer._get_train_sampler(train))
     assert sorted(order) == list(range(len(train)))
     lengths = np.array([len(ids) for ids in train.encodings["input_ids"]])

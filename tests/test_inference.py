@@ -22,6 +22,7 @@ from helpers.settings import UserError
 
 from support import files_in, finish_all, one_line_error, run_main, start_cli
 
+PATHS = ["float32", "this project", "torch int8 (dynamic)", "ONNX Runtime float32", "ONNX Runtime int8"]  # in order
 HEADLINES = ["area man wins argument with self in shower", "senate passes bill to fund school lunches",
              "nation's cats announce plans to knock everything off every table"]
 
@@ -41,7 +42,7 @@ def measured(trained, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(inference, "predict", watched)
-        rows = inference.measure(settings.output_dir + "/model", settings, export_to=folder)
+        rows = inference.measure_paths(settings.output_dir + "/model", settings, export_to=folder)
     return rows, folder
 
 
@@ -55,7 +56,7 @@ def test_every_path_answers_like_the_float32_model(measured, trained):
     rows, _ = measured
     settings, _ = trained
     test = split.load_split(settings)["test"]
-    assert [r["name"] for r in rows] == list(inference.PATHS)
+    assert [r["name"] for r in rows] == PATHS
     for r in rows:
         assert r["test_rows"] == len(test)
         assert r["agreement"] >= 0.9, r
@@ -92,7 +93,7 @@ def test_one_headline_answers_like_the_batches(trained, tiny_tokenizer):
     np.testing.assert_allclose(alone, batched, rtol=1e-4, atol=1e-5)
     assert inference.latency_ms(one, test["sentence"].tolist()) > 0
     with pytest.raises(UserError, match="runs=0"):
-        inference.measure(settings.output_dir + "/model", settings, runs=0)
+        inference.measure_paths(settings.output_dir + "/model", settings, runs=0)
 
 
 @pytest.mark.slow
@@ -124,11 +125,11 @@ def test_written_rows_have_exactly_the_keys(measured, tmp_path):
     json_path, png = inference.write(rows, tmp_path)
     saved = json.loads(json_path.read_text())
     assert set(saved) == {"hardware", "paths"} and saved["hardware"] == hardware.record()
-    assert [r["name"] for r in saved["paths"]] == list(inference.PATHS)
+    assert [r["name"] for r in saved["paths"]] == PATHS
     assert all(set(r) == set(inference.KEYS) for r in saved["paths"])
     assert saved["paths"][-1]["agreement"] == rows[-1]["agreement"]
     assert png.stat().st_size > 0
-    assert len(inference.table(rows).splitlines()) == 2 + len(inference.PATHS)
+    assert len(inference.table(rows).splitlines()) == 2 + len(PATHS)
     note = inference.timing_note(rows)
     assert f"median of {inference.RUNS} timed passes" in note and f"; {torch.get_num_threads()} thread" in note
     assert hardware.record()["cpu"] in note
@@ -158,9 +159,9 @@ def test_onnx_classifier_labels_the_test_rows_like_the_pipeline(measured, traine
     _, folder = measured
     settings, _ = trained
     texts = split.load_split(settings)["test"]["sentence"].tolist()
-    onnx = [answer["label"] for answer in inference.classifier(folder)(texts)]
-    torch_answers = [answer["label"] for answer in predict.classifier(settings.output_dir + "/model")(texts)]
-    assert set(onnx) <= set(label_names(split.load_split(settings)["test"]))
+    onnx = [answer["label"] for answer in inference.labeller(folder)(texts)]
+    torch_answers = [answer["label"] for answer in predict.saved_pipeline(settings.output_dir + "/model")(texts)]
+    assert set(onnx) <= set(label_names(settings))
     assert sum(a == b for a, b in zip(onnx, torch_answers)) >= 0.9 * len(texts)
 
 

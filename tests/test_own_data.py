@@ -9,7 +9,7 @@ import pytest
 
 from helpers.data import label_names
 from helpers.layout import run_folder
-from helpers.predict import classifier, predict, with_predictions
+from helpers.predict import predict, saved_pipeline, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
@@ -45,7 +45,7 @@ def test_test_predictions_are_topic_names_and_beat_chance(topics_run):
     test = load_split(settings)["test"]
     tokenizer = trainer.processing_class
     prediction = predict(trainer.model, tokenizer, tokenize(test, tokenizer, settings), settings)
-    rows = with_predictions(test, prediction, label_names(test))
+    rows = with_predictions(test, prediction, label_names(settings))
     assert set(rows["predicted_name"]) <= set(TOPICS) and rows["predicted"].nunique() >= 3
     largest = test["label"].value_counts(normalize=True).max()
     assert rows["correct"].mean() > largest + 0.2 > 0.25 + 0.2
@@ -59,6 +59,6 @@ def test_new_headlines_in_korean_and_english_get_topic_names(topics_run):
                  "riverside rovers beat harbour city 2-1 in cup final": "sports",
                  "연구진, 북극 얼음에서 새 효소 발견 🔬": "science",
                  "kai summers announces world tour 🎤": "entertainment"}
-    answers = classifier(run_folder(settings).model)(list(headlines))
+    answers = saved_pipeline(run_folder(settings).model)(list(headlines))
     assert len(answers) == len(headlines) and all(answer["label"] in TOPICS for answer in answers)
     assert sum(answer["label"] == topic for answer, topic in zip(answers, headlines.values())) >= 3

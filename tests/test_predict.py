@@ -18,8 +18,8 @@ from transformers.trainer_utils import PredictionOutput
 from helpers.data import label_names
 from helpers.layout import run_folder
 from helpers.models import load_model, load_tokenizer, load_trained
-from helpers.predict import (as_bytes, classifier, evaluate_test, predict, prediction_trainer, probabilities,
-                             read_texts, with_predictions)
+from helpers.predict import (as_bytes, evaluate_test, predict, prediction_trainer, probabilities,
+                             read_texts, saved_pipeline, with_predictions)
 from helpers.split import load_split
 from helpers.tokenization import TutorialDataset, tokenize
 
@@ -46,13 +46,13 @@ def test_predict_truncates_a_long_text(classifier_dir, capsys):
     assert status == 0, err
     assert len(out.splitlines()) == 2
     assert warnings_in(err) == [
-        "warning: 1 of 2 texts are longer than 512 tokens, the most this model takes, and were truncated"
+        "warning: 1 of 2 texts are longer than 512 tokens (the most this model takes) and were truncated"
     ], err
 
 
 def test_pipeline_truncates_in_python(classifier_dir, capsys):
-    """The notebook's `classifier(...)` pipeline labels long texts too, a single text or a list; short ones quietly."""
-    labeller = classifier(classifier_dir)
+    """The notebook's `saved_pipeline(...)` labels long texts too, a single text or a list; short ones quietly."""
+    labeller = saved_pipeline(classifier_dir)
     assert len(labeller([ARTICLE, ARTICLE, "short"])) == 3
     assert "2 of 3 texts are longer than 512 tokens" in capsys.readouterr().err
     assert labeller(ARTICLE)[0]["label"] in {"LABEL_0", "LABEL_1"}
@@ -69,7 +69,7 @@ def setup(make_settings):
     """Tiny settings in fp32 without levers, the seeded tiny model, its tokenizer and the test rows."""
     settings = make_settings(precision="fp32", group_by_length=False, sort_predictions=False)
     tokenizer, test = load_tokenizer(settings), load_split(settings)["test"]
-    return settings, load_model(settings, label_names(test)).eval(), tokenizer, test
+    return settings, load_model(settings, label_names(settings)).eval(), tokenizer, test
 
 
 def logits(settings, model, tokenizer, data):

@@ -9,7 +9,8 @@ import math
 import pytest
 
 from helpers import load_data, split_data
-from helpers.split import evaluation_rows, load_split, split_path, split_validation
+from helpers.layout import run_folder
+from helpers.split import evaluation_rows, load_split, split_validation
 
 from support import (
     REAL_DATA,
@@ -99,7 +100,7 @@ def test_load_split_saves_and_reuses(make_settings):
     """load_split writes split.json with each part's original row indices, and later calls read it back."""
     settings = make_settings()
     parts = load_split(settings)
-    path = split_path(settings)
+    path = run_folder(settings).split
     saved = json.loads(path.read_text())
     assert saved["train"] == parts["train"].index.tolist()
     assert saved["test"] == parts["test"].index.tolist()
@@ -116,7 +117,7 @@ def test_load_split_redoes_a_stale_split(make_settings):
     """When the recipe changes (here test_size), load_split splits again and overwrites split.json."""
     before = load_split(make_settings())
     after = load_split(make_settings(test_size=0.5, validation_size=0.2))
-    saved = json.loads(split_path(make_settings()).read_text())
+    saved = json.loads(run_folder(make_settings()).split.read_text())
     assert saved["recipe"]["test_size"] == 0.5
     total = sum(len(after[name]) for name in ("train", "validation", "test"))
     assert total == sum(len(before[name]) for name in ("train", "validation", "test"))

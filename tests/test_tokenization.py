@@ -77,7 +77,7 @@ def test_truncation_at_max_length(tiny_tokenizer, make_settings, capsys):
     assert len(long_ids) == 8 and long_ids[-1] == tiny_tokenizer.sep_token_id
     assert len(short_ids) == token_lengths(["senator"], tiny_tokenizer)[0] < 8
     assert warnings_in(capsys.readouterr().err) == [
-        "warning: 2 of 3 texts are longer than 8 tokens and were truncated (max_length)"]
+        "warning: 2 of 3 texts are longer than 8 tokens (max_length) and were truncated"]
 
 
 def test_max_length_above_the_models_is_capped(tiny_tokenizer, make_settings, capsys):

@@ -38,7 +38,7 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, owner, name: str, calls: list, 
 def test_one_train_reads_the_data_once_and_fits_tfidf_once(tmp_path, tiny_cache, monkeypatch, capsys):
     """In-process `python -m helpers train` on tiny: one read of the data file (by any reader, the project's or
     pandas'), one TF-IDF fit, and still a card with the baselines on the validation and the test rows."""
-    monkeypatch.setattr(helpers.data, "_tables", {})  # nothing read yet, as in a fresh process
+    helpers.data._read_settled.cache_clear()  # nothing read yet, as in a fresh process
     reads, fits = [], []
     for suffix in list(helpers.data.READERS):  # the project's readers, which pandas' or json's do the reading for
         count_calls(monkeypatch, helpers.data.READERS, suffix, reads, suffix)
@@ -65,7 +65,7 @@ def test_one_train_reads_the_data_once_and_fits_tfidf_once(tmp_path, tiny_cache,
 def test_a_settled_file_is_read_once_and_a_changed_one_again(tmp_path, monkeypatch):
     """`read_table` reads an unchanged file once a process (a copy each time), and again once it changes; a file
     written in the last moments is read every time (two writes within the clock's resolution would look alike)."""
-    monkeypatch.setattr(helpers.data, "_tables", {})
+    helpers.data._read_settled.cache_clear()
     reads = []
     count_calls(monkeypatch, helpers.data.READERS, ".csv", reads, ".csv")
     path = tmp_path / "rows.csv"

@@ -78,7 +78,7 @@ def check_stratified(s_test) -> str:
 
 TEST_SIZE = '''folder = f"{settings.output_dir}-exercise"
 parts = split.load_split(helpers.get_settings(test_size=0.2, output_dir=folder))
-recipe = json.loads(split.split_path(helpers.get_settings(output_dir=folder)).read_text())["recipe"]
+recipe = json.loads(layout.run_folder(helpers.get_settings(output_dir=folder)).split.read_text())["recipe"]
 print(len(parts["test"]), "test rows; recorded test_size:", recipe["test_size"])
 again = split.load_split(helpers.get_settings(output_dir=folder))
 print("the tutorial's test rows again:", again["test"].index.equals(test.index))'''
@@ -86,7 +86,7 @@ print("the tutorial's test rows again:", again["test"].index.equals(test.index))
 
 @exercise("02.3", "`parts`, what load_split returns with test_size=0.2, and `recipe`, what split.json records",
           hint="split.load_split(helpers.get_settings(test_size=0.2, output_dir=...)) returns the parts and writes "
-               "split.json into that folder; split.split_path(...) names the file, json.loads reads it",
+               "split.json into that folder; layout.run_folder(...).split names the file, json.loads reads it",
           solution=TEST_SIZE)
 def check_test_size(parts, recipe) -> str:
     """Notebook 02, exercise 3: the split `load_split` saves with `test_size=0.2`, and the recipe it keeps."""
@@ -114,7 +114,7 @@ def check_test_size(parts, recipe) -> str:
                      "keep the whole dict split.load_split returns")
     if not isinstance(recipe, dict) or "test_size" not in recipe:
         raise NotYet(f"recipe should be the dict under 'recipe' in split.json, not {type(recipe).__name__}",
-                     "json.loads(split.split_path(settings).read_text())['recipe'], with the exercise's folder")
+                     "json.loads(layout.run_folder(settings).split.read_text())['recipe'], with the exercise's folder")
     if recipe != split._recipe(fifth):
         raise NotYet(f"this recipe records test_size {recipe['test_size']}, not the split made with 0.2"
                      if recipe["test_size"] != 0.2 else "this recipe is not the one load_split saved for test_size=0.2",

@@ -16,7 +16,7 @@ def _fresh_model(settings):
 
     from .. import data, models
 
-    names = data.label_names(_train_rows(settings))
+    names = data.label_names(settings)
     verbosity, bar = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
     logging.disable_progress_bar()

@@ -163,7 +163,7 @@ def check_unstratified(count, unstratified, settings) -> str:
         train, test = split_data(rows, chosen)
         train, validation = split_validation(train, chosen)  # the split load_split makes, without saving it
         return {"train": train, "validation": validation, "test": test,
-                "label": label_names(rows).index("entertainment")}
+                "label": label_names(chosen).index("entertainment")}
 
     expected, stratified = parts(False), parts(True)
     given = unstratified.get("validation") if isinstance(unstratified, dict) else None

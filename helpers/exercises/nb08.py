@@ -93,14 +93,14 @@ def _logits_on_test_rows(settings):
     notebook 08 computes them from `settings`' saved model and exported folder."""
     import dataclasses
 
+    from ..inference import ONNX_INT8, onnx_logits, session
     from ..layout import run_folder
-    from ..inference import ONNX_INT8, onnx_folder, onnx_logits, session
     from ..models import load_trained
     from ..predict import predict
     from ..split import load_split
     from ..tokenization import tokenize
 
-    folder, exported = run_folder(settings).model, onnx_folder(settings)
+    folder, exported = run_folder(settings).model, run_folder(settings).onnx
     if not (exported / ONNX_INT8).is_file():
         raise NotYet(f"there is no {ONNX_INT8} in {exported}", "run the notebook's export cells first "
                      "(inference.export_folder)")

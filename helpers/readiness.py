@@ -35,6 +35,7 @@ MODEL_SOURCES = {"tiny": "the tiny model, built on this machine", "local folder"
                  "cached": "in the Hugging Face cache", "reachable": "reachable on the hub, downloads on first use",
                  "missing": "MISSING: neither cached nor reachable"}
 PREFETCH = "while online, run `python -m helpers prefetch` (or `make prefetch`) once"
+STEPS, PREDICT_ROWS = 6, 64  # batches trained and rows predicted to measure the speeds (2 steps and a pass untimed)
 
 
 def versions() -> str:
@@ -67,23 +68,17 @@ def row_counts(settings: Settings) -> dict[str, int]:
     return {"train": len(train), "eval": len(test if validation is None else validation), "test": len(test)}
 
 
-def profile_line(settings: Settings, counts: dict[str, int]) -> str:
-    """Which profile runs, on how many rows and for how long (notebook 00)."""
-    epochs = f"{settings.epochs:g} epoch{'' if settings.epochs == 1 else 's'}"
-    return f"profile: {settings.profile} ({counts['train']:,} train rows, {epochs})"
-
-
-def measure(settings: Settings, steps: int = 6, predict_rows: int = 64) -> dict[str, float]:
-    """Train `steps` real batches of the profile's model and predict `predict_rows` rows: rows per second (notebook 00).
+def measure_speed(settings: Settings) -> dict[str, float]:
+    """Train `STEPS` real batches of the profile's model and predict `PREDICT_ROWS` rows: rows per second (notebook 00).
 
     The first 2 steps and the first prediction pass are not timed (start-up), as in `python -m helpers bench`.
     """
     rows = load_data(settings)
     tokenizer = load_tokenizer(settings)
-    train = rows.sample(n=steps * settings.train_batch_size, replace=True, random_state=settings.seed)
+    train = rows.sample(n=STEPS * settings.train_batch_size, replace=True, random_state=settings.seed)
     with quietly(), tempfile.TemporaryDirectory() as tmp:  # the Trainer keeps nothing
         figures = run_pipeline("this project", dataclasses.replace(settings, output_dir=tmp), train,
-                               rows.head(predict_rows), tokenizer)
+                               rows.head(PREDICT_ROWS), tokenizer)
     return {"train": figures["train_samples_per_second"], "predict": figures["predict_samples_per_second"]}
 
 
@@ -114,7 +109,7 @@ def training_time(settings: Settings) -> dict | None:
     """The profile's rows, the measured speeds and the seconds of one training; None without data or model."""
     if "missing" in (data_status(settings), model_status(settings)):
         return None
-    counts, speed = row_counts(settings), measure(settings)
+    counts, speed = row_counts(settings), measure_speed(settings)
     return {"counts": counts, "speed": speed, "seconds": estimate_seconds(settings, counts, speed)}
 
 
@@ -122,8 +117,9 @@ def timing_lines(settings: Settings, timing: dict | None) -> str:
     """Which profile runs, and how long its training takes here, with what that was measured from (notebook 00)."""
     if timing is None:
         return f"profile: {settings.profile}; its training time cannot be measured without its data and model"
-    speed = timing["speed"]
-    return (f"{profile_line(settings, timing['counts'])}\ntraining takes about {duration(timing['seconds'])} here "
+    speed, epochs = timing["speed"], f"{settings.epochs:g} epoch{'' if settings.epochs == 1 else 's'}"
+    return (f"profile: {settings.profile} ({timing['counts']['train']:,} train rows, {epochs})\n"
+            f"training takes about {duration(timing['seconds'])} here "
             f"(measured: {speed['train']:,.1f} rows/s training, {speed['predict']:,.0f} rows/s predicting)")
 
 
