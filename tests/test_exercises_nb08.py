@@ -183,7 +183,7 @@ def test_08_writes_its_timing_loop_out():
     for piece in ('np.argsort([len(ids) for ids in test_data.encodings["input_ids"]], kind="stable")',
                   "def timed_passes(every_row, runs=3):", "time.perf_counter()", "np.median(seconds)",
                   '"latency_ms_p50": np.median(latency_ms(one, singles)) if one else np.nan', "torch.get_num_threads()",
-                  "threads=threads", '"runs": len(seconds)', '"float32, in the order given"'):
+                  "inference.session(scratch / name)", '"runs": len(seconds)', '"float32, in the order given"'):
         assert piece in code, piece
     assert "inference.measure_paths(" not in code
     text = " ".join(source for kind, source in notebook_cells(notebook_path("08")) if kind == "markdown")
