@@ -227,29 +227,9 @@ def _shown(value) -> str:
 
 
 def settings_page() -> str:
-    """docs/settings.md, made from the fields' help texts: every setting, its flag and variable, its default and
-    what each profile changes (the README links it; `python -m helpers settings --page` prints it)."""
-    lines = [
-        "# Settings",
-        "",
-        "Every knob of the series, from `helpers/settings.py` (made by",
-        "`python -m helpers settings --page > docs/settings.md`; a test fails when this page is out of date).",
-        "Set one with a flag of `python -m helpers COMMAND` (each command takes the settings it uses: see its",
-        "`--help`), a `TC_` environment variable (notebooks and `make run`), or `helpers.get_settings(NAME=value)`:",
-        "flags and arguments beat variables, which beat the profile, which beats the default. A switch is turned on",
-        "with `--flag` and off with `--no-flag`, or with `TC_X=1` and `TC_X=0`. `python -m helpers settings [flags]`",
-        "shows the values in effect and where each comes from.",
-        "",
-        "**The working folder.** Downloads and the tiny model (`cache/`) and every trained model and its metrics",
-        "(`results/PROFILE/`) go under one folder you can see: the folder named by the variable `TC_HOME` when it",
-        "is set; else the checkout's root when the series runs from a checkout (`make run`, `make lab`); else the",
-        "folder you start Python or Jupyter in (a hosted notebook after `pip install`). Never the folder the package",
-        "is installed in. Notebook 00 prints it. A working folder that is missing or read-only stops in one `error:`",
-        "line; `cache_dir` and `output_dir` move either part elsewhere.",
-        "",
-        "| setting | flag | variable | default | quick | tiny | what it does |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    """docs/settings.md: the text of helpers/settings_page.md, then a row per field: its flag, variable, default, what
+    each profile changes and its help (the README links it; `python -m helpers settings --page` prints it)."""
+    lines = [(PACKAGE / "settings_page.md").read_text().rstrip("\n")]
     for name, f in FIELDS.items():
         quick, tiny = (_shown(PROFILES[p][name]) if name in PROFILES[p] else "" for p in ("quick", "tiny"))
         among = f" (one of {', '.join(map(str, choices(name)))})" if choices(name) else ""
