@@ -33,8 +33,9 @@ class Parser(HfArgumentParser):
         super().__init__(*args, allow_abbrev=False, formatter_class=argparse.HelpFormatter, **kwargs)
 
     def add_argument(self, *args, **kwargs) -> argparse.Action:
-        """`ArgumentParser.add_argument`, its long flags kept for `error`'s suggestion."""
-        action = super().add_argument(*args, **kwargs)
+        """`ArgumentParser.add_argument` without HfArgumentParser's underscored spellings (`--learning-rate`, not
+        `--learning_rate`), its long flags kept for `error`'s suggestion."""
+        action = super().add_argument(*[arg for arg in args if "_" not in arg or arg[:2] != "--"], **kwargs)
         self.flags.update(option for option in action.option_strings if option.startswith("--"))
         return action
 
@@ -47,27 +48,12 @@ class Parser(HfArgumentParser):
         self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
 
 
-def dashed(options: list[str]) -> list[str]:
-    """A setting's flags without HfArgumentParser's underscored spelling: `--learning-rate`, not `--learning_rate`."""
-    return [option for option in options if "_" not in option] or options
-
-
-class Value(argparse.Action):
-    """A setting's `--flag VALUE`, spelled with dashes only (the value typed and checked by `HfArgumentParser`)."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(dashed(option_strings), dest, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-
-
 class Switch(argparse.BooleanOptionalAction):
     """`--group-by-length` / `--no-group-by-length` for a boolean setting: HfArgumentParser's `--x [true|false]`
     (its type, nargs and const) is not needed."""
 
     def __init__(self, option_strings, dest, nargs=None, const=None, type=None, **kwargs):
-        super().__init__(dashed(option_strings), dest, **kwargs)
+        super().__init__(option_strings, dest, **kwargs)
 
 
 def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
@@ -77,7 +63,7 @@ def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
     def field(name: str) -> dataclasses.Field:
         default = FIELDS[name].default
         help = FIELDS[name].metadata["help"] + (f" (default: {default})" if default != "" else "")
-        metadata = {"help": help.replace("%", "%%"), "action": Switch if TYPES[name] is bool else Value}
+        metadata = {"help": help.replace("%", "%%"), **({"action": Switch} if TYPES[name] is bool else {})}
         return dataclasses.field(default=argparse.SUPPRESS, metadata=metadata)
 
     return dataclasses.make_dataclass("Flags", [(name, TYPES[name], field(name)) for name in having(*roles)
@@ -234,8 +220,6 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Train a model per point of a search space not trained yet, each a trial of one study; print every trial
     best first (then per setting), the best, the study."""
     settings = settings_from(args)
-    if args.trials <= 0:
-        raise UserError(f"--trials {args.trials} must be > 0")
     import optuna
 
     from .hardware import quiet_transformers

@@ -13,7 +13,6 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -212,19 +211,16 @@ def run_lock(settings: Settings) -> Iterator[Path]:
             folder.rmdir()
 
 
-def is_complete_checkpoint(folder: Path) -> bool:
-    """True when the Trainer finished writing checkpoint `folder`: its trainer_state.json (written last) is whole
-    JSON, not just begun, and its weights are whole."""
-    try:
-        json.loads((folder / "trainer_state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return has_weights(folder)
-
-
 def checkpoints(settings: Settings) -> list[Path]:
-    """The complete checkpoints in the output folder, oldest first."""
-    return [path for path in run_folder(settings).checkpoint_folders() if is_complete_checkpoint(path)]
+    """The complete checkpoints in the output folder, oldest first: their weights whole, and their trainer_state.json
+    (which the Trainer writes last) whole JSON, not just begun."""
+    complete = []
+    for folder in run_folder(settings).checkpoint_folders():
+        with contextlib.suppress(OSError, ValueError):
+            json.loads((folder / "trainer_state.json").read_text())
+            if has_weights(folder):
+                complete.append(folder)
+    return complete
 
 
 def prepare_output(settings: Settings) -> str | None:
@@ -313,18 +309,10 @@ def check_learned(trainer: Trainer) -> bool:
 QUIET = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
 
 
-class Run(NamedTuple):
-    """What `run` hands back: the trainer, the split's parts it trained on, and the run's report (process 0's)."""
-
-    trainer: Trainer
-    parts: dict[str, pd.DataFrame | None]
-    report: Report | None
-
-
-def run(settings: Settings, announce: bool = True) -> Run:
-    """`train`, handing back the split's parts and the run's report too (`python -m helpers train` measures the test
-    rows with them and writes them into the card, without reading the data or fitting the baselines again).
-    The caller holds the output folder (`run_lock`)."""
+def run(settings: Settings, announce: bool = True) -> tuple[Trainer, dict[str, pd.DataFrame | None], Report | None]:
+    """`train`, handing back the split's parts and the run's report (process 0's) too: `python -m helpers train`
+    measures the test rows with them and writes them into the card, without reading the data or fitting the
+    baselines again. The caller holds the output folder (`run_lock`)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
     df = load_data(settings)  # read once: the labels checked here, then split
@@ -351,17 +339,16 @@ def run(settings: Settings, announce: bool = True) -> Run:
             for folder in run_folder(settings).checkpoint_folders():
                 shutil.rmtree(folder, ignore_errors=True)
         check_learned(trainer)
-    return Run(trainer, parts, run_report)
+    return trainer, parts, run_report
 
 
-def train(settings: Settings, announce: bool = True, lock: bool = True) -> Trainer:
+def train(settings: Settings, announce: bool = True) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save with the model card; returns the trainer.
 
     `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
-    `lock`: hold the output folder while training (`run_lock`); off where the caller holds it (a sweep's trial).
     """
-    with run_lock(settings) if lock else contextlib.nullcontext():
-        return run(settings, announce).trainer
+    with run_lock(settings):
+        return run(settings, announce)[0]
 
 
 def ensure_trained(settings: Settings) -> Path:

@@ -173,7 +173,7 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
             history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
-                history = finetune.train(settings, announce=False, lock=False).state.log_history  # its line: below
+                history = finetune.run(settings, announce=False)[0].state.log_history  # its line: below
                 for folder in run_folder(settings).checkpoint_folders():  # the saved model stays
                     shutil.rmtree(folder, ignore_errors=True)
     except finetune.FolderInUse:
