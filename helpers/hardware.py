@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import os
 import platform
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,11 +60,8 @@ def cpu_has_bf16() -> bool:
 
 def cpu_model() -> str:
     """The CPU's name: /proc/cpuinfo's first "model name" (Linux), else what `platform` knows (for `record`)."""
-    for line in cpuinfo().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
-            return value.strip()
-    return platform.processor() or platform.machine() or "unknown"
+    named = re.search(r"^model name\s*:[ \t]*(\S.*?)\s*$", cpuinfo(), re.MULTILINE)
+    return named[1] if named else platform.processor() or platform.machine() or "unknown"
 
 
 def record() -> dict:

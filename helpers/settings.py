@@ -328,19 +328,11 @@ def setting_sources(settings: Settings, flags: typing.Collection[str], requested
     """Where each value of `settings` comes from: "flag", "variable TC_X", "profile P" or "default"
     (`python -m helpers settings`); `flags` are the settings given as flags or arguments, `requested` the profile
     asked for (auto resolves to another)."""
-    env = env_overrides()
-    sources = {}
-    for name in FIELDS:
-        if name in flags:
-            sources[name] = "flag"
-        elif name in env:
-            sources[name] = f"variable {variable(name)}"
-        elif name == "learning_rate" and settings.lora_rank:
-            sources[name] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
-        elif name in PROFILES.get(settings.profile, {}):
-            sources[name] = f"profile {settings.profile}"
-        else:
-            sources[name] = "default"
+    sources = {name: "default" for name in FIELDS} | {name: f"profile {settings.profile}" for name in
+                                                        PROFILES.get(settings.profile, {})}
+    if settings.lora_rank:
+        sources["learning_rate"] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
+    sources |= {name: f"variable {variable(name)}" for name in env_overrides()} | {name: "flag" for name in flags}
     if requested == "auto":
         sources["profile"] += f" (auto: {settings.profile})" if sources["profile"] != "default" else \
             f", auto chose {settings.profile}"
