@@ -110,15 +110,11 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
     del trainer, model
     release_memory()
     timed_rows = (repeat * (len(train_rows) // settings.train_batch_size) - SKIP) * settings.train_batch_size
-    return {
-        "train_samples_per_second": timed_rows / (clock.end - clock.start),
-        "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
-        "peak_memory_mb": memory["peak_mb"],
-        "repeat": repeat,
-        **{lever: getattr(settings, lever) for lever in LEVERS_OFF},
-        "precision": precision(settings),  # auto's choice, as for attention: what ran
-        "attention": attention(settings.attention),
-    }
+    return {"train_samples_per_second": timed_rows / (clock.end - clock.start),
+            "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
+            "peak_memory_mb": memory["peak_mb"], "repeat": repeat,
+            **{lever: getattr(settings, lever) for lever in LEVERS_OFF},
+            "precision": precision(settings), "attention": attention(settings.attention)}  # auto's choices: what ran
 
 
 def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: int = 5) -> dict:
@@ -135,10 +131,9 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
     train_rows = parts["train"].head(steps * settings.train_batch_size)
     test_rows = parts["test"].head(predict_rows)
     tokenizer = load_tokenizer(settings)
-    order = ["per-batch padding", "this project", "tutorial"]  # the tutorial last: its 512-token batches
     release_memory()
     results = {}
-    for name in order:
+    for name in ["per-batch padding", "this project", "tutorial"]:  # the tutorial last: its 512-token batches
         reuse_memory(PIPELINES[name]["levers"].get("reuse_memory", settings.reuse_memory))  # process-wide
         results[name] = run_pipeline(name, settings, train_rows, test_rows, tokenizer,
                                      1 if name == "tutorial" else repeat)
@@ -146,17 +141,10 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
     for figures in results.values():
         figures["train_speedup"] = figures["train_samples_per_second"] / tutorial["train_samples_per_second"]
         figures["predict_speedup"] = figures["predict_samples_per_second"] / tutorial["predict_samples_per_second"]
-    return {
-        "model": settings.model,
-        "data": settings.data,
-        "train_rows": len(train_rows),
-        "predict_rows": len(test_rows),
-        "train_batch_size": settings.train_batch_size,
-        "eval_batch_size": settings.eval_batch_size,
-        "torch_threads": torch.get_num_threads(),
-        "hardware": record(),  # the machine: the figures hold for it, not for every laptop
-        "pipelines": {name: results[name] for name in PIPELINES},
-    }
+    return {"model": settings.model, "data": settings.data, "train_rows": len(train_rows),
+            "predict_rows": len(test_rows), "train_batch_size": settings.train_batch_size,
+            "eval_batch_size": settings.eval_batch_size, "torch_threads": torch.get_num_threads(),
+            "hardware": record(), "pipelines": {name: results[name] for name in PIPELINES}}  # this machine's figures
 
 
 def chart(report: dict, path: Path) -> Path:
@@ -198,7 +186,6 @@ def table(report: dict) -> str:
 
 def write(report: dict, folder: Path) -> tuple[Path, Path]:
     """Write bench.json and bench.png into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path, chart(report, folder / "bench.png")

@@ -1,9 +1,8 @@
 """Which device trains, in which precision, and how the process keeps its memory: decided here and nowhere else.
 
-Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` of the series (notebook 04 on) takes
-its device and precision flags from `training_flags`, and every figure the series writes names its machine with
-`record`. Nothing here imports the settings at run time, so `helpers.settings` can ask which device there is, and
-torch and transformers are imported only inside the functions that ask them.
+Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` takes its device and precision flags
+from `training_flags`, every figure names its machine with `record`. torch and transformers are imported only
+inside the functions that ask them, and the settings never at run time: `helpers.settings` asks for the device.
 """
 
 from __future__ import annotations
@@ -65,21 +64,13 @@ def cpu_model() -> str:
 
 
 def record() -> dict:
-    """The machine a figure was measured on, written into metrics.json (`train`), bench.json and
-    bench_inference.json (notebook 08's `bench-inference`): the CPU's model, whether it computes bfloat16 natively,
-    the vector instructions torch's CPU kernels use, torch's threads (in each process, and how many processes:
-    torchrun's), the device and torch's version."""
+    """The machine a figure was measured on (metrics.json, bench.json, bench_inference.json): the CPU, its native
+    bfloat16, torch's CPU kernels, threads per process, torchrun's processes, the device and torch's version."""
     import torch
 
-    return {
-        "cpu": cpu_model(),
-        "cpu_bf16": cpu_has_bf16(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_threads": torch.get_num_threads(),
-        "processes": int(os.environ.get("WORLD_SIZE", "1")),
-        "device": device_name(),
-        "torch": torch.__version__,
-    }
+    return {"cpu": cpu_model(), "cpu_bf16": cpu_has_bf16(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(), "processes": int(os.environ.get("WORLD_SIZE", "1")),
+            "device": device_name(), "torch": torch.__version__}
 
 
 def precision_choice(settings: Settings) -> tuple[str, str]:
@@ -169,11 +160,9 @@ KEEP_FREED = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}  # never hand memory b
 def reuse_memory(on: bool) -> bool:
     """Have glibc keep freed memory for the next training step (on), or hand it back at its default thresholds (off).
 
-    By default glibc maps each large block (a gradient, an activation) fresh from the kernel and unmaps it when
-    freed, so every step pays a page fault for each 4 KB it touches; kept, the next step reuses the same pages.
-    The setting is process-wide. Off sets glibc's default thresholds explicitly, which also fixes them (glibc's
-    own default raises the mmap threshold as a program frees large blocks). Returns False where there is no
-    glibc (macOS, musl), and nothing changes. Introduced in notebook 04.
+    Kept, a step reuses the pages the last one freed instead of faulting fresh ones in (docs/speed.md). Process-wide.
+    Off sets glibc's defaults explicitly, which also fixes them (glibc raises its mmap threshold as a program frees
+    large blocks). False where there is no glibc (macOS, musl): nothing changes. Introduced in notebook 04.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
