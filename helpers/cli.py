@@ -1,8 +1,7 @@
 """The series headless: `python -m helpers train|predict|bench|bench-inference|sweep|prefetch|settings ...`.
 
 Introduced in the README; the notebooks call the same functions. Each command takes the flags of the settings it
-uses, made from `Settings`' fields by transformers' `HfArgumentParser`. Importing this module loads neither torch
-nor pandas: each command imports what it runs.
+uses (`HfArgumentParser` over `Settings`' fields) and imports what it runs: importing this loads no torch or pandas.
 """
 
 from __future__ import annotations

@@ -61,8 +61,7 @@ def trackers(settings: Settings) -> list[str]:
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
-# Each setting that is a `TrainingArguments` field, and that field (notebook 04 writes the same out, and checks it
-# agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
+# Each setting that is a `TrainingArguments` field, and that field (notebook 04 writes them out, and checks it agrees)
 TRAINING_ARGUMENTS = tagged("argument")
 
 
@@ -101,9 +100,8 @@ def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: to
                            weights: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy with each row weighted by its class: summed, then divided by the rows of the whole batch.
 
-    The `Trainer` calls it as `compute_loss_func` and hands it `num_items_in_batch` (the rows of all
-    accumulated batches), so gradient accumulation gives the loss of one large batch; with equal weights it is
-    the model's own (mean) cross-entropy, or the `Trainer`'s label-smoothed one.
+    The `Trainer` (its `compute_loss_func`) passes `num_items_in_batch`, the rows of all accumulated batches: one
+    large batch's loss; with equal weights, the model's own (mean) cross-entropy, or the label-smoothed one.
     """
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
     per_row = torch.nn.functional.cross_entropy(logits.float(), labels, weight=weights.to(logits.device),
@@ -257,11 +255,8 @@ def prepare_output(settings: Settings) -> str | None:
 
 def save(trainer: Trainer, settings: Settings, run_report: Report | None = None) -> Path:
     """Save the (best) model, its tokenizer, the training log and the model card of `run_report` (given one) into
-    the run folder's `model/`. Nothing is read, split or fitted here: the card is rendered from the report.
-
-    They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
-    disk, a killed kernel) never leaves a `model/` that looks trained.
-    """
+    the run folder's `model/`: written beside it, renamed into place once complete, so that a save cut short (a full
+    disk, a killed kernel) never leaves a `model/` that looks trained. The card is rendered from the report."""
     layout = run_folder(settings)
     folder, partial, replaced = layout.model, layout.partial, layout.replaced
     first = trainer.is_world_process_zero()

@@ -2,8 +2,7 @@
 
 Introduced in notebook 01; every later notebook and the command line start from `helpers.get_settings()`.
 Nothing here touches the network or loads a model: whether the data and the model can be reached, and so the
-`auto` profile's offline fallback (`get_settings`), is decided in `helpers/reach.py`, the one module of the
-settings layer above this one.
+`auto` profile's offline fallback (`get_settings`), is decided in `helpers/reach.py`.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from typing import Literal
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent  # the checkout's root when run from one; installed, the install folder: never write there
 DATA_URL = "https://storage.googleapis.com/download.tensorflow.org/data/sarcasm.json"
-SAMPLE_DATA = Path(__file__).resolve().parent / "sample" / "sarcasm_sample.json"
-TOPICS_SAMPLE = Path(__file__).resolve().parent / "sample" / "news_topics.jsonl"  # notebook 07: four topics
+SAMPLE_DATA = PACKAGE / "sample" / "sarcasm_sample.json"
+TOPICS_SAMPLE = PACKAGE / "sample" / "news_topics.jsonl"  # notebook 07: four topics
 TINY_MODEL = "tiny-distilbert"
 ENV_PREFIX = "TC_"
 HOME_VARIABLE = ENV_PREFIX + "HOME"  # names the working folder (not a setting: where every setting's files go)
@@ -181,15 +180,8 @@ PROFILES: dict[str, dict] = {
     # the tiny model's body is random, not pretrained: it needs a large rate, reached after a warmup (without one,
     # 4 seeds of 40-49 ended at the commonest class); float32 on every machine, so a class gets the same figures
     # (bfloat16's rounding, where a CPU has it, changes them with the CPU and the number of threads)
-    "tiny": {
-        "data": str(SAMPLE_DATA),
-        "model": TINY_MODEL,
-        "learning_rate": 3e-3,
-        "warmup_steps": 0.1,
-        "precision": "fp32",
-        "logging_steps": 2,
-        "eval_batch_size": 32,
-    },
+    "tiny": {"data": str(SAMPLE_DATA), "model": TINY_MODEL, "learning_rate": 3e-3, "warmup_steps": 0.1,
+             "precision": "fp32", "logging_steps": 2, "eval_batch_size": 32},
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -1,9 +1,8 @@
 """Search for better hyperparameters: one fine-tuning per point of a search space, every trial kept in optuna's study.
 
-Introduced in notebook 06 (hyperparameters). A point sets a few `Settings` knobs; each trial is notebook 04's
-`finetune.train` with those values, in its own folder `OUTPUT_DIR/sweep/ID`, scored on the validation split. Optuna
-chooses the points (`SAMPLERS`) and keeps every trial in the study (`sweep_storage`): a search run again skips the
-points already trained. The results are read back by `sweep_results`, whose names notebook 06 and the CLI use here.
+Introduced in notebook 06 (hyperparameters). Each trial is notebook 04's training with a point's values, in its own
+folder `OUTPUT_DIR/sweep/ID`, scored on the validation split. Optuna chooses the points (`SAMPLERS`) and keeps every
+trial in the study (`sweep_storage`), so a search run again skips the points trained; `sweep_results` reads it back.
 """
 
 from __future__ import annotations
