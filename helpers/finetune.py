@@ -11,7 +11,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -109,14 +109,6 @@ def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: to
     return per_row.sum() / (num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum())
 
 
-def loss_function(settings: Settings, num_labels: Callable[[], int], train_dataset) -> Callable | None:
-    """The `Trainer`'s `compute_loss_func`: None (the model's own loss), or weighted if `settings.class_weights`."""
-    if not settings.class_weights:
-        return None
-    weights = class_weights(train_dataset.labels, num_labels())
-    return functools.partial(weighted_cross_entropy, weights=weights, label_smoothing=settings.label_smoothing)
-
-
 def build_trainer(settings: Settings, model: PreTrainedModel | None, tokenizer: PreTrainedTokenizerBase, train_dataset,
                   eval_dataset, announce: bool = True, **options) -> Trainer:
     """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
@@ -125,15 +117,14 @@ def build_trainer(settings: Settings, model: PreTrainedModel | None, tokenizer: 
     `announce`: say the device and precision as training starts (a sweep's trials say one line each instead).
     `options` go to the `Trainer` as they are, e.g. `model_init` (a fresh model per `train()`) and no model.
     """
-
-    def num_labels() -> int:
-        """The classes the model predicts (asked only for class weights)."""
-        return (model if model is not None else options["model_init"]()).config.num_labels
-
+    loss = None  # the model's own
+    if settings.class_weights:  # the classes the model predicts: asked of a fresh one where there is no model
+        classes = (model if model is not None else options["model_init"]()).config.num_labels
+        loss = functools.partial(weighted_cross_entropy, weights=class_weights(train_dataset.labels, classes),
+                                 label_smoothing=settings.label_smoothing)
     trainer = Trainer(model=model, args=training_arguments(settings), train_dataset=train_dataset,
                       eval_dataset=eval_dataset, data_collator=DataCollatorWithPadding(tokenizer),
-                      processing_class=tokenizer, compute_metrics=compute_metrics,
-                      compute_loss_func=loss_function(settings, num_labels, train_dataset), **options)
+                      processing_class=tokenizer, compute_metrics=compute_metrics, compute_loss_func=loss, **options)
     if announce:
         trainer.add_callback(Announce(settings))  # which device and precision train, as training starts
     if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
