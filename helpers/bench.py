@@ -78,12 +78,9 @@ class StepClock(TrainerCallback):
 
 
 def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1) -> dict:
-    """Train on `train_rows` and predict `test_rows` the way pipeline `name` does, `repeat` times each; its figures.
-
-    Training runs `repeat` epochs over the rows and is timed after its first `SKIP` steps; prediction runs
-    `repeat` + 1 times and all but the first pass are timed, so that every pipeline is measured warm. The allocator
-    (`reuse_memory`) stays as the caller set it: notebook 00 times a pipeline in the learner's kernel.
-    """
+    """Train on `train_rows` (`repeat` epochs, timed after `SKIP` steps) and predict `test_rows` (`repeat` + 1 times,
+    the first untimed) the way pipeline `name` does: measured warm. The allocator stays as the caller set it
+    (notebook 00 times a pipeline in the learner's kernel)."""
     spec = PIPELINES[name]
     settings = dataclasses.replace(settings, **spec["levers"])
     if spec.get("tutorial"):  # tokenized again on every item, padded to 512, stacked as they come
@@ -118,11 +115,8 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
 
 
 def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: int = 5) -> dict:
-    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows.
-
-    The tutorial's pipeline goes through them once; the fast ones `repeat` times, for a steadier clock. The command
-    that calls it holds the output folder; it sets the allocator for each pipeline, one of the levers measured.
-    """
+    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows; the tutorial's
+    once, the fast ones `repeat` times. The caller holds the output folder; the allocator, a lever, is set here."""
     if steps <= SKIP:
         raise UserError(f"--steps {steps} is too few: the first {SKIP} steps are not timed; use {SKIP + 1} or more")
     if repeat < 1 or predict_rows < 1:
@@ -148,11 +142,8 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
 
 
 def chart(report: dict, path: Path) -> Path:
-    """Save a bar chart of train and predict samples per second for each pipeline.
-
-    Drawn on a `Figure` of its own (matplotlib's object API): no pyplot, so the process's backend and open
-    figures stay as they were (a notebook keeps its inline plots).
-    """
+    """Save a bar chart of train and predict samples per second for each pipeline, on a `Figure` of its own: no
+    pyplot, so the process's backend and open figures stay as they were (a notebook keeps its inline plots)."""
     from matplotlib.figure import Figure
 
     names = list(report["pipelines"])

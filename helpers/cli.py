@@ -261,11 +261,8 @@ def run_settings(args: argparse.Namespace) -> int:
 
 
 def run_torchrun(args: argparse.Namespace) -> int:
-    """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report.
-
-    torchrun's `main` raises a process's non-zero exit as a `ChildFailedError`, which torchrun prints as a traceback;
-    here it is caught: the exit status of the first failed process, no traceback.
-    """
+    """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report:
+    the `ChildFailedError` torchrun would print as a traceback is caught, the first failed process's status returned."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main, parse_args
 

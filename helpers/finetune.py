@@ -111,11 +111,9 @@ def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: to
 
 def build_trainer(settings: Settings, model: PreTrainedModel | None, tokenizer: PreTrainedTokenizerBase, train_dataset,
                   eval_dataset, announce: bool = True, **options) -> Trainer:
-    """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
-
-    With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
-    `announce`: say the device and precision as training starts (a sweep's trials say one line each instead).
-    `options` go to the `Trainer` as they are, e.g. `model_init` (a fresh model per `train()`) and no model.
+    """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation; with `settings.class_weights`
+    its loss weighs each class by its inverse frequency in `train_dataset`. `announce`: say the device and precision
+    as training starts. `options` go to the `Trainer`, e.g. `model_init` (a fresh model per `train()`) and no model.
     """
     loss = None  # the model's own
     if settings.class_weights:  # the classes the model predicts: asked of a fresh one where there is no model
@@ -172,9 +170,8 @@ class FolderInUse(UserError):
 def run_lock(settings: Settings) -> Iterator[Path]:
     """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
 
-    Taken once a run, by what starts it (`train`, a command, a sweep's trial, notebook 04's cell); the operating
-    system releases it when the process ends, however it ends, so a killed run never blocks the next. Under torchrun,
-    process 0 holds it for the whole run. A folder the run made and left empty (it failed early) is removed again.
+    Taken once a run, by what starts it; the system releases it when the process ends, however it ends. Under
+    torchrun, process 0 holds it. A folder the run made and left empty (it failed early) is removed again.
     """
     made = not Path(settings.output_dir).exists()
     layout = run_folder(settings)
@@ -272,10 +269,8 @@ def loss_curves(log_history: list[dict]) -> pd.DataFrame:
 
 
 def check_learned(trainer: Trainer) -> bool:
-    """Warn loudly unless the kept model's evaluation accuracy clearly beats always answering the commonest class.
-
-    "Clearly" is by more than two standard errors of that baseline on the evaluation rows. Introduced in notebook 04.
-    """
+    """Warn loudly unless the kept model's evaluation accuracy beats always answering the commonest class by more
+    than two standard errors of that baseline on the evaluation rows (notebook 04)."""
     accuracy, rows = trainer.state.best_metric, trainer.eval_dataset.labels
     majority = majority_accuracy(trainer.train_dataset.labels, rows)
     if accuracy is None or accuracy > majority + 2 * math.sqrt(majority * (1 - majority) / len(rows)):

@@ -102,11 +102,8 @@ def precision(settings: Settings) -> str:
 
 
 def attention(choice: str = "auto") -> str:
-    """The attention implementation a model loads with: `choice`, or for "auto" eager on a CPU and sdpa elsewhere.
-
-    On a CPU the fused kernel (sdpa) is slower for headlines of a dozen tokens: its backward pass alone took longer
-    than the rest of a step (docs/speed.md). Both compute the same attention. Introduced in notebook 04.
-    """
+    """The attention implementation a model loads with: `choice`, or for "auto" eager on a CPU (the fused sdpa is
+    slower there for headlines of a dozen tokens: docs/speed.md) and sdpa elsewhere; the same result. Notebook 04."""
     if choice != "auto":
         return choice
     return "eager" if device() == "cpu" else "sdpa"

@@ -80,8 +80,7 @@ PRECISIONS = typing.get_args(Precision)
 class Settings:
     """Every knob of the series; build it with `helpers.get_settings()`, change one with `dataclasses.replace`.
 
-    Frozen: a setting is set once, when the settings are built (defaults, profile, `TC_` variables, arguments), so
-    that what a run was told stays what it ran with. Each field's `role` (one of `ROLES`) says what it is for.
+    Frozen: what a run was told stays what it ran with. Each field's `role` (one of `ROLES`) says what it is for.
     """
 
     profile: Profile = _knob("auto", "which profile gives the other defaults (auto: full on a CUDA GPU, quick "
@@ -402,11 +401,8 @@ def _has_cuda() -> bool:
 
 
 def auto_profile() -> str:
-    """The profile `auto` takes when data and model can be reached: "full" on a CUDA GPU, "quick" elsewhere.
-
-    An Apple GPU (MPS) trains on it too, faster than a laptop's CPU but far slower than a CUDA GPU, so it gets
-    "quick" like a CPU; `TC_PROFILE=full` runs the full recipe there when wanted. Notebook 00 prints the choice.
-    """
+    """The profile `auto` takes when data and model can be reached: "full" on a CUDA GPU, "quick" elsewhere, an Apple
+    GPU included (faster than a laptop's CPU, far slower than a CUDA GPU). Notebook 00 prints the choice."""
     return "full" if _has_cuda() else "quick"
 
 
@@ -416,12 +412,9 @@ def requested_profile(profile: str | None = None) -> str:
 
 
 def build_settings(profile: str | None = None, **overrides) -> Settings:
-    """The `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides` (no network I/O).
-
-    `auto` is the profile this machine takes with a network (`auto_profile`); `helpers.get_settings`
-    (`helpers/reach.py`) falls back to `tiny` when the data or the model cannot be reached.
-    """
-    env = env_overrides()
+    """The `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides` (no network I/O). `auto` is
+    the profile this machine takes with a network; `helpers.get_settings` falls back to `tiny` without one."""
+    env = env_overrides()  # a mistyped variable: said before auto asks for the device
     profile = requested_profile(profile)
     profile = auto_profile() if profile == "auto" else profile
     env.pop("profile", None)
