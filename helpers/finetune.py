@@ -6,6 +6,7 @@ Introduced in notebook 04 (fine-tune).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -149,11 +150,11 @@ class EpochLines(ProgressCallback):
                                     f"mean training loss {logs.get('train_loss', 0):.4f}")
 
 
+@dataclasses.dataclass(eq=False)
 class Announce(TrainerCallback):
     """Prints `hardware.describe(settings)` once as training starts, on process 0 only (notebook 04)."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    settings: Settings
 
     def on_train_begin(self, args, state, control, **kwargs):
         """Say the device and precision (and the processes, under torchrun)."""
@@ -210,11 +211,8 @@ def checkpoints(settings: Settings) -> list[Path]:
 
 
 def prepare_output(settings: Settings) -> str | None:
-    """Make the output folder ready for a run; the checkpoint to resume from, if the settings ask to resume.
-
-    A trained model or an unfinished run already there is an error, unless `overwrite` (start again) or
-    `resume` (continue) says what to do with it.
-    """
+    """Make the output folder ready for a run; the checkpoint to resume from, if the settings ask to resume. A trained
+    model or an unfinished run already there is an error, unless `overwrite` (start again) or `resume` (continue)."""
     layout = run_folder(settings)
     out = layout.make()
     started, complete = layout.checkpoint_folders(), checkpoints(settings)
@@ -325,9 +323,7 @@ def run(settings: Settings, announce: bool = True) -> tuple[Trainer, dict[str, p
 
 def train(settings: Settings, announce: bool = True) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save with the model card; returns the trainer.
-
-    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
-    """
+    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06)."""
     with run_lock(settings):
         return run(settings, announce)[0]
 

@@ -74,12 +74,9 @@ def record() -> dict:
 
 
 def precision_choice(settings: Settings) -> tuple[str, str]:
-    """The precision training uses and why: `settings.precision`, or for "auto" what this device does natively.
-
-    Introduced in notebook 00. CUDA GPUs take bf16 only where it is native (Ampere and later): a T4 (Colab's free
-    GPU) reports bf16 through emulation (pytorch/pytorch#148322), which is slower than fp16. Apple GPUs train in
-    fp32 (bf16 autocast there is not measured to be right). CPUs take bf16 where they compute it natively.
-    """
+    """The precision training uses and why: `settings.precision`, or for "auto" what this device does natively
+    (notebook 00): bf16 on CUDA GPUs where native (a T4 emulates it, slower than fp16: pytorch/pytorch#148322),
+    fp32 on Apple GPUs (bf16 autocast there is not measured to be right), bf16 on CPUs that compute it natively."""
     import torch
 
     if settings.precision != "auto":

@@ -12,7 +12,6 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 import socket
 from pathlib import Path
 
@@ -113,9 +112,10 @@ def run_id(settings: Settings) -> str:
 
 
 def trial_settings(base: Settings, point: dict) -> Settings:
-    """The settings of one trial: `base` with the point's values, in its own folder `sweep/ID`, replacing it."""
+    """The settings of one trial: `base` with the point's values, in its own folder `sweep/ID`, replacing it; its
+    checkpoints removed once its model is saved."""
     values = {name: coerce(name, value) for name, value in point.items()}
-    settings = dataclasses.replace(base, **values, overwrite=True, resume=False)
+    settings = dataclasses.replace(base, **values, overwrite=True, resume=False, keep_checkpoints=False)
     return dataclasses.replace(settings, output_dir=str(run_folder(base).trial(run_id(settings))))
 
 
@@ -173,8 +173,6 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
                 history = finetune.run(settings, announce=False)[0].state.log_history  # its line: below
-                for folder in run_folder(settings).checkpoint_folders():  # the saved model stays
-                    shutil.rmtree(folder, ignore_errors=True)
     except finetune.FolderInUse:
         print(f"{label}: being trained by another search, skipped", flush=True)
         raise optuna.TrialPruned() from None
