@@ -5,12 +5,12 @@ Introduced in notebook 04 (why the defaults are fast) and docs/speed.md.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import gc
 import json
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -42,7 +42,7 @@ def _status_mb(field: str) -> float:
     return int(line.split()[1]) / 1024
 
 
-@contextmanager
+@contextlib.contextmanager
 def peak_memory() -> Iterator[dict]:
     """The most memory this process takes on inside the block (Linux: VmHWM, reset on entry); else None."""
     result = {"peak_mb": None}
@@ -59,10 +59,8 @@ def peak_memory() -> Iterator[dict]:
 def release_memory() -> None:
     """Collect garbage and hand freed heap back to the system, so the next pipeline starts clean."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 class StepClock(TrainerCallback):

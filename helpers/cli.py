@@ -130,10 +130,8 @@ def space_entry(text: str) -> tuple[str, list[str]]:
 def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
     """`get_settings` with the flags the user gave; `online`: auto is the profile this machine takes with a network."""
     given = {name: value for name, value in vars(args).items() if name in FIELDS}
-    profile = given.pop("profile", None)
-    if online:  # prefetch: what the auto profile will want, never its offline fallback
-        return build_settings(profile, **given)
-    return get_settings(profile, **given)
+    profile = given.pop("profile", None)  # online (prefetch): what the auto profile will want, never its fallback
+    return (build_settings if online else get_settings)(profile, **given)
 
 
 def run_train(args: argparse.Namespace) -> int:
