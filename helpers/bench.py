@@ -147,8 +147,7 @@ def chart(report: dict, path: Path) -> Path:
     names = list(report["pipelines"])
     labels = [f"{name}\n({report['pipelines'][name]['precision']})" for name in names]
     fig = Figure(figsize=(10, 3.2))
-    axes = fig.subplots(1, 2)
-    for ax, key, title in zip(axes, ("train", "predict"), ("Training", "Prediction")):
+    for ax, key, title in zip(fig.subplots(1, 2), ("train", "predict"), ("Training", "Prediction")):
         values = [report["pipelines"][name][f"{key}_samples_per_second"] for name in names]
         bars = ax.barh(labels, values, color=["tab:gray", "tab:blue", "tab:orange"])
         ax.bar_label(bars, labels=[f"{v:,.1f}/s" for v in values], padding=3)

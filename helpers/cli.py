@@ -227,12 +227,12 @@ def run_sweep(args: argparse.Namespace) -> int:
         runs = search(settings, dict(args.space) or None, trials=args.trials, search=args.search,
                       storage=args.storage)
     print(table(runs))
-    settings_table = by_setting(runs)
-    if len(settings_table) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
+    per_setting = by_setting(runs)
+    if len(per_setting) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
         print("\nmean over seeds, best first:")
-        print(table(settings_table))
-    print("best settings:", best_call(settings_table))
-    print("to train them:", best_command(settings_table))
+        print(table(per_setting))
+    print("best settings:", best_call(per_setting))
+    print("to train them:", best_command(per_setting))
     print("study:", where(settings, args.storage))
     return 0
 

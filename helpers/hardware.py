@@ -109,14 +109,11 @@ def attention(choice: str = "auto") -> str:
 def training_flags(settings: Settings) -> dict[str, bool]:
     """The `TrainingArguments` flags that depend on the machine: the device and mixed precision (notebook 04)."""
     chosen, kind = precision(settings), device()
-    return dict(
-        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
-        fp16=chosen == "fp16",
-        # on a CPU: bf16 autocast, and torchrun's processes, need it said; on a GPU (CUDA or Apple's) the Trainer
-        # takes the GPU only when it is not said
-        use_cpu=kind == "cpu",
-        dataloader_pin_memory=kind == "cuda",  # page-locked batches copy faster to a CUDA GPU; MPS shares memory
-    )
+    return dict(bf16=chosen == "bf16", fp16=chosen == "fp16",  # autocast: weights stay float32, products in 16 bits
+                # on a CPU: bf16 autocast, and torchrun's processes, need it said; on a GPU (CUDA or Apple's) the
+                # Trainer takes the GPU only when it is not said
+                use_cpu=kind == "cpu",
+                dataloader_pin_memory=kind == "cuda")  # page-locked batches copy faster to CUDA; MPS shares memory
 
 
 def describe(settings: Settings) -> str:
