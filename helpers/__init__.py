@@ -11,6 +11,8 @@ one module per notebook).
 `import helpers` loads neither torch nor pandas: `load_data` and `split_data` import them when first used.
 """
 
+import importlib
+
 from .reach import get_settings
 from .settings import ROOT, SAMPLE_DATA, TOPICS_SAMPLE, Settings, UserError, working_folder
 
@@ -18,14 +20,11 @@ from .settings import ROOT, SAMPLE_DATA, TOPICS_SAMPLE, Settings, UserError, wor
 # `from helpers import module` (one import style in every notebook).
 __all__ = ["ROOT", "SAMPLE_DATA", "TOPICS_SAMPLE", "Settings", "UserError", "get_settings", "load_data", "split_data",
            "working_folder"]
+LAZY = {"load_data": "data", "split_data": "split"}  # the module of each
 
 
 def __getattr__(name: str):
     """`helpers.load_data` (notebook 01) and `helpers.split_data` (notebook 02), imported on first use."""
-    if name == "load_data":
-        from .data import load_data as found
-    elif name == "split_data":
-        from .split import split_data as found
-    else:
+    if name not in LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return found
+    return getattr(importlib.import_module(f".{LAZY[name]}", __name__), name)

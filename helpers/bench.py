@@ -5,11 +5,11 @@ Introduced in notebook 04 (why the defaults are fast) and docs/speed.md.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import gc
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -42,7 +42,7 @@ def _status_mb(field: str) -> float:
     return int(line.split()[1]) / 1024
 
 
-@contextmanager
+@contextlib.contextmanager
 def peak_memory() -> Iterator[dict]:
     """The most memory this process takes on inside the block (Linux: VmHWM, reset on entry); else None."""
     result = {"peak_mb": None}
@@ -59,10 +59,8 @@ def peak_memory() -> Iterator[dict]:
 def release_memory() -> None:
     """Collect garbage and hand freed heap back to the system, so the next pipeline starts clean."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 class StepClock(TrainerCallback):
@@ -78,12 +76,9 @@ class StepClock(TrainerCallback):
 
 
 def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer, repeat: int = 1) -> dict:
-    """Train on `train_rows` and predict `test_rows` the way pipeline `name` does, `repeat` times each; its figures.
-
-    Training runs `repeat` epochs over the rows and is timed after its first `SKIP` steps; prediction runs
-    `repeat` + 1 times and all but the first pass are timed, so that every pipeline is measured warm. The allocator
-    (`reuse_memory`) stays as the caller set it: notebook 00 times a pipeline in the learner's kernel.
-    """
+    """Train on `train_rows` (`repeat` epochs, timed after `SKIP` steps) and predict `test_rows` (`repeat` + 1 times,
+    the first untimed) the way pipeline `name` does: measured warm. The allocator stays as the caller set it
+    (notebook 00 times a pipeline in the learner's kernel)."""
     spec = PIPELINES[name]
     settings = dataclasses.replace(settings, **spec["levers"])
     if spec.get("tutorial"):  # tokenized again on every item, padded to 512, stacked as they come
@@ -110,23 +105,16 @@ def run_pipeline(name: str, settings: Settings, train_rows, test_rows, tokenizer
     del trainer, model
     release_memory()
     timed_rows = (repeat * (len(train_rows) // settings.train_batch_size) - SKIP) * settings.train_batch_size
-    return {
-        "train_samples_per_second": timed_rows / (clock.end - clock.start),
-        "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
-        "peak_memory_mb": memory["peak_mb"],
-        "repeat": repeat,
-        **{lever: getattr(settings, lever) for lever in LEVERS_OFF},
-        "precision": precision(settings),  # auto's choice, as for attention: what ran
-        "attention": attention(settings.attention),
-    }
+    return {"train_samples_per_second": timed_rows / (clock.end - clock.start),
+            "predict_samples_per_second": repeat * len(test_rows) / (predicted - started),
+            "peak_memory_mb": memory["peak_mb"], "repeat": repeat,
+            **{lever: getattr(settings, lever) for lever in LEVERS_OFF},
+            "precision": precision(settings), "attention": attention(settings.attention)}  # auto's choices: what ran
 
 
 def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: int = 5) -> dict:
-    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows.
-
-    The tutorial's pipeline goes through them once; the fast ones `repeat` times, for a steadier clock. The command
-    that calls it holds the output folder; it sets the allocator for each pipeline, one of the levers measured.
-    """
+    """Run every pipeline on the same rows: `steps` training batches, then `predict_rows` test rows; the tutorial's
+    once, the fast ones `repeat` times. The caller holds the output folder; the allocator, a lever, is set here."""
     if steps <= SKIP:
         raise UserError(f"--steps {steps} is too few: the first {SKIP} steps are not timed; use {SKIP + 1} or more")
     if repeat < 1 or predict_rows < 1:
@@ -135,10 +123,9 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
     train_rows = parts["train"].head(steps * settings.train_batch_size)
     test_rows = parts["test"].head(predict_rows)
     tokenizer = load_tokenizer(settings)
-    order = ["per-batch padding", "this project", "tutorial"]  # the tutorial last: its 512-token batches
     release_memory()
     results = {}
-    for name in order:
+    for name in ["per-batch padding", "this project", "tutorial"]:  # the tutorial last: its 512-token batches
         reuse_memory(PIPELINES[name]["levers"].get("reuse_memory", settings.reuse_memory))  # process-wide
         results[name] = run_pipeline(name, settings, train_rows, test_rows, tokenizer,
                                      1 if name == "tutorial" else repeat)
@@ -146,32 +133,21 @@ def bench(settings: Settings, steps: int = 20, predict_rows: int = 640, repeat: 
     for figures in results.values():
         figures["train_speedup"] = figures["train_samples_per_second"] / tutorial["train_samples_per_second"]
         figures["predict_speedup"] = figures["predict_samples_per_second"] / tutorial["predict_samples_per_second"]
-    return {
-        "model": settings.model,
-        "data": settings.data,
-        "train_rows": len(train_rows),
-        "predict_rows": len(test_rows),
-        "train_batch_size": settings.train_batch_size,
-        "eval_batch_size": settings.eval_batch_size,
-        "torch_threads": torch.get_num_threads(),
-        "hardware": record(),  # the machine: the figures hold for it, not for every laptop
-        "pipelines": {name: results[name] for name in PIPELINES},
-    }
+    return {"model": settings.model, "data": settings.data, "train_rows": len(train_rows),
+            "predict_rows": len(test_rows), "train_batch_size": settings.train_batch_size,
+            "eval_batch_size": settings.eval_batch_size, "torch_threads": torch.get_num_threads(),
+            "hardware": record(), "pipelines": {name: results[name] for name in PIPELINES}}  # this machine's figures
 
 
 def chart(report: dict, path: Path) -> Path:
-    """Save a bar chart of train and predict samples per second for each pipeline.
-
-    Drawn on a `Figure` of its own (matplotlib's object API): no pyplot, so the process's backend and open
-    figures stay as they were (a notebook keeps its inline plots).
-    """
+    """Save a bar chart of train and predict samples per second for each pipeline, on a `Figure` of its own: no
+    pyplot, so the process's backend and open figures stay as they were (a notebook keeps its inline plots)."""
     from matplotlib.figure import Figure
 
     names = list(report["pipelines"])
     labels = [f"{name}\n({report['pipelines'][name]['precision']})" for name in names]
     fig = Figure(figsize=(10, 3.2))
-    axes = fig.subplots(1, 2)
-    for ax, key, title in zip(axes, ("train", "predict"), ("Training", "Prediction")):
+    for ax, key, title in zip(fig.subplots(1, 2), ("train", "predict"), ("Training", "Prediction")):
         values = [report["pipelines"][name][f"{key}_samples_per_second"] for name in names]
         bars = ax.barh(labels, values, color=["tab:gray", "tab:blue", "tab:orange"])
         ax.bar_label(bars, labels=[f"{v:,.1f}/s" for v in values], padding=3)

@@ -1,8 +1,7 @@
 """The series headless: `python -m helpers train|predict|bench|bench-inference|sweep|prefetch|settings ...`.
 
 Introduced in the README; the notebooks call the same functions. Each command takes the flags of the settings it
-uses, made from `Settings`' fields by transformers' `HfArgumentParser`. Importing this module loads neither torch
-nor pandas: each command imports what it runs.
+uses (`HfArgumentParser` over `Settings`' fields) and imports what it runs: importing this loads no torch or pandas.
 """
 
 from __future__ import annotations
@@ -33,8 +32,9 @@ class Parser(HfArgumentParser):
         super().__init__(*args, allow_abbrev=False, formatter_class=argparse.HelpFormatter, **kwargs)
 
     def add_argument(self, *args, **kwargs) -> argparse.Action:
-        """`ArgumentParser.add_argument`, its long flags kept for `error`'s suggestion."""
-        action = super().add_argument(*args, **kwargs)
+        """`ArgumentParser.add_argument` without HfArgumentParser's underscored spellings (`--learning-rate`, not
+        `--learning_rate`), its long flags kept for `error`'s suggestion."""
+        action = super().add_argument(*[arg for arg in args if "_" not in arg or arg[:2] != "--"], **kwargs)
         self.flags.update(option for option in action.option_strings if option.startswith("--"))
         return action
 
@@ -47,27 +47,12 @@ class Parser(HfArgumentParser):
         self.exit(2, f"error: {message}{hint} (see {self.prog} --help)\n")
 
 
-def dashed(options: list[str]) -> list[str]:
-    """A setting's flags without HfArgumentParser's underscored spelling: `--learning-rate`, not `--learning_rate`."""
-    return [option for option in options if "_" not in option] or options
-
-
-class Value(argparse.Action):
-    """A setting's `--flag VALUE`, spelled with dashes only (the value typed and checked by `HfArgumentParser`)."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(dashed(option_strings), dest, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-
-
 class Switch(argparse.BooleanOptionalAction):
     """`--group-by-length` / `--no-group-by-length` for a boolean setting: HfArgumentParser's `--x [true|false]`
     (its type, nargs and const) is not needed."""
 
     def __init__(self, option_strings, dest, nargs=None, const=None, type=None, **kwargs):
-        super().__init__(dashed(option_strings), dest, **kwargs)
+        super().__init__(option_strings, dest, **kwargs)
 
 
 def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
@@ -77,7 +62,7 @@ def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
     def field(name: str) -> dataclasses.Field:
         default = FIELDS[name].default
         help = FIELDS[name].metadata["help"] + (f" (default: {default})" if default != "" else "")
-        metadata = {"help": help.replace("%", "%%"), "action": Switch if TYPES[name] is bool else Value}
+        metadata = {"help": help.replace("%", "%%"), **({"action": Switch} if TYPES[name] is bool else {})}
         return dataclasses.field(default=argparse.SUPPRESS, metadata=metadata)
 
     return dataclasses.make_dataclass("Flags", [(name, TYPES[name], field(name)) for name in having(*roles)
@@ -145,10 +130,8 @@ def space_entry(text: str) -> tuple[str, list[str]]:
 def settings_from(args: argparse.Namespace, online: bool = False) -> Settings:
     """`get_settings` with the flags the user gave; `online`: auto is the profile this machine takes with a network."""
     given = {name: value for name, value in vars(args).items() if name in FIELDS}
-    profile = given.pop("profile", None)
-    if online:  # prefetch: what the auto profile will want, never its offline fallback
-        return build_settings(profile, **given)
-    return get_settings(profile, **given)
+    profile = given.pop("profile", None)  # online (prefetch): what the auto profile will want, never its fallback
+    return (build_settings if online else get_settings)(profile, **given)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -235,8 +218,6 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Train a model per point of a search space not trained yet, each a trial of one study; print every trial
     best first (then per setting), the best, the study."""
     settings = settings_from(args)
-    if args.trials <= 0:
-        raise UserError(f"--trials {args.trials} must be > 0")
     import optuna
 
     from .hardware import quiet_transformers
@@ -247,12 +228,12 @@ def run_sweep(args: argparse.Namespace) -> int:
         runs = search(settings, dict(args.space) or None, trials=args.trials, search=args.search,
                       storage=args.storage)
     print(table(runs))
-    settings_table = by_setting(runs)
-    if len(settings_table) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
+    per_setting = by_setting(runs)
+    if len(per_setting) < len(runs):  # some setting ran with several seeds: choose on the mean over seeds
         print("\nmean over seeds, best first:")
-        print(table(settings_table))
-    print("best settings:", best_call(settings_table))
-    print("to train them:", best_command(settings_table))
+        print(table(per_setting))
+    print("best settings:", best_call(per_setting))
+    print("to train them:", best_command(per_setting))
     print("study:", where(settings, args.storage))
     return 0
 
@@ -279,11 +260,8 @@ def run_settings(args: argparse.Namespace) -> int:
 
 
 def run_torchrun(args: argparse.Namespace) -> int:
-    """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report.
-
-    torchrun's `main` raises a process's non-zero exit as a `ChildFailedError`, which torchrun prints as a traceback;
-    here it is caught: the exit status of the first failed process, no traceback.
-    """
+    """torchrun (`torch.distributed.run`) with its arguments; a failed process's own error line is the whole report:
+    the `ChildFailedError` torchrun would print as a traceback is caught, the first failed process's status returned."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main, parse_args
 

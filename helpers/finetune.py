@@ -6,14 +6,14 @@ Introduced in notebook 04 (fine-tune).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,8 +62,7 @@ def trackers(settings: Settings) -> list[str]:
 
 # For runs that only train or only predict: no evaluation, no checkpoints.
 NO_EVALUATION = dict(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
-# Each setting that is a `TrainingArguments` field, and that field (notebook 04 writes the same out, and checks it
-# agrees); report_to and group_by_length are turned into arguments in `training_arguments`.
+# Each setting that is a `TrainingArguments` field, and that field (notebook 04 writes them out, and checks it agrees)
 TRAINING_ARGUMENTS = tagged("argument")
 
 
@@ -102,9 +101,8 @@ def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: to
                            weights: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy with each row weighted by its class: summed, then divided by the rows of the whole batch.
 
-    The `Trainer` calls it as `compute_loss_func` and hands it `num_items_in_batch` (the rows of all
-    accumulated batches), so gradient accumulation gives the loss of one large batch; with equal weights it is
-    the model's own (mean) cross-entropy, or the `Trainer`'s label-smoothed one.
+    The `Trainer` (its `compute_loss_func`) passes `num_items_in_batch`, the rows of all accumulated batches: one
+    large batch's loss; with equal weights, the model's own (mean) cross-entropy, or the label-smoothed one.
     """
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
     per_row = torch.nn.functional.cross_entropy(logits.float(), labels, weight=weights.to(logits.device),
@@ -112,31 +110,20 @@ def weighted_cross_entropy(outputs, labels: torch.Tensor, num_items_in_batch: to
     return per_row.sum() / (num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum())
 
 
-def loss_function(settings: Settings, num_labels: Callable[[], int], train_dataset) -> Callable | None:
-    """The `Trainer`'s `compute_loss_func`: None (the model's own loss), or weighted if `settings.class_weights`."""
-    if not settings.class_weights:
-        return None
-    weights = class_weights(train_dataset.labels, num_labels())
-    return functools.partial(weighted_cross_entropy, weights=weights, label_smoothing=settings.label_smoothing)
-
-
 def build_trainer(settings: Settings, model: PreTrainedModel | None, tokenizer: PreTrainedTokenizerBase, train_dataset,
                   eval_dataset, announce: bool = True, **options) -> Trainer:
-    """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation.
-
-    With `settings.class_weights`, its loss weighs each class by its inverse frequency in `train_dataset`.
-    `announce`: say the device and precision as training starts (a sweep's trials say one line each instead).
-    `options` go to the `Trainer` as they are, e.g. `model_init` (a fresh model per `train()`) and no model.
+    """A `Trainer` that pads per batch and reports accuracy and F1 at each evaluation; with `settings.class_weights`
+    its loss weighs each class by its inverse frequency in `train_dataset`. `announce`: say the device and precision
+    as training starts. `options` go to the `Trainer`, e.g. `model_init` (a fresh model per `train()`) and no model.
     """
-
-    def num_labels() -> int:
-        """The classes the model predicts (asked only for class weights)."""
-        return (model if model is not None else options["model_init"]()).config.num_labels
-
+    loss = None  # the model's own
+    if settings.class_weights:  # the classes the model predicts: asked of a fresh one where there is no model
+        classes = (model if model is not None else options["model_init"]()).config.num_labels
+        loss = functools.partial(weighted_cross_entropy, weights=class_weights(train_dataset.labels, classes),
+                                 label_smoothing=settings.label_smoothing)
     trainer = Trainer(model=model, args=training_arguments(settings), train_dataset=train_dataset,
                       eval_dataset=eval_dataset, data_collator=DataCollatorWithPadding(tokenizer),
-                      processing_class=tokenizer, compute_metrics=compute_metrics,
-                      compute_loss_func=loss_function(settings, num_labels, train_dataset), **options)
+                      processing_class=tokenizer, compute_metrics=compute_metrics, compute_loss_func=loss, **options)
     if announce:
         trainer.add_callback(Announce(settings))  # which device and precision train, as training starts
     if ProgressCallback in {type(callback) for callback in trainer.callback_handler.callbacks}:  # a terminal's bar
@@ -163,11 +150,11 @@ class EpochLines(ProgressCallback):
                                     f"mean training loss {logs.get('train_loss', 0):.4f}")
 
 
+@dataclasses.dataclass(eq=False)
 class Announce(TrainerCallback):
     """Prints `hardware.describe(settings)` once as training starts, on process 0 only (notebook 04)."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    settings: Settings
 
     def on_train_begin(self, args, state, control, **kwargs):
         """Say the device and precision (and the processes, under torchrun)."""
@@ -184,9 +171,8 @@ class FolderInUse(UserError):
 def run_lock(settings: Settings) -> Iterator[Path]:
     """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
 
-    Taken once a run, by what starts it (`train`, a command, a sweep's trial, notebook 04's cell); the operating
-    system releases it when the process ends, however it ends, so a killed run never blocks the next. Under torchrun,
-    process 0 holds it for the whole run. A folder the run made and left empty (it failed early) is removed again.
+    Taken once a run, by what starts it; the system releases it when the process ends, however it ends. Under
+    torchrun, process 0 holds it. A folder the run made and left empty (it failed early) is removed again.
     """
     made = not Path(settings.output_dir).exists()
     layout = run_folder(settings)
@@ -212,27 +198,21 @@ def run_lock(settings: Settings) -> Iterator[Path]:
             folder.rmdir()
 
 
-def is_complete_checkpoint(folder: Path) -> bool:
-    """True when the Trainer finished writing checkpoint `folder`: its trainer_state.json (written last) is whole
-    JSON, not just begun, and its weights are whole."""
-    try:
-        json.loads((folder / "trainer_state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return has_weights(folder)
-
-
 def checkpoints(settings: Settings) -> list[Path]:
-    """The complete checkpoints in the output folder, oldest first."""
-    return [path for path in run_folder(settings).checkpoint_folders() if is_complete_checkpoint(path)]
+    """The complete checkpoints in the output folder, oldest first: their weights whole, and their trainer_state.json
+    (which the Trainer writes last) whole JSON, not just begun."""
+    complete = []
+    for folder in run_folder(settings).checkpoint_folders():
+        with contextlib.suppress(OSError, ValueError):
+            json.loads((folder / "trainer_state.json").read_text())
+            if has_weights(folder):
+                complete.append(folder)
+    return complete
 
 
 def prepare_output(settings: Settings) -> str | None:
-    """Make the output folder ready for a run; the checkpoint to resume from, if the settings ask to resume.
-
-    A trained model or an unfinished run already there is an error, unless `overwrite` (start again) or
-    `resume` (continue) says what to do with it.
-    """
+    """Make the output folder ready for a run; the checkpoint to resume from, if the settings ask to resume. A trained
+    model or an unfinished run already there is an error, unless `overwrite` (start again) or `resume` (continue)."""
     layout = run_folder(settings)
     out = layout.make()
     started, complete = layout.checkpoint_folders(), checkpoints(settings)
@@ -261,11 +241,8 @@ def prepare_output(settings: Settings) -> str | None:
 
 def save(trainer: Trainer, settings: Settings, run_report: Report | None = None) -> Path:
     """Save the (best) model, its tokenizer, the training log and the model card of `run_report` (given one) into
-    the run folder's `model/`. Nothing is read, split or fitted here: the card is rendered from the report.
-
-    They are written into a folder beside it, renamed into place only once complete: a save cut short (a full
-    disk, a killed kernel) never leaves a `model/` that looks trained.
-    """
+    the run folder's `model/`: written beside it, renamed into place once complete, so that a save cut short (a full
+    disk, a killed kernel) never leaves a `model/` that looks trained. The card is rendered from the report."""
     layout = run_folder(settings)
     folder, partial = layout.model, layout.partial
     first = trainer.is_world_process_zero()
@@ -290,10 +267,8 @@ def loss_curves(log_history: list[dict]) -> pd.DataFrame:
 
 
 def check_learned(trainer: Trainer) -> bool:
-    """Warn loudly unless the kept model's evaluation accuracy clearly beats always answering the commonest class.
-
-    "Clearly" is by more than two standard errors of that baseline on the evaluation rows. Introduced in notebook 04.
-    """
+    """Warn loudly unless the kept model's evaluation accuracy beats always answering the commonest class by more
+    than two standard errors of that baseline on the evaluation rows (notebook 04)."""
     accuracy, rows = trainer.state.best_metric, trainer.eval_dataset.labels
     majority = majority_accuracy(trainer.train_dataset.labels, rows)
     if accuracy is None or accuracy > majority + 2 * math.sqrt(majority * (1 - majority) / len(rows)):
@@ -313,18 +288,10 @@ def check_learned(trainer: Trainer) -> bool:
 QUIET = ("transformers.modeling_utils", "transformers.trainer_utils", "transformers.distributed.tensor_parallel")
 
 
-class Run(NamedTuple):
-    """What `run` hands back: the trainer, the split's parts it trained on, and the run's report (process 0's)."""
-
-    trainer: Trainer
-    parts: dict[str, pd.DataFrame | None]
-    report: Report | None
-
-
-def run(settings: Settings, announce: bool = True) -> Run:
-    """`train`, handing back the split's parts and the run's report too (`python -m helpers train` measures the test
-    rows with them and writes them into the card, without reading the data or fitting the baselines again).
-    The caller holds the output folder (`run_lock`)."""
+def run(settings: Settings, announce: bool = True) -> tuple[Trainer, dict[str, pd.DataFrame | None], Report | None]:
+    """`train`, handing back the split's parts and the run's report (process 0's) too: `python -m helpers train`
+    measures the test rows with them and writes them into the card, without reading the data or fitting the
+    baselines again. The caller holds the output folder (`run_lock`)."""
     trackers(settings)  # a tracker that is not installed stops here, before anything is written
     hardware.reuse_memory(settings.reuse_memory)  # the allocator, for the whole process: set once, as training starts
     data = read_data(settings)  # read once: the labels checked here, then split
@@ -351,17 +318,14 @@ def run(settings: Settings, announce: bool = True) -> Run:
             for folder in run_folder(settings).checkpoint_folders():
                 shutil.rmtree(folder, ignore_errors=True)
         check_learned(trainer)
-    return Run(trainer, parts, run_report)
+    return trainer, parts, run_report
 
 
-def train(settings: Settings, announce: bool = True, lock: bool = True) -> Trainer:
+def train(settings: Settings, announce: bool = True) -> Trainer:
     """The whole of notebook 04 in one call: split, tokenize, fine-tune, save with the model card; returns the trainer.
-
-    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06).
-    `lock`: hold the output folder while training (`run_lock`); off where the caller holds it (a sweep's trial).
-    """
-    with run_lock(settings) if lock else contextlib.nullcontext():
-        return run(settings, announce).trainer
+    `announce`: say the model, device and precision as training starts (off for a sweep's trials, notebook 06)."""
+    with run_lock(settings):
+        return run(settings, announce)[0]
 
 
 def ensure_trained(settings: Settings) -> Path:

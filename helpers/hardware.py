@@ -1,9 +1,8 @@
 """Which device trains, in which precision, and how the process keeps its memory: decided here and nowhere else.
 
-Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` of the series (notebook 04 on) takes
-its device and precision flags from `training_flags`, and every figure the series writes names its machine with
-`record`. Nothing here imports the settings at run time, so `helpers.settings` can ask which device there is, and
-torch and transformers are imported only inside the functions that ask them.
+Introduced in notebook 00 (setup), which prints `describe`; every `Trainer` takes its device and precision flags
+from `training_flags`, every figure names its machine with `record`. torch and transformers are imported only
+inside the functions that ask them, and the settings never at run time: `helpers.settings` asks for the device.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import contextlib
 import ctypes
 import os
 import platform
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,38 +59,24 @@ def cpu_has_bf16() -> bool:
 
 def cpu_model() -> str:
     """The CPU's name: /proc/cpuinfo's first "model name" (Linux), else what `platform` knows (for `record`)."""
-    for line in cpuinfo().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
-            return value.strip()
-    return platform.processor() or platform.machine() or "unknown"
+    named = re.search(r"^model name\s*:[ \t]*(\S.*?)\s*$", cpuinfo(), re.MULTILINE)
+    return named[1] if named else platform.processor() or platform.machine() or "unknown"
 
 
 def record() -> dict:
-    """The machine a figure was measured on, written into metrics.json (`train`), bench.json and
-    bench_inference.json (notebook 08's `bench-inference`): the CPU's model, whether it computes bfloat16 natively,
-    the vector instructions torch's CPU kernels use, torch's threads (in each process, and how many processes:
-    torchrun's), the device and torch's version."""
+    """The machine a figure was measured on (metrics.json, bench.json, bench_inference.json): the CPU, its native
+    bfloat16, torch's CPU kernels, threads per process, torchrun's processes, the device and torch's version."""
     import torch
 
-    return {
-        "cpu": cpu_model(),
-        "cpu_bf16": cpu_has_bf16(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_threads": torch.get_num_threads(),
-        "processes": int(os.environ.get("WORLD_SIZE", "1")),
-        "device": device_name(),
-        "torch": torch.__version__,
-    }
+    return {"cpu": cpu_model(), "cpu_bf16": cpu_has_bf16(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(), "processes": int(os.environ.get("WORLD_SIZE", "1")),
+            "device": device_name(), "torch": torch.__version__}
 
 
 def precision_choice(settings: Settings) -> tuple[str, str]:
-    """The precision training uses and why: `settings.precision`, or for "auto" what this device does natively.
-
-    Introduced in notebook 00. CUDA GPUs take bf16 only where it is native (Ampere and later): a T4 (Colab's free
-    GPU) reports bf16 through emulation (pytorch/pytorch#148322), which is slower than fp16. Apple GPUs train in
-    fp32 (bf16 autocast there is not measured to be right). CPUs take bf16 where they compute it natively.
-    """
+    """The precision training uses and why: `settings.precision`, or for "auto" what this device does natively
+    (notebook 00): bf16 on CUDA GPUs where native (a T4 emulates it, slower than fp16: pytorch/pytorch#148322),
+    fp32 on Apple GPUs (bf16 autocast there is not measured to be right), bf16 on CPUs that compute it natively."""
     import torch
 
     if settings.precision != "auto":
@@ -113,11 +99,8 @@ def precision(settings: Settings) -> str:
 
 
 def attention(choice: str = "auto") -> str:
-    """The attention implementation a model loads with: `choice`, or for "auto" eager on a CPU and sdpa elsewhere.
-
-    On a CPU the fused kernel (sdpa) is slower for headlines of a dozen tokens: its backward pass alone took longer
-    than the rest of a step (docs/speed.md). Both compute the same attention. Introduced in notebook 04.
-    """
+    """The attention implementation a model loads with: `choice`, or for "auto" eager on a CPU (the fused sdpa is
+    slower there for headlines of a dozen tokens: docs/speed.md) and sdpa elsewhere; the same result. Notebook 04."""
     if choice != "auto":
         return choice
     return "eager" if device() == "cpu" else "sdpa"
@@ -126,14 +109,11 @@ def attention(choice: str = "auto") -> str:
 def training_flags(settings: Settings) -> dict[str, bool]:
     """The `TrainingArguments` flags that depend on the machine: the device and mixed precision (notebook 04)."""
     chosen, kind = precision(settings), device()
-    return dict(
-        bf16=chosen == "bf16",  # autocast: weights stay float32, matrix products run in bfloat16
-        fp16=chosen == "fp16",
-        # on a CPU: bf16 autocast, and torchrun's processes, need it said; on a GPU (CUDA or Apple's) the Trainer
-        # takes the GPU only when it is not said
-        use_cpu=kind == "cpu",
-        dataloader_pin_memory=kind == "cuda",  # page-locked batches copy faster to a CUDA GPU; MPS shares memory
-    )
+    return dict(bf16=chosen == "bf16", fp16=chosen == "fp16",  # autocast: weights stay float32, products in 16 bits
+                # on a CPU: bf16 autocast, and torchrun's processes, need it said; on a GPU (CUDA or Apple's) the
+                # Trainer takes the GPU only when it is not said
+                use_cpu=kind == "cpu",
+                dataloader_pin_memory=kind == "cuda")  # page-locked batches copy faster to CUDA; MPS shares memory
 
 
 def describe(settings: Settings) -> str:
@@ -171,11 +151,9 @@ KEEP_FREED = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}  # never hand memory b
 def reuse_memory(on: bool) -> bool:
     """Have glibc keep freed memory for the next training step (on), or hand it back at its default thresholds (off).
 
-    By default glibc maps each large block (a gradient, an activation) fresh from the kernel and unmaps it when
-    freed, so every step pays a page fault for each 4 KB it touches; kept, the next step reuses the same pages.
-    The setting is process-wide. Off sets glibc's default thresholds explicitly, which also fixes them (glibc's
-    own default raises the mmap threshold as a program frees large blocks). Returns False where there is no
-    glibc (macOS, musl), and nothing changes. Introduced in notebook 04.
+    Kept, a step reuses the pages the last one freed instead of faulting fresh ones in (docs/speed.md). Process-wide.
+    Off sets glibc's defaults explicitly, which also fixes them (glibc raises its mmap threshold as a program frees
+    large blocks). False where there is no glibc (macOS, musl): nothing changes. Introduced in notebook 04.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

@@ -2,8 +2,7 @@
 
 Introduced in notebook 01; every later notebook and the command line start from `helpers.get_settings()`.
 Nothing here touches the network or loads a model: whether the data and the model can be reached, and so the
-`auto` profile's offline fallback (`get_settings`), is decided in `helpers/reach.py`, the one module of the
-settings layer above this one.
+`auto` profile's offline fallback (`get_settings`), is decided in `helpers/reach.py`.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from typing import Literal
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent  # the checkout's root when run from one; installed, the install folder: never write there
 DATA_URL = "https://storage.googleapis.com/download.tensorflow.org/data/sarcasm.json"
-SAMPLE_DATA = Path(__file__).resolve().parent / "sample" / "sarcasm_sample.json"
-TOPICS_SAMPLE = Path(__file__).resolve().parent / "sample" / "news_topics.jsonl"  # notebook 07: four topics
+SAMPLE_DATA = PACKAGE / "sample" / "sarcasm_sample.json"
+TOPICS_SAMPLE = PACKAGE / "sample" / "news_topics.jsonl"  # notebook 07: four topics
 TINY_MODEL = "tiny-distilbert"
 ENV_PREFIX = "TC_"
 HOME_VARIABLE = ENV_PREFIX + "HOME"  # names the working folder (not a setting: where every setting's files go)
@@ -81,8 +80,7 @@ PRECISIONS = typing.get_args(Precision)
 class Settings:
     """Every knob of the series; build it with `helpers.get_settings()`, change one with `dataclasses.replace`.
 
-    Frozen: a setting is set once, when the settings are built (defaults, profile, `TC_` variables, arguments), so
-    that what a run was told stays what it ran with. Each field's `role` (one of `ROLES`) says what it is for.
+    Frozen: what a run was told stays what it ran with. Each field's `role` (one of `ROLES`) says what it is for.
     """
 
     profile: Profile = _knob("auto", "which profile gives the other defaults (auto: full on a CUDA GPU, quick "
@@ -181,15 +179,8 @@ PROFILES: dict[str, dict] = {
     # the tiny model's body is random, not pretrained: it needs a large rate, reached after a warmup (without one,
     # 4 seeds of 40-49 ended at the commonest class); float32 on every machine, so a class gets the same figures
     # (bfloat16's rounding, where a CPU has it, changes them with the CPU and the number of threads)
-    "tiny": {
-        "data": str(SAMPLE_DATA),
-        "model": TINY_MODEL,
-        "learning_rate": 3e-3,
-        "warmup_steps": 0.1,
-        "precision": "fp32",
-        "logging_steps": 2,
-        "eval_batch_size": 32,
-    },
+    "tiny": {"data": str(SAMPLE_DATA), "model": TINY_MODEL, "learning_rate": 3e-3, "warmup_steps": 0.1,
+             "precision": "fp32", "logging_steps": 2, "eval_batch_size": 32},
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -227,29 +218,9 @@ def _shown(value) -> str:
 
 
 def settings_page() -> str:
-    """docs/settings.md, made from the fields' help texts: every setting, its flag and variable, its default and
-    what each profile changes (the README links it; `python -m helpers settings --page` prints it)."""
-    lines = [
-        "# Settings",
-        "",
-        "Every knob of the series, from `helpers/settings.py` (made by",
-        "`python -m helpers settings --page > docs/settings.md`; a test fails when this page is out of date).",
-        "Set one with a flag of `python -m helpers COMMAND` (each command takes the settings it uses: see its",
-        "`--help`), a `TC_` environment variable (notebooks and `make run`), or `helpers.get_settings(NAME=value)`:",
-        "flags and arguments beat variables, which beat the profile, which beats the default. A switch is turned on",
-        "with `--flag` and off with `--no-flag`, or with `TC_X=1` and `TC_X=0`. `python -m helpers settings [flags]`",
-        "shows the values in effect and where each comes from.",
-        "",
-        "**The working folder.** Downloads and the tiny model (`cache/`) and every trained model and its metrics",
-        "(`results/PROFILE/`) go under one folder you can see: the folder named by the variable `TC_HOME` when it",
-        "is set; else the checkout's root when the series runs from a checkout (`make run`, `make lab`); else the",
-        "folder you start Python or Jupyter in (a hosted notebook after `pip install`). Never the folder the package",
-        "is installed in. Notebook 00 prints it. A working folder that is missing or read-only stops in one `error:`",
-        "line; `cache_dir` and `output_dir` move either part elsewhere.",
-        "",
-        "| setting | flag | variable | default | quick | tiny | what it does |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    """docs/settings.md: the text of helpers/settings_page.md, then a row per field: its flag, variable, default, what
+    each profile changes and its help (the README links it; `python -m helpers settings --page` prints it)."""
+    lines = [(PACKAGE / "settings_page.md").read_text().rstrip("\n")]
     for name, f in FIELDS.items():
         quick, tiny = (_shown(PROFILES[p][name]) if name in PROFILES[p] else "" for p in ("quick", "tiny"))
         among = f" (one of {', '.join(map(str, choices(name)))})" if choices(name) else ""
@@ -348,19 +319,11 @@ def setting_sources(settings: Settings, flags: typing.Collection[str], requested
     """Where each value of `settings` comes from: "flag", "variable TC_X", "profile P" or "default"
     (`python -m helpers settings`); `flags` are the settings given as flags or arguments, `requested` the profile
     asked for (auto resolves to another)."""
-    env = env_overrides()
-    sources = {}
-    for name in FIELDS:
-        if name in flags:
-            sources[name] = "flag"
-        elif name in env:
-            sources[name] = f"variable {variable(name)}"
-        elif name == "learning_rate" and settings.lora_rank:
-            sources[name] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
-        elif name in PROFILES.get(settings.profile, {}):
-            sources[name] = f"profile {settings.profile}"
-        else:
-            sources[name] = "default"
+    sources = {name: "default" for name in FIELDS} | {name: f"profile {settings.profile}" for name in
+                                                        PROFILES.get(settings.profile, {})}
+    if settings.lora_rank:
+        sources["learning_rate"] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
+    sources |= {name: f"variable {variable(name)}" for name in env_overrides()} | {name: "flag" for name in flags}
     if requested == "auto":
         sources["profile"] += f" (auto: {settings.profile})" if sources["profile"] != "default" else \
             f", auto chose {settings.profile}"
@@ -438,11 +401,8 @@ def _has_cuda() -> bool:
 
 
 def auto_profile() -> str:
-    """The profile `auto` takes when data and model can be reached: "full" on a CUDA GPU, "quick" elsewhere.
-
-    An Apple GPU (MPS) trains on it too, faster than a laptop's CPU but far slower than a CUDA GPU, so it gets
-    "quick" like a CPU; `TC_PROFILE=full` runs the full recipe there when wanted. Notebook 00 prints the choice.
-    """
+    """The profile `auto` takes when data and model can be reached: "full" on a CUDA GPU, "quick" elsewhere, an Apple
+    GPU included (faster than a laptop's CPU, far slower than a CUDA GPU). Notebook 00 prints the choice."""
     return "full" if _has_cuda() else "quick"
 
 
@@ -452,12 +412,9 @@ def requested_profile(profile: str | None = None) -> str:
 
 
 def build_settings(profile: str | None = None, **overrides) -> Settings:
-    """The `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides` (no network I/O).
-
-    `auto` is the profile this machine takes with a network (`auto_profile`); `helpers.get_settings`
-    (`helpers/reach.py`) falls back to `tiny` when the data or the model cannot be reached.
-    """
-    env = env_overrides()
+    """The `Settings`: defaults, then the profile, then `TC_*` variables, then `overrides` (no network I/O). `auto` is
+    the profile this machine takes with a network; `helpers.get_settings` falls back to `tiny` without one."""
+    env = env_overrides()  # a mistyped variable: said before auto asks for the device
     profile = requested_profile(profile)
     profile = auto_profile() if profile == "auto" else profile
     env.pop("profile", None)

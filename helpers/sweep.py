@@ -1,9 +1,8 @@
 """Search for better hyperparameters: one fine-tuning per point of a search space, every trial kept in optuna's study.
 
-Introduced in notebook 06 (hyperparameters). A point sets a few `Settings` knobs; each trial is notebook 04's
-`finetune.train` with those values, in its own folder `OUTPUT_DIR/sweep/ID`, scored on the validation split. Optuna
-chooses the points (`SAMPLERS`) and keeps every trial in the study (`sweep_storage`): a search run again skips the
-points already trained. The results are read back by `sweep_results`, whose names notebook 06 and the CLI use here.
+Introduced in notebook 06 (hyperparameters). Each trial is notebook 04's training with a point's values, in its own
+folder `OUTPUT_DIR/sweep/ID`, scored on the validation split. Optuna chooses the points (`SAMPLERS`) and keeps every
+trial in the study (`sweep_storage`), so a search run again skips the points trained; `sweep_results` reads it back.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 import socket
 from pathlib import Path
 
@@ -21,13 +19,13 @@ import optuna
 import pandas as pd
 
 from . import finetune, models
-from .layout import run_folder
-from .settings import FIELDS, Settings, UserError, coerce, having, tagged, warn
+from .card import best_evaluation
+from .layout import LOG_HISTORY, run_folder
+from .settings import FIELDS, Settings, UserError, coerce, having, is_tiny, tagged, warn
 from .sweep_results import (METRICS, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
                             profile_gives, runs_of, settings_of, summary, table)  # notebook 06 and the CLI: sweep.X
 from .sweep_storage import (DONE, GRACE_SECONDS, RUNNING, GivenUp, cover, database_errors,
                             study_storage, taken, trial_id, where)  # noqa: F401 (where: sweep.where)
-from .tiny import is_tiny
 
 # The search space a learner edits: each knob (a `Settings` field) and the values to try. Its learning rates are
 # those of the default 5e-5; `default_space` scales them to the settings' own (the tiny profile's is 3e-3).
@@ -114,9 +112,10 @@ def run_id(settings: Settings) -> str:
 
 
 def trial_settings(base: Settings, point: dict) -> Settings:
-    """The settings of one trial: `base` with the point's values, in its own folder `sweep/ID`, replacing it."""
+    """The settings of one trial: `base` with the point's values, in its own folder `sweep/ID`, replacing it; its
+    checkpoints removed once its model is saved."""
     values = {name: coerce(name, value) for name, value in point.items()}
-    settings = dataclasses.replace(base, **values, overwrite=True, resume=False)
+    settings = dataclasses.replace(base, **values, overwrite=True, resume=False, keep_checkpoints=False)
     return dataclasses.replace(settings, output_dir=str(run_folder(base).trial(run_id(settings))))
 
 
@@ -140,8 +139,7 @@ def open_study(base: Settings, space: dict[str, list], search: str = "random", s
 
 def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
     """A trial as the study keeps it: id, validation scores of the kept epoch, time, its settings and log history."""
-    evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
-    best = max(evaluations, key=lambda entry: entry["eval_accuracy"], default={})  # the first best: the kept epoch
+    best = best_evaluation(log_history)  # the kept epoch
     trained = next((entry for entry in reversed(log_history) if "train_runtime" in entry), {})
     scores = [best.get("eval_accuracy"), best.get("eval_f1"), best.get("eval_loss"), trained.get("train_runtime")]
     return {"id": run_id(settings), **dict(zip(METRICS, scores)),
@@ -170,12 +168,10 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
     try:
         with finetune.run_lock(settings):  # the trial's folder only: other points stay free for other searches
             saved = run_folder(settings).model  # trained by another search, or by one stopped before it recorded
-            history = json.loads((saved / "log_history.json").read_text()) if models.is_trained(saved) else None
+            history = json.loads((saved / LOG_HISTORY).read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
-                history = finetune.train(settings, announce=False, lock=False).state.log_history  # its line: below
-                for folder in run_folder(settings).checkpoint_folders():  # the saved model stays
-                    shutil.rmtree(folder, ignore_errors=True)
+                history = finetune.run(settings, announce=False)[0].state.log_history  # its line: below
     except finetune.FolderInUse:
         print(f"{label}: being trained by another search, skipped", flush=True)
         raise optuna.TrialPruned() from None

@@ -10,9 +10,8 @@ import pandas as pd
 
 from . import finetune
 from .layout import run_folder
-from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag
+from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag, is_tiny
 from .sweep_storage import DONE, study_storage
-from .tiny import is_tiny
 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the columns that are no knob (a setting: the rest)

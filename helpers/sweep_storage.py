@@ -1,11 +1,9 @@
 """Where a search's study is kept, and how workers share it (notebook 06; docs/teaching.md, "A class sweep").
 
-One machine: the journal file `OUTPUT_DIR/sweep/study.log`, which optuna documents for parallel processes on one
-machine (each change appended under a file lock), where SQLite can fail with "database is locked" (optuna's FAQ).
-Many machines: a database (`postgresql://user:pw@host/db`) every worker shares, each training into its own folder.
-A point (by its id) with a COMPLETE trial, or RUNNING on another worker, is not trained again; each RUNNING trial
-beats optuna's heartbeat, and a killed worker's trial, silent for `GRACE_SECONDS`, is failed and retried by optuna
-(`RetryHeartbeatStaleTrialCallback`), so that `cover` trains a grid exactly once with any number of workers.
+One machine: optuna's journal file `OUTPUT_DIR/sweep/study.log` (SQLite can fail with "database is locked" under
+parallel processes: optuna's FAQ). Many machines: a database every worker shares. A point with a COMPLETE trial,
+or RUNNING on another worker, is not trained again; a killed worker's trial, its heartbeat silent for
+`GRACE_SECONDS`, is retried by optuna, so that `cover` trains a grid exactly once with any number of workers.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from helpers.finetune import (
     class_weights,
     compute_metrics,
     loss_curves,
-    loss_function,
     training_arguments,
     weighted_cross_entropy,
 )
@@ -208,10 +207,14 @@ def test_a_class_without_train_rows_weighs_one(capsys):
 
 
 def test_class_weights_keep_label_smoothing(make_settings):
-    """The weighted loss that replaces the Trainer's own still smooths the labels when label_smoothing is set."""
+    """The weighted loss that replaces the Trainer's own still smooths the labels when label_smoothing is set (its
+    classes asked of `model_init`'s model where no model is given)."""
     labels, logits = torch.tensor([0, 0, 0, 1]), torch.tensor([[2.0, -1.0], [0.5, 0.3], [-1.0, 1.0], [0.0, 3.0]])
     settings = make_settings(class_weights=True, label_smoothing=0.1)
-    loss = loss_function(settings, lambda: 2, SimpleNamespace(labels=labels))
+    tokenizer = load_tokenizer(settings)
+    rows = HeadlineDataset(["a", "b", "c", "d"], labels.tolist(), tokenizer, max_length=8)
+    loss = build_trainer(settings, None, tokenizer, rows, rows, announce=False, model_init=lambda: load_model(
+        settings, ["not sarcastic", "sarcastic"])).compute_loss_func
     weights = class_weights(labels, 2)
     smoothed = weighted_cross_entropy({"logits": logits}, labels, weights=weights, label_smoothing=0.1)
     assert torch.isclose(loss({"logits": logits}, labels), smoothed)

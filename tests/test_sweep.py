@@ -42,10 +42,10 @@ def swept(tmp_path_factory, tiny_cache):
 @pytest.fixture
 def no_training(monkeypatch):
     """Any training fails the test: what follows must come from the study and the trial folders."""
-    def train(settings, **_):
+    def run(settings, **_):
         raise AssertionError(f"trained {settings.output_dir} again")
 
-    monkeypatch.setattr(finetune, "train", train)
+    monkeypatch.setattr(finetune, "run", run)
 
 
 def trained_lines(output: str) -> list[str]:
@@ -102,11 +102,12 @@ def test_a_random_budget_covering_the_space_trains_every_point_once(tmp_path, ti
     """With `trials` at least the grid's size, a random search trains each point once (draws could repeat some)."""
     trained = []
 
-    def train(settings, **_):
+    def run(settings, **_):
         trained.append(settings.learning_rate)
-        return types.SimpleNamespace(state=types.SimpleNamespace(log_history=[{"eval_accuracy": 0.5, "eval_loss": 1}]))
+        history = [{"eval_accuracy": 0.5, "eval_loss": 1}]
+        return types.SimpleNamespace(state=types.SimpleNamespace(log_history=history)), None, None
 
-    monkeypatch.setattr(finetune, "train", train)
+    monkeypatch.setattr(finetune, "run", run)
     base = tiny_settings_for(tmp_path / "out", tiny_cache, epochs=1, validation_size=0.1)
     for seed in range(3):  # several seeds: one lucky draw could cover the grid by chance
         trained.clear()

@@ -169,18 +169,18 @@ def test_a_worker_given_up_while_training_carries_on(server, tmp_path, tiny_cach
     """A worker whose trial the others failed while it trained (its laptop asleep past the grace period) says so in
     one line and does not crash; the point, queued again, is recorded from its folder: one COMPLETE trial."""
     url, space = server.url(), {"learning_rate": [4e-3]}
-    train = finetune.train
+    run = finetune.run
 
-    def train_while_given_up(settings, **options):
+    def run_while_given_up(settings, **options):
         """Train, after the others failed this trial as `optuna.storages.fail_stale_trials` does: FAIL, then retry."""
         storage = sweep_storage.database(url)
         study = optuna.load_study(study_name=sweep.study_name(sweep.check_space(space)), storage=storage)
         for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
             storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             storage.get_heartbeat_stale_trial_callback()(study, storage.get_trial(trial._trial_id))
-        return train(settings, **options)
+        return run(settings, **options)
 
-    monkeypatch.setattr(finetune, "train", train_while_given_up)
+    monkeypatch.setattr(finetune, "run", run_while_given_up)
     base = tiny_settings_for(tmp_path / "out", tiny_cache, epochs=1, validation_size=0.1)
     sweep.search(base, space, search="grid", storage=url)
     out, err = capsys.readouterr()
