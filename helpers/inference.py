@@ -37,8 +37,6 @@ RUNS = 3  # timed passes over the test rows per path, after one to warm up; the 
 LATENCY_ROWS = 50  # headlines answered one at a time for each path's single-headline latency
 
 
-# ---------------------------------------------------------------------------------------------- building each path
-
 
 def check_fine_tuned(folder: str | Path) -> None:
     """`models.check_fine_tuned`, after one line for an exported folder (ONNX Runtime's graphs, no torch weights)."""
@@ -67,40 +65,28 @@ def sample_inputs(tokenizer) -> dict[str, torch.Tensor]:
 
 def export_onnx(model: torch.nn.Module, tokenizer, path: Path) -> Path:
     """`torch.onnx.export` of `model` in float32 to `path`, batch and sequence length dynamic (notebook 08)."""
-    import logging
     import warnings
 
     model = copy.deepcopy(model).float().eval()
     if hasattr(model, "merge_and_unload"):  # a peft model (LoRA): its adapters merged into the weights, one graph
         model = model.merge_and_unload()
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    registry = logging.getLogger("torch.onnx._internal.exporter._registration")  # "torchvision is not installed"
-    level = registry.level
-    registry.setLevel(logging.ERROR)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on axis names and pytree internals
-            torch.onnx.export(model, (), str(path), kwargs=sample_inputs(tokenizer), input_names=list(INPUTS),
-                              output_names=["logits"], dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS},
-                              external_data=False, verbose=False)
-    finally:
-        registry.setLevel(level)
+    registry = "torch.onnx._internal.exporter._registration"  # its "torchvision is not installed"
+    with torch.no_grad(), warnings.catch_warnings(), hardware.quiet_transformers(registry):
+        warnings.simplefilter("ignore")  # the exporter's notes on axis names and pytree internals
+        torch.onnx.export(model, (), str(path), kwargs=sample_inputs(tokenizer), input_names=list(INPUTS),
+                          output_names=["logits"], dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS},
+                          external_data=False, verbose=False)
     return path
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
     """ONNX Runtime's dynamic int8 quantization of `source` into `target` (notebook 08)."""
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = logging.getLogger()  # its note suggesting a pre-processing step: within run-to-run noise here (notebook 08)
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    # the root logger: its note suggesting a pre-processing step is within run-to-run noise here (notebook 08)
+    with hardware.quiet_transformers(""):
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)
     return target
 
 
@@ -162,8 +148,6 @@ def onnx_logits(runner, tokenizer, encodings: dict, batch_size: int) -> np.ndarr
     return logits if logits is not None else np.empty((0, 0), dtype=np.float32)
 
 
-# ---------------------------------------------------------------------------------------------- measuring
-
 
 def size_mb(*files: Path) -> float:
     """The files' size on disk together, in MB (10^6 bytes)."""
@@ -183,26 +167,22 @@ def torch_size_mb(model: torch.nn.Module) -> float:
         return size_mb(path)
 
 
+def stopwatch(call: Callable, *args) -> float:
+    """The seconds one `call(*args)` takes."""
+    started = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - started
+
+
 def timed(run: Callable[[], np.ndarray], runs: int = RUNS) -> tuple[np.ndarray, list[float]]:
-    """Run once to warm up, then `runs` times timed: the logits of the last pass and each timed pass's seconds."""
-    run()
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        logits = run()
-        seconds.append(time.perf_counter() - started)
-    return logits, seconds
+    """Run once to warm up, then `runs` times timed: the logits of the warm-up pass and each timed pass's seconds."""
+    return run(), [stopwatch(run) for _ in range(runs)]
 
 
 def latency_ms(answer: Callable[[str], object], texts: list[str]) -> float:
     """The median milliseconds `answer` takes for one text, over `texts` one at a time, after one call to warm up."""
     answer(texts[0])
-    seconds = []
-    for text in texts:
-        started = time.perf_counter()
-        answer(text)
-        seconds.append(time.perf_counter() - started)
-    return 1000 * statistics.median(seconds)
+    return 1000 * statistics.median(stopwatch(answer, text) for text in texts)
 
 
 def torch_answer(net: torch.nn.Module, tokenizer, precision: str) -> Callable[[str], np.ndarray]:
@@ -352,8 +332,6 @@ def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
     return path, chart(rows, path.with_suffix(".png"))
 
 
-# ---------------------------------------------------------------------------------------------- predicting
-
 
 def is_exported(folder: str | Path) -> bool:
     """True when `folder` holds an exported ONNX model (`export_folder`'s config.json and model.onnx or its int8
@@ -398,13 +376,11 @@ class OnnxClassifier:
 
 def labeller(folder: str | Path) -> Callable[[list[str]], list[dict]]:
     """What labels texts from `folder`: ONNX Runtime on an exported folder, else the torch pipeline (notebook 08)."""
-    from .models import has_weights
-
     if is_exported(folder):
         return OnnxClassifier(folder)
     if looks_exported(folder):  # config and tokenizer, but neither graph
         raise UserError(f"{folder} is an exported folder without {ONNX_MODEL} or {ONNX_INT8}; {export_again(folder)}")
-    if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or has_weights(Path(folder))):
+    if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or models.has_weights(Path(folder))):
         raise UserError(f"no model in {folder}: neither saved weights nor an exported model.onnx; pass a folder "
                         "a training saved (OUTPUT_DIR/model) or an exported one (OUTPUT_DIR/onnx)")
     return saved_pipeline(folder)

@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -76,17 +75,12 @@ def measure_speed(settings: Settings) -> dict[str, float]:
     rows = load_data(settings)
     tokenizer = load_tokenizer(settings)
     train = rows.sample(n=STEPS * settings.train_batch_size, replace=True, random_state=settings.seed)
-    with quietly(), tempfile.TemporaryDirectory() as tmp:  # the Trainer keeps nothing
+    # no loading bar, no "newly initialized" report (explained in notebook 04), no printed train metrics; the Trainer
+    # keeps nothing
+    with quiet_transformers(), contextlib.redirect_stdout(io.StringIO()), tempfile.TemporaryDirectory() as tmp:
         figures = run_pipeline("this project", dataclasses.replace(settings, output_dir=tmp), train,
                                rows.head(PREDICT_ROWS), tokenizer)
     return {"train": figures["train_samples_per_second"], "predict": figures["predict_samples_per_second"]}
-
-
-@contextlib.contextmanager
-def quietly() -> Iterator[None]:
-    """No loading bar, no "newly initialized" report (expected, explained in notebook 04), no printed train metrics."""
-    with quiet_transformers(), contextlib.redirect_stdout(io.StringIO()):
-        yield
 
 
 def estimate_seconds(settings: Settings, counts: dict[str, int], speed: dict[str, float]) -> float:
