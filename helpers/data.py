@@ -37,9 +37,7 @@ def _one_each(pairs: list[tuple]) -> dict:
     return dict(pairs)
 
 
-def _json(text: str):
-    """`json.loads(text)`, refusing an object with a key given twice (`_one_each`)."""
-    return json.loads(text, object_pairs_hook=_one_each)
+_json = functools.partial(json.loads, object_pairs_hook=_one_each)  # `json.loads`, refusing a key given twice
 
 
 def _rows(rows) -> pd.DataFrame:
@@ -113,14 +111,11 @@ def _read_table(path: Path) -> pd.DataFrame:
             warn_once(f"{path.name} holds JSON Lines (one object per line), not a JSON array; read as JSON Lines")
             return READERS[".jsonl"](path)
     except UnicodeDecodeError as error:
-        raise UserError(
-            f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position {error.start:,}); "
-            "save it with UTF-8 encoding"
-        ) from None
+        raise UserError(f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position "
+                        f"{error.start:,}); save it with UTF-8 encoding") from None
     except (ValueError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
-        raise UserError(
-            f"cannot read {path} as {suffix[1:]} ({str(error).splitlines()[0]}); it should hold {SHAPES[suffix]}"
-        ) from None
+        raise UserError(f"cannot read {path} as {suffix[1:]} ({str(error).splitlines()[0]}); it should hold "
+                        f"{SHAPES[suffix]}") from None
 
 
 SETTLED_SECONDS = 2.0  # a file unchanged this long is read once a process; one changed since is read again
@@ -182,21 +177,15 @@ def read_data(settings: Settings) -> Data:
         raise UserError(f"{path.name} has no rows; point {how_to_set('data')} at a file with rows")
     missing = [c for c in (settings.text_column, settings.label_column) if c not in raw.columns]
     if missing:
-        raise UserError(
-            f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))}); "
-            f"set {how_to_set('text_column')} and {how_to_set('label_column')}"
-        )
+        raise UserError(f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))});"
+                        f" set {how_to_set('text_column')} and {how_to_set('label_column')}")
     for column in dict.fromkeys((settings.label_column, settings.text_column)):
         places = [str(number) for number, name in enumerate(_header(path), 1) if name == column]
         if len(places) > 1:  # pandas would rename the second `NAME.1` and the first would be used without a word
-            raise UserError(
-                f"{path.name} has the column {column!r} {len(places)} times (columns {', '.join(places)}), which may "
-                "disagree; keep one, or rename the others and choose one with "
-                f"{how_to_set('text_column')} and {how_to_set('label_column')}"
-            )
-    df = raw[[settings.text_column, settings.label_column]].rename(
-        columns={settings.text_column: "sentence", settings.label_column: "label"}
-    )
+            raise UserError(f"{path.name} has the column {column!r} {len(places)} times (columns {', '.join(places)}), "
+                            "which may disagree; keep one, or rename the others and choose one with "
+                            f"{how_to_set('text_column')} and {how_to_set('label_column')}")
+    df = raw[[settings.text_column, settings.label_column]].set_axis(["sentence", "label"], axis=1)
     df["label"], names = _label_ids(df["label"], settings, path)
     return Data(_checked(df, settings, path), names, list(map(str, raw.columns)))
 
@@ -267,10 +256,9 @@ def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) 
                         "use one kind")
     bad = labels[(numeric % 1 != 0) | (numeric < 0) | (numeric >= len(named))]
     if len(bad):
-        raise UserError(
-            f"label {_shown(bad.iloc[0])} ({where(bad.index[0])}) is not one of the ids 0..{len(named) - 1}; "
-            f"check {how_to_set('label_column')}, and name every class in {how_to_set('label_names')} (comma-separated)"
-        )
+        raise UserError(f"label {_shown(bad.iloc[0])} ({where(bad.index[0])}) is not one of the ids "
+                        f"0..{len(named) - 1}; check {how_to_set('label_column')}, and name every class in "
+                        f"{how_to_set('label_names')} (comma-separated)")
     return numeric.astype(int), named
 
 

@@ -1,8 +1,7 @@
 """Download a file atomically through huggingface_hub's HTTP client: retried when worth it, one line when it fails.
 
 Introduced in notebook 01 (download: `data.fetch` brings the data file with it); `models` asks `no_connection`
-whether the hub can be reached at all. A failure is told by the exception's type, errno and status code, never by
-its message (the system's words, in the system's language).
+whether the hub can be reached at all.
 """
 
 from __future__ import annotations

@@ -105,24 +105,19 @@ def session(path: Path):
     """An `onnxruntime.InferenceSession` on the CPU, every graph optimization on, on torch's number of threads (as
     the torch paths it is measured against) (notebook 08)."""
     import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
 
+    # ONNX Runtime's exception classes (InvalidProtobuf, NoSuchFile, Fail, ...) derive from no common one but Exception
+    ort_errors = tuple(kind for kind in vars(state).values() if isinstance(kind, type) and issubclass(kind, Exception))
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except (OSError, *ort_errors()) as error:  # cut short, damaged, missing: ONNX Runtime's own exception classes
+    except (OSError, *ort_errors) as error:  # cut short, damaged, missing: ONNX Runtime's own exception classes
         detail = (str(error).strip().splitlines() or [type(error).__name__])[0].split(" failed:")[-1].strip()
         raise UserError(f"{path} is not a whole ONNX model ({type(error).__name__}: {detail.rstrip('.')}), as when "
                         f"an export or a copy is cut short; {export_again(Path(path).parent)}") from None
-
-
-def ort_errors() -> tuple[type[Exception], ...]:
-    """ONNX Runtime's exception classes (InvalidProtobuf, NoSuchFile, Fail, ...), which derive from no common one
-    but `Exception`."""
-    from onnxruntime.capi import onnxruntime_pybind11_state as state
-
-    return tuple(kind for kind in vars(state).values() if isinstance(kind, type) and issubclass(kind, Exception))
 
 
 def export_again(folder: Path) -> str:
@@ -244,11 +239,6 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
     served_mb = torch_size_mb(model) if is_adapter(folder) else weights_mb(folder)
     texts = test["sentence"].astype(str).tolist()[:LATENCY_ROWS]
 
-    def torch_path(net: torch.nn.Module, changes: dict) -> tuple[Callable[[], np.ndarray], Callable[[str], object]]:
-        chosen = dataclasses.replace(settings, **changes)
-        return (lambda: predict(net, tokenizer, data, chosen).predictions,
-                torch_answer(net, tokenizer, hardware.precision(chosen)))
-
     rows, reference = [], None
     sorted_fp32 = {"precision": "fp32", "sort_predictions": True}
     quantized = quantize_torch(model)
@@ -257,9 +247,10 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
         ("this project", model, {}, served_mb),
         ("torch int8 (dynamic)", quantized, sorted_fp32, torch_size_mb(quantized)),
     ):
-        run, answer = torch_path(net, changes)
-        logits, seconds = timed(run, runs)
-        rows.append(row(name, logits, seconds, latency_ms(answer, texts), size, labels, reference))
+        chosen = dataclasses.replace(settings, **changes)
+        logits, seconds = timed(lambda: predict(net, tokenizer, data, chosen).predictions, runs)
+        latency = latency_ms(torch_answer(net, tokenizer, hardware.precision(chosen)), texts)
+        rows.append(row(name, logits, seconds, latency, size, labels, reference))
         reference = logits.argmax(axis=-1) if reference is None else reference
     del quantized
     exported = export_folder(model, tokenizer, run_folder(settings).onnx if export_to is None else export_to)

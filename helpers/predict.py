@@ -13,14 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.special import log_softmax, softmax
-from transformers import (
-    DataCollatorWithPadding,
-    Pipeline,
-    PreTrainedModel,
-    TextClassificationPipeline,
-    Trainer,
-    pipeline,
-)
+from transformers import (DataCollatorWithPadding, Pipeline, PreTrainedModel, TextClassificationPipeline, Trainer,
+                          pipeline)
 from transformers.trainer_utils import PredictionOutput
 
 from .data import label_names

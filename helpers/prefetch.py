@@ -7,6 +7,7 @@ Each part is all or nothing: a failure is one line, and leaves nothing half-writ
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
@@ -34,12 +35,11 @@ def size(path: Path) -> int:
 
 
 def human(count: int) -> str:
-    """A byte count for people: 1.2 MB, 268.0 MB, 3.4 GB."""
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:,} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError("unreachable")
+    """A byte count for people: 512 bytes, 1.2 MB, 268.0 MB, 3.4 GB."""
+    if count < 1000:
+        return f"{count:,} bytes"
+    power = min(int(math.log10(count)) // 3, 3)
+    return f"{count / 1000 ** power:.1f} {' KMG'[power]}B"
 
 
 def prefetch_data(settings: Settings) -> str:

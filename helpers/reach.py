@@ -1,13 +1,7 @@
 """Can the data and the model be reached? And so which settings a notebook runs on: `get_settings`.
 
 Introduced in notebook 00 (is this machine ready?) and used by every notebook's first cell (notebook 01). It sits in
-the settings layer, just above `settings` (which does no network I/O): it imports `settings` and nothing later in
-the flow, so any module may import it. Loading models, and the hub's own reachability for `from_pretrained`, stay in
-`helpers/models.py`, which imports the probes it needs from here.
-
-Each URL is asked once a process (`reachable`, a `functools.cache`): a notebook asks for its settings in several
-cells, and a machine offline would wait 3 s per question each time. `get_settings(fresh=True)` asks again, after
-plugging in a network, say.
+the settings layer and does the network I/O `settings` does not; loading models stays in `helpers/models.py`.
 """
 
 from __future__ import annotations

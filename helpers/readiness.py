@@ -117,17 +117,11 @@ def timing_lines(settings: Settings, timing: dict | None) -> str:
             f"(measured: {speed['train']:,.1f} rows/s training, {speed['predict']:,.0f} rows/s predicting)")
 
 
-def real_settings(settings: Settings) -> Settings:
-    """The settings the series meant to run: when auto fell back to tiny, the profile auto takes with a network."""
-    if settings.profile == "tiny" and requested_profile() == "auto":
-        return build_settings("auto")
-    return settings
-
-
 def verdict(settings: Settings, timing: dict | None = None) -> str:
     """The last line: "ready: ..." or "not ready: " and exactly what to do (notebook 00)."""
     seconds = timing["seconds"] if timing else None
-    real = real_settings(settings)
+    # the settings the series meant to run: when auto fell back to tiny, the profile auto takes with a network
+    real = build_settings("auto") if settings.profile == "tiny" and requested_profile() == "auto" else settings
     status = {"data": data_status(real), "model": model_status(real)}
     missing = [what for what, found in status.items() if found == "missing"]
     if missing:

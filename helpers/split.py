@@ -37,18 +37,15 @@ def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFr
     """One `train_test_split` of `df`, stratified by label when the settings ask for it."""
     held = math.ceil(size * len(df))
     if held < 1 or held >= len(df):
-        raise UserError(
-            f"too few rows to split: {len(df)} rows with a {size} split leave {len(df) - held} to train on and "
-            f"{held} held out; use more data, or change {how_to_set('test_size')} / {how_to_set('validation_size')}"
-        )
+        raise UserError(f"too few rows to split: {len(df)} rows with a {size} split leave {len(df) - held} to train "
+                        f"on and {held} held out; use more data, or change {how_to_set('test_size')} / "
+                        f"{how_to_set('validation_size')}")
     stratify = df["label"] if settings.stratify else None
     try:
         return train_test_split(df, test_size=size, random_state=settings.split_seed, stratify=stratify)
     except ValueError as error:  # stratifying: a class too small for both sides
-        raise UserError(
-            f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
-            f"add rows of the rarest class, or turn off {how_to_set('stratify')}"
-        ) from None
+        raise UserError(f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
+                        f"add rows of the rarest class, or turn off {how_to_set('stratify')}") from None
 
 
 def _subset(df: pd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:

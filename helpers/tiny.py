@@ -89,9 +89,8 @@ def build_tiny_model(folder: Path) -> Path:
     texts = sample_texts()
     with atomic(folder, folder=True) as partial:
         tokenizer = DistilBertTokenizer(vocab=wordpiece_vocab(texts, VOCAB_SIZE), model_max_length=512)
-        config = DistilBertConfig(
-            vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
-        )
+        config = DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2,
+                                  max_position_embeddings=512)
         torch.manual_seed(SEED)
         DistilBertForMaskedLM(config).save_pretrained(partial)  # a "pretrained" body; no task head yet
         tokenizer.save_pretrained(partial)
