@@ -102,11 +102,6 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _system_error(error: BaseException) -> OSError | None:
-    """The operating system's error behind `error` (the HTTP client wraps it), or None."""
-    return next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
-
-
 def no_connection(error: BaseException) -> OSError | None:
     """The operating system's error along `error`'s chain that says no connection can be made (a name that does not
     resolve, nobody listening, no route to the host), or None (a timeout, an HTTP error: maybe transient); told by
@@ -127,15 +122,11 @@ def _permanent(error: BaseException) -> bool:
                                                    for cause in _causes(error))
 
 
-def _timed_out(error: BaseException) -> bool:
-    """True when no answer came in time: a timeout anywhere along `error`'s chain (the client's or the system's)."""
-    return any(isinstance(cause, (TimeoutError, _client().TimeoutException)) for cause in _causes(error))
-
-
 def _failure(url: str, error: BaseException) -> str:
-    """What went wrong with one attempt at a download: no answer in time, or the failure itself."""
+    """What went wrong with one attempt at a download: no answer in time (a timeout anywhere along `error`'s chain,
+    the client's or the system's), or the failure itself."""
     host = urllib.parse.urlparse(url).hostname or url
-    if _timed_out(error):
+    if any(isinstance(cause, (TimeoutError, _client().TimeoutException)) for cause in _causes(error)):
         return f"no answer from {host} in {TIMEOUT:g} s"
     return f"download from {host} failed ({_reason(error)})"
 
@@ -146,7 +137,8 @@ def _reason(error: BaseException) -> str:
 
     if any(isinstance(cause, OfflineModeIsEnabled) for cause in _causes(error)):
         return "huggingface_hub's offline mode: HF_HUB_OFFLINE is set"
-    system = _system_error(error)
+    # the operating system's error behind `error` (the HTTP client wraps it)
+    system = next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
     if system is not None and not isinstance(error, HTTPStatus):
         return system.strerror or str(system)
     text = str(error).strip()

@@ -129,18 +129,14 @@ def export_again(folder: Path) -> str:
 
 def onnx_logits(runner, tokenizer, encodings: dict, batch_size: int) -> np.ndarray:
     """The logits of ONNX session `runner` for tokenized rows, fed in batches sorted by length, in the rows' order."""
-    ids = encodings["input_ids"]
-    order = np.argsort([len(row) for row in ids], kind="stable")
-    wanted = [i.name for i in runner.get_inputs()]
-    logits = None
+    order = np.argsort([len(row) for row in encodings["input_ids"]], kind="stable")
+    wanted, batches = [i.name for i in runner.get_inputs()], []
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         batch = tokenizer.pad({name: [encodings[name][i] for i in rows] for name in INPUTS}, return_tensors="np")
-        out = runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0]
-        if logits is None:
-            logits = np.empty((len(ids), out.shape[-1]), dtype=np.float32)
-        logits[rows] = out
-    return logits if logits is not None else np.empty((0, 0), dtype=np.float32)
+        batches.append(runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0])
+    logits = np.concatenate(batches) if batches else np.empty((0, 0), dtype=np.float32)
+    return logits[np.argsort(order)]  # back in the rows' order
 
 
 

@@ -214,11 +214,8 @@ def train_only(model: PreTrainedModel, layers: str) -> PreTrainedModel:
     if count:
         for block in stack[len(stack) - count:]:
             block.requires_grad_(True)
-        last = {id(parameter) for parameter in stack[-1].parameters()}
-        body = list(model.base_model.parameters())
-        end = max(i for i, parameter in enumerate(body) if id(parameter) in last)
-        for parameter in body[end + 1:]:  # registered after the last block: a final norm, a pooler
-            parameter.requires_grad_(True)
+        for name in after_blocks(model):  # a final norm, a pooler
+            model.get_submodule(name).requires_grad_(True)
     for name in head_modules(model):
         getattr(model, name).requires_grad_(True)
     return model

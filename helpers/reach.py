@@ -29,20 +29,15 @@ def model_source(name: str) -> str:
     return "hub"
 
 
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    """True when `url` answers a HEAD request within `timeout` seconds: one connection, every time it is called."""
+@functools.cache
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """True when `url` answers a HEAD request within `timeout` seconds, asked once a process for each URL (notebook
+    00); `get_settings(fresh=True)` (or `reachable.cache_clear()`) forgets the answers, and the next question asks."""
     try:
         urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
         return True
     except Exception:
         return False
-
-
-@functools.cache
-def reachable(url: str) -> bool:
-    """True when `url` answers, asked once a process for each URL (notebook 00); `get_settings(fresh=True)` (or
-    `reachable.cache_clear()`) forgets the answers, and the next question asks again."""
-    return _reachable(url)
 
 
 def data_status(settings: Settings) -> str:
