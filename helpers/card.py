@@ -122,13 +122,10 @@ def _results(report: Report) -> list[dict]:
 
 def render(report: Report) -> ModelCard:
     """The model card of `report`: no data read, nothing fitted (notebook 04)."""
-    data = ModelCardData(
-        base_model=report.model if report.hub_model else None,  # only a hub name is a valid base_model
-        library_name="peft" if report.lora_rank else "transformers",
-        pipeline_tag="text-classification",
-        metrics=["accuracy", "f1"],
-        tags=["text-classification", *(["lora"] if report.lora_rank else [])],
-    )
+    lora = ["lora"] if report.lora_rank else []
+    data = ModelCardData(base_model=report.model if report.hub_model else None,  # only a hub name is a valid one
+                         library_name="peft" if lora else "transformers", pipeline_tag="text-classification",
+                         metrics=["accuracy", "f1"], tags=["text-classification", *lora])
     return ModelCard.from_template(
         data,
         template_path=TEMPLATE,

@@ -57,7 +57,7 @@ def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def sample_inputs(tokenizer) -> dict[str, torch.Tensor]:
-    """Two headlines of different lengths, padded into one batch: the example inputs the exporter traces (notebook 08)."""
+    """Two headlines of different lengths, padded into one batch: the inputs the exporter traces (notebook 08)."""
     batch = tokenizer(["a short headline", "and a somewhat longer headline, to pad the first"], padding=True,
                       return_tensors="pt")
     return {name: batch[name] for name in INPUTS}
@@ -329,10 +329,8 @@ def looks_exported(folder: str | Path) -> bool:
     """True when `folder` is, or was meant to be, an exported folder: it holds an .onnx file, or it is an output
     folder's `onnx/` (`layout.RunFolder.onnx`) with a config.json and no torch weights."""
     folder = Path(folder)
-    if not folder.is_dir():
-        return False
-    return any(folder.glob("*.onnx")) or (folder == RunFolder(folder.parent).onnx and (folder / "config.json").is_file()
-                                          and not any(folder.glob("*.safetensors")))
+    unweighted = (folder / "config.json").is_file() and not any(folder.glob("*.safetensors"))
+    return folder.is_dir() and (any(folder.glob("*.onnx")) or (folder == RunFolder(folder.parent).onnx and unweighted))
 
 
 class OnnxClassifier:

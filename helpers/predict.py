@@ -60,13 +60,8 @@ def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: li
     predicted = probs.argmax(axis=-1)
     labels = test["label"].to_numpy()
     log_probs = log_softmax(prediction.predictions, axis=-1)
-    return test.assign(
-        predicted=predicted,
-        predicted_name=[names[i] for i in predicted],
-        confidence=probs.max(axis=-1),
-        correct=predicted == labels,
-        loss=-log_probs[np.arange(len(labels)), labels],
-    )
+    return test.assign(predicted=predicted, predicted_name=[names[i] for i in predicted], confidence=probs.max(axis=-1),
+                       correct=predicted == labels, loss=-log_probs[np.arange(len(labels)), labels])
 
 
 def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
@@ -77,12 +72,8 @@ def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
     caller has loaded them already."""
     test = load_split(settings)["test"] if test is None else test
     prediction = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings)
-    return {
-        **compute_metrics(prediction),
-        "eval_loss": prediction.metrics["test_loss"],
-        "test_rows": len(test),
-        "predict_samples_per_second": prediction.metrics["test_samples_per_second"],
-    }
+    return {**compute_metrics(prediction), "eval_loss": prediction.metrics["test_loss"], "test_rows": len(test),
+            "predict_samples_per_second": prediction.metrics["test_samples_per_second"]}
 
 
 def saved_test_metrics(settings: Settings) -> dict[str, float]:

@@ -53,13 +53,11 @@ def hub_cached(name: str) -> bool:
     """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
     from huggingface_hub import try_to_load_from_cache
 
-    def cached(filename: str) -> bool:
-        return isinstance(try_to_load_from_cache(name, filename), str)
-
     try:
-        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
+        cached = [isinstance(try_to_load_from_cache(name, file), str) for file in ("config.json", *WEIGHTS)]
     except ValueError:  # not a valid hub name
         return False
+    return cached[0] and any(cached[1:])
 
 
 def model_status(settings: Settings) -> str:

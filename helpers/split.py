@@ -67,9 +67,8 @@ def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Pat
     """Write each part's original row indices, so later notebooks use the very same rows."""
     folder = run_folder(settings)
     folder.make()
-    saved = {"recipe": _recipe(settings)}
-    saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
-    return write_json(folder.split, saved)  # under torchrun each process saves the same split
+    indices = {name: part.index.tolist() for name, part in parts.items() if part is not None}
+    return write_json(folder.split, {"recipe": _recipe(settings), **indices})  # under torchrun each process: the same
 
 
 def load_split(settings: Settings, data: Data | None = None) -> dict[str, pd.DataFrame | None]:

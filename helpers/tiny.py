@@ -99,9 +99,8 @@ def build_tiny_model(folder: Path) -> Path:
 def is_current(folder: Path) -> bool:
     """True when the tiny model in `folder` is built, from the samples shipped now (not an older cache)."""
     stamp = folder / BUILT_FROM
-    if not (folder / "config.json").is_file() or not stamp.is_file():
-        return False
-    return stamp.read_text().strip() == fingerprint(sample_texts())
+    built = (folder / "config.json").is_file() and stamp.is_file()
+    return built and stamp.read_text().strip() == fingerprint(sample_texts())
 
 
 def ensure_tiny_model(model: str) -> str:
