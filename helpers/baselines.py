@@ -40,26 +40,23 @@ def tfidf_classifier() -> Pipeline:
 
 def compare(train: pd.DataFrame, test: pd.DataFrame, num_labels: int) -> pd.DataFrame:
     """The majority class and TF-IDF with logistic regression, trained on `train`, scored on `test` (notebook 05).
-
-    One row each: accuracy, F1 and the seconds training took; TF-IDF only when the train rows hold two classes.
-    """
+    One row each: accuracy, F1 and the seconds training took; TF-IDF only when the train rows hold two classes."""
     return compare_on(train, {"test": test}, num_labels)["test"]
 
 
 def compare_on(train: pd.DataFrame, evaluated: dict[str, pd.DataFrame], num_labels: int) -> dict[str, pd.DataFrame]:
     """`compare`'s table for each of several sets of rows, the baselines trained once (notebook 04's model card)."""
-    rows = {name: {} for name in evaluated}
     started = time.perf_counter()
     majority = majority_label(train["label"])
-    seconds = time.perf_counter() - started
-    for name, test in evaluated.items():
-        rows[name]["majority class"] = {**scores(test["label"], np.full(len(test), majority), num_labels),
-                                        "train_seconds": seconds}
+    fitted = {"majority class": (lambda rows: np.full(len(rows), majority), time.perf_counter() - started)}
     if train["label"].nunique() >= 2:  # logistic regression needs two classes to learn from
         started = time.perf_counter()
         tfidf = tfidf_classifier().fit(train["sentence"], train["label"])
-        seconds = time.perf_counter() - started
-        for name, test in evaluated.items():
-            rows[name]["TF-IDF + logistic regression"] = {
-                **scores(test["label"], tfidf.predict(test["sentence"]), num_labels), "train_seconds": seconds}
-    return {name: pd.DataFrame.from_dict(table, orient="index").rename_axis("model") for name, table in rows.items()}
+        fitted["TF-IDF + logistic regression"] = (lambda rows: tfidf.predict(rows["sentence"]),
+                                                  time.perf_counter() - started)
+    tables = {}
+    for name, rows in evaluated.items():
+        table = {model: {**scores(rows["label"], guess(rows), num_labels), "train_seconds": seconds}
+                 for model, (guess, seconds) in fitted.items()}
+        tables[name] = pd.DataFrame.from_dict(table, orient="index").rename_axis("model")
+    return tables

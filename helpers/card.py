@@ -1,13 +1,9 @@
 """The saved model's model card: a `README.md` in the model folder saying what it was trained on, how well it does,
-and what it is not for. Written offline with `huggingface_hub`'s `ModelCard`, from the template beside this file
-(`model_card.md`).
+and what it is not for, written offline with `huggingface_hub`'s `ModelCard` from the template `model_card.md`.
 
-A run computes its `Report` once (`report`: the split sizes, the kept epoch's validation metrics, the baselines
-trained once and scored on the same rows); `render` turns a report into the card and does nothing else (no data
-read, nothing fitted). Introduced in notebook 04 (`finetune.save` writes the card of the report it is given);
-`python -m helpers train` writes it again with the test metrics once it knows them. The TheOnion/HuffPost caveat
-appears when the data is the sarcasm dataset: its URL, or a file with its three columns (`article_link`,
-`headline`, `is_sarcastic`, as the shipped sample has).
+A run computes its `Report` once (`report`); `render` turns it into the card and does nothing else (no data read,
+nothing fitted). Introduced in notebook 04 (`finetune.save`); `python -m helpers train` writes it again with the test
+metrics once it knows them.
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ from .data import read_data
 from .layout import atomic
 from .reach import model_source
 from .settings import DATA_URL, Settings, having, is_url, warn
+from .split import evaluation_rows
 
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
 HYPERPARAMETERS = having("training")  # the card's table: every setting that changes how the model learns
@@ -31,21 +28,17 @@ HYPERPARAMETERS = having("training")  # the card's table: every setting that cha
 TEMPLATE = Path(__file__).with_name("model_card.md")  # the card's Jinja template, huggingface_hub's way
 
 
-def best_evaluation(log_history: list[dict]) -> dict:
-    """The log's entry of the kept epoch: the best `eval_accuracy`, the first of equals, as `load_best_model_at_end`
-    keeps; {} when nothing was evaluated (notebooks 04 and 06: the card and the sweep's record)."""
-    evaluations = [entry for entry in log_history if "eval_accuracy" in entry]
-    return max(evaluations, key=lambda entry: entry["eval_accuracy"], default={})
-
-
 def kept_validation(log_history: list[dict]) -> dict[str, float] | None:
-    """The kept epoch's evaluation metrics (`best_evaluation`), None when nothing was evaluated."""
-    best = best_evaluation(log_history)
+    """The kept epoch's evaluation metrics: the log's best `eval_accuracy`, the first of equals, as
+    `load_best_model_at_end` keeps; None when nothing was evaluated (notebook 04)."""
+    best = max((entry for entry in log_history if "eval_accuracy" in entry), key=lambda entry: entry["eval_accuracy"],
+               default=None)
     return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")} if best else None
 
 
 def is_sarcasm_data(settings: Settings, columns: Iterable[str]) -> bool:
-    """True when the data is the sarcasm dataset: its URL, or a file with its `columns`."""
+    """True when the data is the sarcasm dataset (its TheOnion/HuffPost caveat): its URL, or a file with its `columns`
+    (`article_link`, `headline`, `is_sarcastic`, as the shipped sample has)."""
     return settings.data == DATA_URL or SARCASM_COLUMNS <= set(columns)
 
 
@@ -75,7 +68,7 @@ class Report:
 def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str, classes: int) -> dict[str, dict[str, dict]]:
     """The baselines trained once on the train rows, scored on the evaluation rows and the test rows, of `classes`
     labels; {} (said in a line) when scikit-learn cannot fit them, so that a run still saves its model."""
-    rows = {evaluated: parts["validation"] if parts["validation"] is not None else parts["test"], "test": parts["test"]}
+    rows = {evaluated: evaluation_rows(parts), "test": parts["test"]}
     try:
         tables = compare_on(parts["train"], rows, classes)
     except ValueError as error:
@@ -129,13 +122,10 @@ def _results(report: Report) -> list[dict]:
 
 def render(report: Report) -> ModelCard:
     """The model card of `report`: no data read, nothing fitted (notebook 04)."""
-    data = ModelCardData(
-        base_model=report.model if report.hub_model else None,  # only a hub name is a valid base_model
-        library_name="peft" if report.lora_rank else "transformers",
-        pipeline_tag="text-classification",
-        metrics=["accuracy", "f1"],
-        tags=["text-classification", *(["lora"] if report.lora_rank else [])],
-    )
+    lora = ["lora"] if report.lora_rank else []
+    data = ModelCardData(base_model=report.model if report.hub_model else None,  # only a hub name is a valid one
+                         library_name="peft" if lora else "transformers", pipeline_tag="text-classification",
+                         metrics=["accuracy", "f1"], tags=["text-classification", *lora])
     return ModelCard.from_template(
         data,
         template_path=TEMPLATE,

@@ -37,9 +37,7 @@ def _one_each(pairs: list[tuple]) -> dict:
     return dict(pairs)
 
 
-def _json(text: str):
-    """`json.loads(text)`, refusing an object with a key given twice (`_one_each`)."""
-    return json.loads(text, object_pairs_hook=_one_each)
+_json = functools.partial(json.loads, object_pairs_hook=_one_each)  # `json.loads`, refusing a key given twice
 
 
 def _rows(rows) -> pd.DataFrame:
@@ -113,14 +111,11 @@ def _read_table(path: Path) -> pd.DataFrame:
             warn_once(f"{path.name} holds JSON Lines (one object per line), not a JSON array; read as JSON Lines")
             return READERS[".jsonl"](path)
     except UnicodeDecodeError as error:
-        raise UserError(
-            f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position {error.start:,}); "
-            "save it with UTF-8 encoding"
-        ) from None
+        raise UserError(f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position "
+                        f"{error.start:,}); save it with UTF-8 encoding") from None
     except (ValueError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
-        raise UserError(
-            f"cannot read {path} as {suffix[1:]} ({str(error).splitlines()[0]}); it should hold {SHAPES[suffix]}"
-        ) from None
+        raise UserError(f"cannot read {path} as {suffix[1:]} ({str(error).splitlines()[0]}); it should hold "
+                        f"{SHAPES[suffix]}") from None
 
 
 SETTLED_SECONDS = 2.0  # a file unchanged this long is read once a process; one changed since is read again
@@ -134,11 +129,9 @@ def _read_settled(path: str, size: int, mtime_ns: int) -> pd.DataFrame:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a .json (array of objects), .jsonl or .csv file into a DataFrame (a copy of it: read once a process).
-
-    A run asks for its data more than once (labels checked, then split; the tiny model's samples): the file is read
-    the first time only, while its size and modification time stay the same. As git does for its index, a file
-    modified in the last `SETTLED_SECONDS` is read every time: two writes within the clock's resolution look alike.
-    """
+    A run asks for its data more than once (labels checked, then split; the tiny model's samples): the file is read the
+    first time only, while its size and modification time stay the same. As git does for its index, a file modified in
+    the last `SETTLED_SECONDS` is read every time: two writes within the clock's resolution look alike."""
     stat = path.stat() if path.is_file() else None
     if stat is None or time.time() - stat.st_mtime < SETTLED_SECONDS:
         return _read_table(path)  # its errors are _read_table's
@@ -182,21 +175,15 @@ def read_data(settings: Settings) -> Data:
         raise UserError(f"{path.name} has no rows; point {how_to_set('data')} at a file with rows")
     missing = [c for c in (settings.text_column, settings.label_column) if c not in raw.columns]
     if missing:
-        raise UserError(
-            f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))}); "
-            f"set {how_to_set('text_column')} and {how_to_set('label_column')}"
-        )
+        raise UserError(f"{path.name} has no column {missing[0]!r} (columns: {', '.join(map(_column, raw.columns))});"
+                        f" set {how_to_set('text_column')} and {how_to_set('label_column')}")
     for column in dict.fromkeys((settings.label_column, settings.text_column)):
         places = [str(number) for number, name in enumerate(_header(path), 1) if name == column]
         if len(places) > 1:  # pandas would rename the second `NAME.1` and the first would be used without a word
-            raise UserError(
-                f"{path.name} has the column {column!r} {len(places)} times (columns {', '.join(places)}), which may "
-                "disagree; keep one, or rename the others and choose one with "
-                f"{how_to_set('text_column')} and {how_to_set('label_column')}"
-            )
-    df = raw[[settings.text_column, settings.label_column]].rename(
-        columns={settings.text_column: "sentence", settings.label_column: "label"}
-    )
+            raise UserError(f"{path.name} has the column {column!r} {len(places)} times (columns {', '.join(places)}), "
+                            "which may disagree; keep one, or rename the others and choose one with "
+                            f"{how_to_set('text_column')} and {how_to_set('label_column')}")
+    df = raw[[settings.text_column, settings.label_column]].set_axis(["sentence", "label"], axis=1)
     df["label"], names = _label_ids(df["label"], settings, path)
     return Data(_checked(df, settings, path), names, list(map(str, raw.columns)))
 
@@ -242,10 +229,8 @@ def place(path: Path, row: int) -> str:
 
 def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) -> tuple[pd.Series, list[str]]:
     """Labels as integer ids 0..n-1 and the names of those ids, or a clear error naming the row's place in `path`.
-
-    Numbers are ids, named by `settings.label_names`; text labels are mapped to ids, named by themselves
-    (in the order of `settings.label_names` when it lists them all, else sorted).
-    """
+    Numbers are ids, named by `settings.label_names`; text labels are mapped to ids, named by themselves (in the order
+    of `settings.label_names` when it lists them all, else sorted)."""
 
     def where(row) -> str:
         """The row's place in the file (or its row number, counted from 0, without a file)."""
@@ -267,10 +252,9 @@ def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) 
                         "use one kind")
     bad = labels[(numeric % 1 != 0) | (numeric < 0) | (numeric >= len(named))]
     if len(bad):
-        raise UserError(
-            f"label {_shown(bad.iloc[0])} ({where(bad.index[0])}) is not one of the ids 0..{len(named) - 1}; "
-            f"check {how_to_set('label_column')}, and name every class in {how_to_set('label_names')} (comma-separated)"
-        )
+        raise UserError(f"label {_shown(bad.iloc[0])} ({where(bad.index[0])}) is not one of the ids "
+                        f"0..{len(named) - 1}; check {how_to_set('label_column')}, and name every class in "
+                        f"{how_to_set('label_names')} (comma-separated)")
     return numeric.astype(int), named
 
 

@@ -1,8 +1,7 @@
 """Download a file atomically through huggingface_hub's HTTP client: retried when worth it, one line when it fails.
 
 Introduced in notebook 01 (download: `data.fetch` brings the data file with it); `models` asks `no_connection`
-whether the hub can be reached at all. A failure is told by the exception's type, errno and status code, never by
-its message (the system's words, in the system's language).
+whether the hub can be reached at all.
 """
 
 from __future__ import annotations
@@ -30,11 +29,9 @@ NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 def download(url: str, dest: Path, check: Callable[[Path], object], hint: Callable[[], str]) -> Path:
     """Fetch `url` into `dest` (`layout.atomic`: whole, once `check(file)` accepts it, or not at all), with a bar.
-
-    The request goes through huggingface_hub's HTTP client (`get_session`: its proxies, certificates and offline
-    mode, as for the model). A transient failure is retried with backoff, each retry announced in one line; a final
-    or permanent failure ends in one line ending with `hint()` (notebook 01).
-    """
+    The request goes through huggingface_hub's HTTP client (`get_session`: its proxies, certificates and offline mode,
+    as for the model). A transient failure is retried with backoff, each retry announced in one line; a final or
+    permanent failure ends in one line ending with `hint()` (notebook 01)."""
     for attempt in range(1, RETRIES + 1):
         try:
             with atomic(dest) as tmp:
@@ -103,11 +100,6 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _system_error(error: BaseException) -> OSError | None:
-    """The operating system's error behind `error` (the HTTP client wraps it), or None."""
-    return next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
-
-
 def no_connection(error: BaseException) -> OSError | None:
     """The operating system's error along `error`'s chain that says no connection can be made (a name that does not
     resolve, nobody listening, no route to the host), or None (a timeout, an HTTP error: maybe transient); told by
@@ -128,15 +120,11 @@ def _permanent(error: BaseException) -> bool:
                                                    for cause in _causes(error))
 
 
-def _timed_out(error: BaseException) -> bool:
-    """True when no answer came in time: a timeout anywhere along `error`'s chain (the client's or the system's)."""
-    return any(isinstance(cause, (TimeoutError, _client().TimeoutException)) for cause in _causes(error))
-
-
 def _failure(url: str, error: BaseException) -> str:
-    """What went wrong with one attempt at a download: no answer in time, or the failure itself."""
+    """What went wrong with one attempt at a download: no answer in time (a timeout anywhere along `error`'s chain,
+    the client's or the system's), or the failure itself."""
     host = urllib.parse.urlparse(url).hostname or url
-    if _timed_out(error):
+    if any(isinstance(cause, (TimeoutError, _client().TimeoutException)) for cause in _causes(error)):
         return f"no answer from {host} in {TIMEOUT:g} s"
     return f"download from {host} failed ({_reason(error)})"
 
@@ -147,7 +135,8 @@ def _reason(error: BaseException) -> str:
 
     if any(isinstance(cause, OfflineModeIsEnabled) for cause in _causes(error)):
         return "huggingface_hub's offline mode: HF_HUB_OFFLINE is set"
-    system = _system_error(error)
+    # the operating system's error behind `error` (the HTTP client wraps it)
+    system = next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
     if system is not None and not isinstance(error, HTTPStatus):
         return system.strerror or str(system)
     text = str(error).strip()

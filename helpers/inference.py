@@ -37,8 +37,6 @@ RUNS = 3  # timed passes over the test rows per path, after one to warm up; the 
 LATENCY_ROWS = 50  # headlines answered one at a time for each path's single-headline latency
 
 
-# ---------------------------------------------------------------------------------------------- building each path
-
 
 def check_fine_tuned(folder: str | Path) -> None:
     """`models.check_fine_tuned`, after one line for an exported folder (ONNX Runtime's graphs, no torch weights)."""
@@ -59,7 +57,7 @@ def quantize_torch(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def sample_inputs(tokenizer) -> dict[str, torch.Tensor]:
-    """Two headlines of different lengths, padded into one batch: the example inputs the exporter traces (notebook 08)."""
+    """Two headlines of different lengths, padded into one batch: the inputs the exporter traces (notebook 08)."""
     batch = tokenizer(["a short headline", "and a somewhat longer headline, to pad the first"], padding=True,
                       return_tensors="pt")
     return {name: batch[name] for name in INPUTS}
@@ -67,40 +65,28 @@ def sample_inputs(tokenizer) -> dict[str, torch.Tensor]:
 
 def export_onnx(model: torch.nn.Module, tokenizer, path: Path) -> Path:
     """`torch.onnx.export` of `model` in float32 to `path`, batch and sequence length dynamic (notebook 08)."""
-    import logging
     import warnings
 
     model = copy.deepcopy(model).float().eval()
     if hasattr(model, "merge_and_unload"):  # a peft model (LoRA): its adapters merged into the weights, one graph
         model = model.merge_and_unload()
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    registry = logging.getLogger("torch.onnx._internal.exporter._registration")  # "torchvision is not installed"
-    level = registry.level
-    registry.setLevel(logging.ERROR)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on axis names and pytree internals
-            torch.onnx.export(model, (), str(path), kwargs=sample_inputs(tokenizer), input_names=list(INPUTS),
-                              output_names=["logits"], dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS},
-                              external_data=False, verbose=False)
-    finally:
-        registry.setLevel(level)
+    registry = "torch.onnx._internal.exporter._registration"  # its "torchvision is not installed"
+    with torch.no_grad(), warnings.catch_warnings(), hardware.quiet_transformers(registry):
+        warnings.simplefilter("ignore")  # the exporter's notes on axis names and pytree internals
+        torch.onnx.export(model, (), str(path), kwargs=sample_inputs(tokenizer), input_names=list(INPUTS),
+                          output_names=["logits"], dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS},
+                          external_data=False, verbose=False)
     return path
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
     """ONNX Runtime's dynamic int8 quantization of `source` into `target` (notebook 08)."""
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    root = logging.getLogger()  # its note suggesting a pre-processing step: within run-to-run noise here (notebook 08)
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    # the root logger: its note suggesting a pre-processing step is within run-to-run noise here (notebook 08)
+    with hardware.quiet_transformers(""):
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)
     return target
 
 
@@ -119,24 +105,19 @@ def session(path: Path):
     """An `onnxruntime.InferenceSession` on the CPU, every graph optimization on, on torch's number of threads (as
     the torch paths it is measured against) (notebook 08)."""
     import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
 
+    # ONNX Runtime's exception classes (InvalidProtobuf, NoSuchFile, Fail, ...) derive from no common one but Exception
+    ort_errors = tuple(kind for kind in vars(state).values() if isinstance(kind, type) and issubclass(kind, Exception))
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except (OSError, *ort_errors()) as error:  # cut short, damaged, missing: ONNX Runtime's own exception classes
+    except (OSError, *ort_errors) as error:  # cut short, damaged, missing: ONNX Runtime's own exception classes
         detail = (str(error).strip().splitlines() or [type(error).__name__])[0].split(" failed:")[-1].strip()
         raise UserError(f"{path} is not a whole ONNX model ({type(error).__name__}: {detail.rstrip('.')}), as when "
                         f"an export or a copy is cut short; {export_again(Path(path).parent)}") from None
-
-
-def ort_errors() -> tuple[type[Exception], ...]:
-    """ONNX Runtime's exception classes (InvalidProtobuf, NoSuchFile, Fail, ...), which derive from no common one
-    but `Exception`."""
-    from onnxruntime.capi import onnxruntime_pybind11_state as state
-
-    return tuple(kind for kind in vars(state).values() if isinstance(kind, type) and issubclass(kind, Exception))
 
 
 def export_again(folder: Path) -> str:
@@ -148,21 +129,15 @@ def export_again(folder: Path) -> str:
 
 def onnx_logits(runner, tokenizer, encodings: dict, batch_size: int) -> np.ndarray:
     """The logits of ONNX session `runner` for tokenized rows, fed in batches sorted by length, in the rows' order."""
-    ids = encodings["input_ids"]
-    order = np.argsort([len(row) for row in ids], kind="stable")
-    wanted = [i.name for i in runner.get_inputs()]
-    logits = None
+    order = np.argsort([len(row) for row in encodings["input_ids"]], kind="stable")
+    wanted, batches = [i.name for i in runner.get_inputs()], []
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         batch = tokenizer.pad({name: [encodings[name][i] for i in rows] for name in INPUTS}, return_tensors="np")
-        out = runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0]
-        if logits is None:
-            logits = np.empty((len(ids), out.shape[-1]), dtype=np.float32)
-        logits[rows] = out
-    return logits if logits is not None else np.empty((0, 0), dtype=np.float32)
+        batches.append(runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0])
+    logits = np.concatenate(batches) if batches else np.empty((0, 0), dtype=np.float32)
+    return logits[np.argsort(order)]  # back in the rows' order
 
-
-# ---------------------------------------------------------------------------------------------- measuring
 
 
 def size_mb(*files: Path) -> float:
@@ -183,26 +158,22 @@ def torch_size_mb(model: torch.nn.Module) -> float:
         return size_mb(path)
 
 
+def stopwatch(call: Callable, *args) -> float:
+    """The seconds one `call(*args)` takes."""
+    started = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - started
+
+
 def timed(run: Callable[[], np.ndarray], runs: int = RUNS) -> tuple[np.ndarray, list[float]]:
-    """Run once to warm up, then `runs` times timed: the logits of the last pass and each timed pass's seconds."""
-    run()
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        logits = run()
-        seconds.append(time.perf_counter() - started)
-    return logits, seconds
+    """Run once to warm up, then `runs` times timed: the logits of the warm-up pass and each timed pass's seconds."""
+    return run(), [stopwatch(run) for _ in range(runs)]
 
 
 def latency_ms(answer: Callable[[str], object], texts: list[str]) -> float:
     """The median milliseconds `answer` takes for one text, over `texts` one at a time, after one call to warm up."""
     answer(texts[0])
-    seconds = []
-    for text in texts:
-        started = time.perf_counter()
-        answer(text)
-        seconds.append(time.perf_counter() - started)
-    return 1000 * statistics.median(seconds)
+    return 1000 * statistics.median(stopwatch(answer, text) for text in texts)
 
 
 def torch_answer(net: torch.nn.Module, tokenizer, precision: str) -> Callable[[str], np.ndarray]:
@@ -246,12 +217,10 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
                   export_to: Path | None = None, runs: int = RUNS) -> list[dict]:
     """Every prediction path on the same test rows: float32, this project's, torch int8, ONNX Runtime float32 and
     int8, in that order (notebook 08, `bench-inference`).
-
-    `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are
-    exported into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length
-    (float32 too: sorting is its own lever, in "this project"'s settings), `runs` timed passes each (the median
-    reported), then one headline at a time for the latency; ONNX Runtime runs on torch's number of threads.
-    """
+    `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are exported
+    into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length (float32 too:
+    sorting is its own lever, in "this project"'s settings), `runs` timed passes each (the median reported), then one
+    headline at a time for the latency; ONNX Runtime runs on torch's number of threads."""
     if runs < 1:
         raise UserError(f"runs={runs} must be 1 or more (3 or more for a median worth the name)")
     check_fine_tuned(folder)
@@ -264,11 +233,6 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
     served_mb = torch_size_mb(model) if is_adapter(folder) else weights_mb(folder)
     texts = test["sentence"].astype(str).tolist()[:LATENCY_ROWS]
 
-    def torch_path(net: torch.nn.Module, changes: dict) -> tuple[Callable[[], np.ndarray], Callable[[str], object]]:
-        chosen = dataclasses.replace(settings, **changes)
-        return (lambda: predict(net, tokenizer, data, chosen).predictions,
-                torch_answer(net, tokenizer, hardware.precision(chosen)))
-
     rows, reference = [], None
     sorted_fp32 = {"precision": "fp32", "sort_predictions": True}
     quantized = quantize_torch(model)
@@ -277,9 +241,10 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
         ("this project", model, {}, served_mb),
         ("torch int8 (dynamic)", quantized, sorted_fp32, torch_size_mb(quantized)),
     ):
-        run, answer = torch_path(net, changes)
-        logits, seconds = timed(run, runs)
-        rows.append(row(name, logits, seconds, latency_ms(answer, texts), size, labels, reference))
+        chosen = dataclasses.replace(settings, **changes)
+        logits, seconds = timed(lambda: predict(net, tokenizer, data, chosen).predictions, runs)
+        latency = latency_ms(torch_answer(net, tokenizer, hardware.precision(chosen)), texts)
+        rows.append(row(name, logits, seconds, latency, size, labels, reference))
         reference = logits.argmax(axis=-1) if reference is None else reference
     del quantized
     exported = export_folder(model, tokenizer, run_folder(settings).onnx if export_to is None else export_to)
@@ -352,8 +317,6 @@ def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
     return path, chart(rows, path.with_suffix(".png"))
 
 
-# ---------------------------------------------------------------------------------------------- predicting
-
 
 def is_exported(folder: str | Path) -> bool:
     """True when `folder` holds an exported ONNX model (`export_folder`'s config.json and model.onnx or its int8
@@ -366,17 +329,13 @@ def looks_exported(folder: str | Path) -> bool:
     """True when `folder` is, or was meant to be, an exported folder: it holds an .onnx file, or it is an output
     folder's `onnx/` (`layout.RunFolder.onnx`) with a config.json and no torch weights."""
     folder = Path(folder)
-    if not folder.is_dir():
-        return False
-    return any(folder.glob("*.onnx")) or (folder == RunFolder(folder.parent).onnx and (folder / "config.json").is_file()
-                                          and not any(folder.glob("*.safetensors")))
+    unweighted = (folder / "config.json").is_file() and not any(folder.glob("*.safetensors"))
+    return folder.is_dir() and (any(folder.glob("*.onnx")) or (folder == RunFolder(folder.parent).onnx and unweighted))
 
 
 class OnnxClassifier:
     """Texts in, `{"label", "score"}` out, as `pipeline("text-classification")`, on an exported folder (notebook 08).
-
-    Runs model_int8.onnx when the folder has it, else model.onnx; texts longer than the model takes are cut.
-    """
+    Runs model_int8.onnx when the folder has it, else model.onnx; texts longer than the model takes are cut."""
 
     def __init__(self, folder: str | Path):
         from transformers import AutoConfig, AutoTokenizer
@@ -398,13 +357,11 @@ class OnnxClassifier:
 
 def labeller(folder: str | Path) -> Callable[[list[str]], list[dict]]:
     """What labels texts from `folder`: ONNX Runtime on an exported folder, else the torch pipeline (notebook 08)."""
-    from .models import has_weights
-
     if is_exported(folder):
         return OnnxClassifier(folder)
     if looks_exported(folder):  # config and tokenizer, but neither graph
         raise UserError(f"{folder} is an exported folder without {ONNX_MODEL} or {ONNX_INT8}; {export_again(folder)}")
-    if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or has_weights(Path(folder))):
+    if not Path(folder).is_dir() or not ((Path(folder) / "config.json").is_file() or models.has_weights(Path(folder))):
         raise UserError(f"no model in {folder}: neither saved weights nor an exported model.onnx; pass a folder "
                         "a training saved (OUTPUT_DIR/model) or an exported one (OUTPUT_DIR/onnx)")
     return saved_pipeline(folder)

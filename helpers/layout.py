@@ -1,11 +1,7 @@
-"""The run folder's layout: every name a run keeps in its output folder, and the one way a finished file is written.
-
-`OUTPUT_DIR/` holds `model/` (the saved model, its card and `log_history.json`), `checkpoint-N/` (a run's
-checkpoints), `split.json` (notebook 02), `metrics.json` (`python -m helpers train`), `bench.json` (`bench`),
-`sweep/` (notebook 06: `sweep/study.log` and a folder per trial), `onnx/` and `bench_inference.json` (notebook 08,
-`bench-inference`), and while a run holds it, `.run.lock` and `.run.pid`. Every finished file or folder is written
-under a temporary name beside it and renamed into place (`atomic`): a reader never sees half of one.
-Introduced in notebook 02 (`run_folder(settings).split`); every module takes its paths from here.
+"""The run folder's layout: every name a run keeps in its output folder (`RunFolder`, one documented path each), and
+the one way a finished file or folder is written (`atomic`: under a temporary name beside it, then renamed, so a
+reader never sees half of one). Introduced in notebook 02 (`run_folder(settings).split`); every module takes its
+paths from here.
 """
 
 from __future__ import annotations
@@ -83,14 +79,11 @@ def make(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         blocker = next((path for path in [folder, *folder.parents] if path.exists() and not path.is_dir()), folder)
-        raise UserError(
-            f"output folder {folder} cannot be made: {blocker} is a file, not a folder; "
-            f"choose another {how_to_set('output_dir')}"
-        ) from None
+        raise UserError(f"output folder {folder} cannot be made: {blocker} is a file, not a folder; "
+                        f"choose another {how_to_set('output_dir')}") from None
     except OSError as error:
-        raise UserError(
-            f"cannot make output folder {folder} ({error.strerror}); choose another {how_to_set('output_dir')}"
-        ) from None
+        raise UserError(f"cannot make output folder {folder} ({error.strerror}); choose another "
+                        f"{how_to_set('output_dir')}") from None
     return folder
 
 

@@ -1,11 +1,8 @@
 """Resolve and load models and tokenizers: hub name or folder, the tiny model, trained models, one-line errors.
 
 Introduced in notebook 03 (tokenize); notebook 04 loads the model to fine-tune, notebook 05 reloads it, notebook 09
-chooses which of its weights learn (the last blocks, the head, or LoRA adapters through peft).
-Nothing else in `helpers` calls `from_pretrained`. Whether the data and the model can be reached, and so the `auto`
-profile's offline fallback (`helpers.get_settings`), is `helpers/reach.py`'s, in the settings layer below; here is
-only whether the hub answers before `from_pretrained` (`hub_unreachable`).
-The libraries are imported where they are used, so that `import helpers` (and a typo on the command line) stays quick.
+chooses which of its weights learn (the last blocks, the head, or LoRA adapters through peft). Nothing else in
+`helpers` calls `from_pretrained`; the libraries are imported where they are used, so that `import helpers` is quick.
 """
 
 from __future__ import annotations
@@ -14,9 +11,9 @@ import contextlib
 import functools
 import json
 import math
+import urllib.parse
 import warnings
 from collections.abc import Iterator
-import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,12 +30,9 @@ if TYPE_CHECKING:
 @functools.cache
 def hub_unreachable() -> str | None:
     """Why the Hugging Face hub cannot be reached, or None when it answers; asked once a process (notebook 03).
-
-    One request through huggingface_hub's own HTTP client (its endpoint, proxies and certificates). A host whose
-    name does not resolve, or that refuses the connection or has no route, will not answer the next second either,
-    yet huggingface_hub retries such a failure five times over about 30 s when the file is not cached; knowing it
-    here, `from_pretrained` reads the cache only (`local_files_only`). A slow answer is left to the hub's retries.
-    """
+    One request through huggingface_hub's own HTTP client. A host that does not resolve, refuses or has no route would
+    cost about 30 s of huggingface_hub's retries per uncached file; knowing it, `from_pretrained` reads the cache only
+    (`local_files_only`). A slow answer is left to the hub's retries."""
     from huggingface_hub import constants
     from huggingface_hub.utils import get_session
 
@@ -72,10 +66,8 @@ def check_hub_model(name: str) -> None:
 
 def from_pretrained(auto_class, name: str, **kwargs):
     """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line (notebook 03).
-
-    A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with
-    no retries.
-    """
+    A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with no
+    retries."""
     unreachable = hub_unreachable() if model_source(name) == "hub" else None
     offline = {"local_files_only": True} if unreachable else {}
     if unreachable and hasattr(auto_class, "_model_mapping"):  # with peft installed, transformers 5.24's Auto model
@@ -86,10 +78,8 @@ def from_pretrained(auto_class, name: str, **kwargs):
         if unreachable:
             raise UserError(not_reachable(name, unreachable)) from None
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(
-            f"cannot load model {name!r} ({first}); set {how_to_set('model')} to a hub name you can reach "
-            f"or a local model folder, or use {how_to_set('profile', 'tiny')} offline"
-        ) from None
+        raise UserError(f"cannot load model {name!r} ({first}); set {how_to_set('model')} to a hub name you can reach "
+                        f"or a local model folder, or use {how_to_set('profile', 'tiny')} offline") from None
 
 
 def ensure_model(settings: Settings) -> str:
@@ -134,17 +124,13 @@ def check_classifier(model: str, names: list[str]) -> None:
 
     config = from_pretrained(AutoConfig, model)
     if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        raise UserError(
-            f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
-            f"set {how_to_set('model')} to a text encoder such as distilbert-base-uncased"
-        )
+        raise UserError(f"model {model!r} is a {config.model_type!r} model, which cannot classify sequences; "
+                        f"set {how_to_set('model')} to a text encoder such as distilbert-base-uncased")
     fine_tuned = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
     saved = [config.id2label[i] for i in sorted(config.id2label)]
     if fine_tuned and saved != list(names):
-        raise UserError(
-            f"model {model!r} was fine-tuned for the labels {saved}, but the data has {list(names)}; "
-            "use a model trained on this data, or a pretrained one to fine-tune"
-        )
+        raise UserError(f"model {model!r} was fine-tuned for the labels {saved}, but the data has {list(names)}; "
+                        "use a model trained on this data, or a pretrained one to fine-tune")
 
 
 def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokenizerBase | None = None
@@ -160,15 +146,10 @@ def load_model(settings: Settings, names: list[str], tokenizer: PreTrainedTokeni
     check_classifier(settings.model, names)
     tokenizer = tokenizer or load_tokenizer(settings)
     set_seed(settings.seed)  # the new head's weights depend on it
-    model = from_pretrained(
-        AutoModelForSequenceClassification,
-        settings.model,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
-        dtype=torch.float32,  # the Trainer's mixed precision computes in half precision, keeping float32 weights
-        attn_implementation=attention(settings.attention),
-    )
+    # in float32: the Trainer's mixed precision computes in half precision, keeping float32 weights
+    model = from_pretrained(AutoModelForSequenceClassification, settings.model, num_labels=len(names),
+                            id2label=dict(enumerate(names)), label2id={name: i for i, name in enumerate(names)},
+                            dtype=torch.float32, attn_implementation=attention(settings.attention))
     # A decoder-only model classifies from each row's last real token, found by the padding token's id.
     model.config.pad_token_id = tokenizer.pad_token_id
     model = train_less(model, settings)
@@ -229,11 +210,8 @@ def train_only(model: PreTrainedModel, layers: str) -> PreTrainedModel:
     if count:
         for block in stack[len(stack) - count:]:
             block.requires_grad_(True)
-        last = {id(parameter) for parameter in stack[-1].parameters()}
-        body = list(model.base_model.parameters())
-        end = max(i for i, parameter in enumerate(body) if id(parameter) in last)
-        for parameter in body[end + 1:]:  # registered after the last block: a final norm, a pooler
-            parameter.requires_grad_(True)
+        for name in after_blocks(model):  # a final norm, a pooler
+            model.get_submodule(name).requires_grad_(True)
     for name in head_modules(model):
         getattr(model, name).requires_grad_(True)
     return model
@@ -348,9 +326,7 @@ def save_adapter_config(model, folder: Path) -> None:
 def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool = True) -> PreTrainedModel:
     """The base model the adapter in `folder` was trained on, with the saved LoRA adapters and head put on it by peft
     (`PeftModel.from_pretrained`), merged into its weights (`merge_and_unload`) unless `merge` is False (notebook 09).
-
-    The folder's config.json gives the labels; peft's adapter_config.json names the base model.
-    """
+    The folder's config.json gives the labels; peft's adapter_config.json names the base model."""
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForSequenceClassification
 

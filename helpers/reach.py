@@ -1,13 +1,7 @@
 """Can the data and the model be reached? And so which settings a notebook runs on: `get_settings`.
 
 Introduced in notebook 00 (is this machine ready?) and used by every notebook's first cell (notebook 01). It sits in
-the settings layer, just above `settings` (which does no network I/O): it imports `settings` and nothing later in
-the flow, so any module may import it. Loading models, and the hub's own reachability for `from_pretrained`, stay in
-`helpers/models.py`, which imports the probes it needs from here.
-
-Each URL is asked once a process (`reachable`, a `functools.cache`): a notebook asks for its settings in several
-cells, and a machine offline would wait 3 s per question each time. `get_settings(fresh=True)` asks again, after
-plugging in a network, say.
+the settings layer and does the network I/O `settings` does not; loading models stays in `helpers/models.py`.
 """
 
 from __future__ import annotations
@@ -35,20 +29,15 @@ def model_source(name: str) -> str:
     return "hub"
 
 
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    """True when `url` answers a HEAD request within `timeout` seconds: one connection, every time it is called."""
+@functools.cache
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """True when `url` answers a HEAD request within `timeout` seconds, asked once a process for each URL (notebook
+    00); `get_settings(fresh=True)` (or `reachable.cache_clear()`) forgets the answers, and the next question asks."""
     try:
         urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
         return True
     except Exception:
         return False
-
-
-@functools.cache
-def reachable(url: str) -> bool:
-    """True when `url` answers, asked once a process for each URL (notebook 00); `get_settings(fresh=True)` (or
-    `reachable.cache_clear()`) forgets the answers, and the next question asks again."""
-    return _reachable(url)
 
 
 def data_status(settings: Settings) -> str:
@@ -64,13 +53,11 @@ def hub_cached(name: str) -> bool:
     """True when the Hugging Face cache holds hub model `name`'s config and weights (`python -m helpers prefetch`)."""
     from huggingface_hub import try_to_load_from_cache
 
-    def cached(filename: str) -> bool:
-        return isinstance(try_to_load_from_cache(name, filename), str)
-
     try:
-        return cached("config.json") and any(cached(filename) for filename in WEIGHTS)
+        cached = [isinstance(try_to_load_from_cache(name, file), str) for file in ("config.json", *WEIGHTS)]
     except ValueError:  # not a valid hub name
         return False
+    return cached[0] and any(cached[1:])
 
 
 def model_status(settings: Settings) -> str:
@@ -93,10 +80,8 @@ def model_status(settings: Settings) -> str:
 
 def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides) -> Settings:
     """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
-
     Every notebook starts from it (`helpers.get_settings()`, notebook 01); the fallback is announced in one loud line.
-    Whether the data and the model answer is asked once a process; `fresh=True` asks again.
-    """
+    Whether the data and the model answer is asked once a process; `fresh=True` asks again."""
     if fresh:
         reachable.cache_clear()
     settings = build_settings(profile, **overrides)

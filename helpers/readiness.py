@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -70,23 +69,16 @@ def row_counts(settings: Settings) -> dict[str, int]:
 
 def measure_speed(settings: Settings) -> dict[str, float]:
     """Train `STEPS` real batches of the profile's model and predict `PREDICT_ROWS` rows: rows per second (notebook 00).
-
-    The first 2 steps and the first prediction pass are not timed (start-up), as in `python -m helpers bench`.
-    """
+    The first 2 steps and the first prediction pass are not timed (start-up), as in `python -m helpers bench`."""
     rows = load_data(settings)
     tokenizer = load_tokenizer(settings)
     train = rows.sample(n=STEPS * settings.train_batch_size, replace=True, random_state=settings.seed)
-    with quietly(), tempfile.TemporaryDirectory() as tmp:  # the Trainer keeps nothing
+    # no loading bar, no "newly initialized" report (explained in notebook 04), no printed train metrics; the Trainer
+    # keeps nothing
+    with quiet_transformers(), contextlib.redirect_stdout(io.StringIO()), tempfile.TemporaryDirectory() as tmp:
         figures = run_pipeline("this project", dataclasses.replace(settings, output_dir=tmp), train,
                                rows.head(PREDICT_ROWS), tokenizer)
     return {"train": figures["train_samples_per_second"], "predict": figures["predict_samples_per_second"]}
-
-
-@contextlib.contextmanager
-def quietly() -> Iterator[None]:
-    """No loading bar, no "newly initialized" report (expected, explained in notebook 04), no printed train metrics."""
-    with quiet_transformers(), contextlib.redirect_stdout(io.StringIO()):
-        yield
 
 
 def estimate_seconds(settings: Settings, counts: dict[str, int], speed: dict[str, float]) -> float:
@@ -123,17 +115,11 @@ def timing_lines(settings: Settings, timing: dict | None) -> str:
             f"(measured: {speed['train']:,.1f} rows/s training, {speed['predict']:,.0f} rows/s predicting)")
 
 
-def real_settings(settings: Settings) -> Settings:
-    """The settings the series meant to run: when auto fell back to tiny, the profile auto takes with a network."""
-    if settings.profile == "tiny" and requested_profile() == "auto":
-        return build_settings("auto")
-    return settings
-
-
 def verdict(settings: Settings, timing: dict | None = None) -> str:
     """The last line: "ready: ..." or "not ready: " and exactly what to do (notebook 00)."""
     seconds = timing["seconds"] if timing else None
-    real = real_settings(settings)
+    # the settings the series meant to run: when auto fell back to tiny, the profile auto takes with a network
+    real = build_settings("auto") if settings.profile == "tiny" and requested_profile() == "auto" else settings
     status = {"data": data_status(real), "model": model_status(real)}
     missing = [what for what, found in status.items() if found == "missing"]
     if missing:

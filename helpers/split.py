@@ -37,18 +37,15 @@ def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFr
     """One `train_test_split` of `df`, stratified by label when the settings ask for it."""
     held = math.ceil(size * len(df))
     if held < 1 or held >= len(df):
-        raise UserError(
-            f"too few rows to split: {len(df)} rows with a {size} split leave {len(df) - held} to train on and "
-            f"{held} held out; use more data, or change {how_to_set('test_size')} / {how_to_set('validation_size')}"
-        )
+        raise UserError(f"too few rows to split: {len(df)} rows with a {size} split leave {len(df) - held} to train "
+                        f"on and {held} held out; use more data, or change {how_to_set('test_size')} / "
+                        f"{how_to_set('validation_size')}")
     stratify = df["label"] if settings.stratify else None
     try:
         return train_test_split(df, test_size=size, random_state=settings.split_seed, stratify=stratify)
     except ValueError as error:  # stratifying: a class too small for both sides
-        raise UserError(
-            f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
-            f"add rows of the rarest class, or turn off {how_to_set('stratify')}"
-        ) from None
+        raise UserError(f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
+                        f"add rows of the rarest class, or turn off {how_to_set('stratify')}") from None
 
 
 def _subset(df: pd.DataFrame, rows: int, settings: Settings) -> pd.DataFrame:
@@ -70,16 +67,13 @@ def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Pat
     """Write each part's original row indices, so later notebooks use the very same rows."""
     folder = run_folder(settings)
     folder.make()
-    saved = {"recipe": _recipe(settings)}
-    saved |= {name: part.index.tolist() for name, part in parts.items() if part is not None}
-    return write_json(folder.split, saved)  # under torchrun each process saves the same split
+    indices = {name: part.index.tolist() for name, part in parts.items() if part is not None}
+    return write_json(folder.split, {"recipe": _recipe(settings), **indices})  # under torchrun each process: the same
 
 
 def load_split(settings: Settings, data: Data | None = None) -> dict[str, pd.DataFrame | None]:
     """The saved split's parts ("train", "validation", "test"), made and saved first if missing or stale.
-
-    `data`: the settings' data as `read_data` gives it, when the caller has read it already (else it is read here).
-    """
+    `data`: the settings' data as `read_data` gives it, when the caller has read it already (else it is read here)."""
     data = read_data(settings) if data is None else data
     df = data.rows
     path = run_folder(settings).split

@@ -55,13 +55,11 @@ def _merge(pieces: list[str], pair: tuple[str, str], merged: str) -> list[str]:
 
 def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
     """A WordPiece vocabulary learned from `texts` the way the tokenizers trainer learns one, but the same on every run.
-
     The trainer (tokenizers' `BertWordPieceTokenizer.train_from_iterator`) numbers the `##` pieces in the order of a
-    Rust hash map, seeded at random in every process, and breaks ties between equally frequent pairs by those
-    numbers (tokenizers issue #1794): another vocabulary in every process, whatever PYTHONHASHSEED. Here the special
-    tokens come first, then every character (sorted), then the merges, always the most frequent pair and, among
-    equals, the one that sorts first.
-    """
+    Rust hash map, seeded at random in every process, and breaks ties between equally frequent pairs by those numbers
+    (tokenizers issue #1794): another vocabulary in every process, whatever PYTHONHASHSEED. Here the special tokens come
+    first, then every character (sorted), then the merges, always the most frequent pair and, among equals, the one that
+    sorts first."""
     counts = words(texts)
     pieces = {word: [word[0], *("##" + char for char in word[1:])] for word in sorted(counts)}
     vocab = dict.fromkeys([*SPECIAL_TOKENS, *sorted({piece for split in pieces.values() for piece in split})])
@@ -89,9 +87,8 @@ def build_tiny_model(folder: Path) -> Path:
     texts = sample_texts()
     with atomic(folder, folder=True) as partial:
         tokenizer = DistilBertTokenizer(vocab=wordpiece_vocab(texts, VOCAB_SIZE), model_max_length=512)
-        config = DistilBertConfig(
-            vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
-        )
+        config = DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=2, n_heads=2,
+                                  max_position_embeddings=512)
         torch.manual_seed(SEED)
         DistilBertForMaskedLM(config).save_pretrained(partial)  # a "pretrained" body; no task head yet
         tokenizer.save_pretrained(partial)
@@ -102,9 +99,8 @@ def build_tiny_model(folder: Path) -> Path:
 def is_current(folder: Path) -> bool:
     """True when the tiny model in `folder` is built, from the samples shipped now (not an older cache)."""
     stamp = folder / BUILT_FROM
-    if not (folder / "config.json").is_file() or not stamp.is_file():
-        return False
-    return stamp.read_text().strip() == fingerprint(sample_texts())
+    built = (folder / "config.json").is_file() and stamp.is_file()
+    return built and stamp.read_text().strip() == fingerprint(sample_texts())
 
 
 def ensure_tiny_model(model: str) -> str:

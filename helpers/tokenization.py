@@ -67,7 +67,7 @@ def max_length(tokenizer: PreTrainedTokenizerBase, settings: Settings) -> int:
     """`settings.max_length`, or the model's own limit when that is lower (with a warning, once)."""
     if settings.max_length > tokenizer.model_max_length:
         warn_once(f"max_length {settings.max_length} is more than model {settings.model!r} takes; "
-             f"using {tokenizer.model_max_length}")
+                  f"using {tokenizer.model_max_length}")
     return min(settings.max_length, tokenizer.model_max_length)
 
 
@@ -80,8 +80,5 @@ def padding_costs(lengths: np.ndarray, batch_size: int, seed: int = 0) -> dict[s
     """Tokens the model processes in one epoch: padded to 512, padded per random batch, and unpadded."""
     shuffled = np.random.default_rng(seed).permutation(lengths)
     per_batch = sum(batch.max() * len(batch) for batch in np.array_split(shuffled, -(-len(lengths) // batch_size)))
-    return {
-        "padding='max_length' (512)": 512 * len(lengths),
-        f"per batch of {batch_size}": int(per_batch),
-        "no padding at all": int(lengths.sum()),
-    }
+    return {"padding='max_length' (512)": 512 * len(lengths), f"per batch of {batch_size}": int(per_batch),
+            "no padding at all": int(lengths.sum())}

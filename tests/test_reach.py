@@ -107,8 +107,9 @@ def test_auto_asks_the_network_once_a_process(monkeypatch, tmp_path):
             monkeypatch.delenv(proxy, raising=False)
         monkeypatch.setattr(hs, "_has_cuda", lambda: False)
         asked, connections = [], []
-        probe, connect = hr._reachable, socket.create_connection
-        monkeypatch.setattr(hr, "_reachable", lambda url, timeout=3.0: asked.append(url) or probe(url, timeout))
+        opener, connect = hr.urllib.request.urlopen, socket.create_connection
+        monkeypatch.setattr(hr.urllib.request, "urlopen",
+                            lambda request, timeout: asked.append(request.full_url) or opener(request, timeout=timeout))
         monkeypatch.setattr(socket, "create_connection",
                             lambda address, *args, **kwargs: connections.append(address) or connect(address, *args,
                                                                                                      **kwargs))
