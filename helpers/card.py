@@ -28,11 +28,16 @@ HYPERPARAMETERS = having("training")  # the card's table: every setting that cha
 TEMPLATE = Path(__file__).with_name("model_card.md")  # the card's Jinja template, huggingface_hub's way
 
 
+def kept_evaluation(log_history: list[dict]) -> dict:
+    """The log's entry of the kept epoch: the best `eval_accuracy`, the first of equals, as `load_best_model_at_end`
+    keeps; {} when nothing was evaluated (notebooks 04 and 06: the card and a sweep's trial)."""
+    return max((entry for entry in log_history if "eval_accuracy" in entry), key=lambda entry: entry["eval_accuracy"],
+               default={})
+
+
 def kept_validation(log_history: list[dict]) -> dict[str, float] | None:
-    """The kept epoch's evaluation metrics: the log's best `eval_accuracy`, the first of equals, as
-    `load_best_model_at_end` keeps; None when nothing was evaluated (notebook 04)."""
-    best = max((entry for entry in log_history if "eval_accuracy" in entry), key=lambda entry: entry["eval_accuracy"],
-               default=None)
+    """The kept epoch's accuracy and F1 (`kept_evaluation`), None when nothing was evaluated (notebook 04)."""
+    best = kept_evaluation(log_history)
     return {"accuracy": best["eval_accuracy"], "f1": best.get("eval_f1")} if best else None
 
 

@@ -19,7 +19,7 @@ import optuna
 import pandas as pd
 
 from . import finetune, models
-from .card import best_evaluation
+from .card import kept_evaluation
 from .layout import LOG_HISTORY, run_folder
 from .settings import FIELDS, Settings, UserError, coerce, having, is_tiny, tagged, warn
 from .sweep_results import (METRICS, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
@@ -139,7 +139,7 @@ def open_study(base: Settings, space: dict[str, list], search: str = "random", s
 
 def record(settings: Settings, point: dict, log_history: list[dict]) -> dict:
     """A trial as the study keeps it: id, validation scores of the kept epoch, time, its settings and log history."""
-    best = best_evaluation(log_history)  # the kept epoch
+    best = kept_evaluation(log_history)  # the kept epoch
     trained = next((entry for entry in reversed(log_history) if "train_runtime" in entry), {})
     scores = [best.get("eval_accuracy"), best.get("eval_f1"), best.get("eval_loss"), trained.get("train_runtime")]
     return {"id": run_id(settings), **dict(zip(METRICS, scores)),
