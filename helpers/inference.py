@@ -37,7 +37,6 @@ RUNS = 3  # timed passes over the test rows per path, after one to warm up; the 
 LATENCY_ROWS = 50  # headlines answered one at a time for each path's single-headline latency
 
 
-
 def check_fine_tuned(folder: str | Path) -> None:
     """`models.check_fine_tuned`, after one line for an exported folder (ONNX Runtime's graphs, no torch weights)."""
     if looks_exported(folder):
@@ -137,7 +136,6 @@ def onnx_logits(runner, tokenizer, encodings: dict, batch_size: int) -> np.ndarr
         batches.append(runner.run(None, {name: batch[name].astype(np.int64) for name in wanted})[0])
     logits = np.concatenate(batches) if batches else np.empty((0, 0), dtype=np.float32)
     return logits[np.argsort(order)]  # back in the rows' order
-
 
 
 def size_mb(*files: Path) -> float:
@@ -317,7 +315,6 @@ def write(rows: list[dict], folder: Path) -> tuple[Path, Path]:
     path = RunFolder(folder).bench_inference
     write_json(path, {"hardware": hardware.record(), "paths": [{key: r[key] for key in KEYS} for r in rows]})
     return path, chart(rows, path.with_suffix(".png"))
-
 
 
 def is_exported(folder: str | Path) -> bool:
