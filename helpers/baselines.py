@@ -40,9 +40,7 @@ def tfidf_classifier() -> Pipeline:
 
 def compare(train: pd.DataFrame, test: pd.DataFrame, num_labels: int) -> pd.DataFrame:
     """The majority class and TF-IDF with logistic regression, trained on `train`, scored on `test` (notebook 05).
-
-    One row each: accuracy, F1 and the seconds training took; TF-IDF only when the train rows hold two classes.
-    """
+    One row each: accuracy, F1 and the seconds training took; TF-IDF only when the train rows hold two classes."""
     return compare_on(train, {"test": test}, num_labels)["test"]
 
 

@@ -129,11 +129,9 @@ def _read_settled(path: str, size: int, mtime_ns: int) -> pd.DataFrame:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a .json (array of objects), .jsonl or .csv file into a DataFrame (a copy of it: read once a process).
-
-    A run asks for its data more than once (labels checked, then split; the tiny model's samples): the file is read
-    the first time only, while its size and modification time stay the same. As git does for its index, a file
-    modified in the last `SETTLED_SECONDS` is read every time: two writes within the clock's resolution look alike.
-    """
+    A run asks for its data more than once (labels checked, then split; the tiny model's samples): the file is read the
+    first time only, while its size and modification time stay the same. As git does for its index, a file modified in
+    the last `SETTLED_SECONDS` is read every time: two writes within the clock's resolution look alike."""
     stat = path.stat() if path.is_file() else None
     if stat is None or time.time() - stat.st_mtime < SETTLED_SECONDS:
         return _read_table(path)  # its errors are _read_table's
@@ -231,10 +229,8 @@ def place(path: Path, row: int) -> str:
 
 def _label_ids(labels: pd.Series, settings: Settings, path: Path | None = None) -> tuple[pd.Series, list[str]]:
     """Labels as integer ids 0..n-1 and the names of those ids, or a clear error naming the row's place in `path`.
-
-    Numbers are ids, named by `settings.label_names`; text labels are mapped to ids, named by themselves
-    (in the order of `settings.label_names` when it lists them all, else sorted).
-    """
+    Numbers are ids, named by `settings.label_names`; text labels are mapped to ids, named by themselves (in the order
+    of `settings.label_names` when it lists them all, else sorted)."""
 
     def where(row) -> str:
         """The row's place in the file (or its row number, counted from 0, without a file)."""

@@ -29,11 +29,9 @@ NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 def download(url: str, dest: Path, check: Callable[[Path], object], hint: Callable[[], str]) -> Path:
     """Fetch `url` into `dest` (`layout.atomic`: whole, once `check(file)` accepts it, or not at all), with a bar.
-
-    The request goes through huggingface_hub's HTTP client (`get_session`: its proxies, certificates and offline
-    mode, as for the model). A transient failure is retried with backoff, each retry announced in one line; a final
-    or permanent failure ends in one line ending with `hint()` (notebook 01).
-    """
+    The request goes through huggingface_hub's HTTP client (`get_session`: its proxies, certificates and offline mode,
+    as for the model). A transient failure is retried with backoff, each retry announced in one line; a final or
+    permanent failure ends in one line ending with `hint()` (notebook 01)."""
     for attempt in range(1, RETRIES + 1):
         try:
             with atomic(dest) as tmp:

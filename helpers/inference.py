@@ -215,12 +215,10 @@ def measure_paths(folder: str | Path, settings: Settings, test: pd.DataFrame | N
                   export_to: Path | None = None, runs: int = RUNS) -> list[dict]:
     """Every prediction path on the same test rows: float32, this project's, torch int8, ONNX Runtime float32 and
     int8, in that order (notebook 08, `bench-inference`).
-
-    `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are
-    exported into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length
-    (float32 too: sorting is its own lever, in "this project"'s settings), `runs` timed passes each (the median
-    reported), then one headline at a time for the latency; ONNX Runtime runs on torch's number of threads.
-    """
+    `folder`: a fine-tuned model; `test`: the rows (the settings' test split by default); the ONNX files are exported
+    into `export_to` (default `OUTPUT_DIR/onnx`). Every path predicts the rows in batches sorted by length (float32 too:
+    sorting is its own lever, in "this project"'s settings), `runs` timed passes each (the median reported), then one
+    headline at a time for the latency; ONNX Runtime runs on torch's number of threads."""
     if runs < 1:
         raise UserError(f"runs={runs} must be 1 or more (3 or more for a median worth the name)")
     check_fine_tuned(folder)
@@ -334,9 +332,7 @@ def looks_exported(folder: str | Path) -> bool:
 
 class OnnxClassifier:
     """Texts in, `{"label", "score"}` out, as `pipeline("text-classification")`, on an exported folder (notebook 08).
-
-    Runs model_int8.onnx when the folder has it, else model.onnx; texts longer than the model takes are cut.
-    """
+    Runs model_int8.onnx when the folder has it, else model.onnx; texts longer than the model takes are cut."""
 
     def __init__(self, folder: str | Path):
         from transformers import AutoConfig, AutoTokenizer

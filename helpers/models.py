@@ -30,11 +30,9 @@ if TYPE_CHECKING:
 @functools.cache
 def hub_unreachable() -> str | None:
     """Why the Hugging Face hub cannot be reached, or None when it answers; asked once a process (notebook 03).
-
-    One request through huggingface_hub's own HTTP client. A host that does not resolve, refuses or has no route
-    would cost about 30 s of huggingface_hub's retries per uncached file; knowing it, `from_pretrained` reads the
-    cache only (`local_files_only`). A slow answer is left to the hub's retries.
-    """
+    One request through huggingface_hub's own HTTP client. A host that does not resolve, refuses or has no route would
+    cost about 30 s of huggingface_hub's retries per uncached file; knowing it, `from_pretrained` reads the cache only
+    (`local_files_only`). A slow answer is left to the hub's retries."""
     from huggingface_hub import constants
     from huggingface_hub.utils import get_session
 
@@ -68,10 +66,8 @@ def check_hub_model(name: str) -> None:
 
 def from_pretrained(auto_class, name: str, **kwargs):
     """`auto_class.from_pretrained(name)` with remote code off, failing in one clear line (notebook 03).
-
-    A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with
-    no retries.
-    """
+    A hub name, when the hub cannot be reached at all (`hub_unreachable`), is read from the cache only: at once, with no
+    retries."""
     unreachable = hub_unreachable() if model_source(name) == "hub" else None
     offline = {"local_files_only": True} if unreachable else {}
     if unreachable and hasattr(auto_class, "_model_mapping"):  # with peft installed, transformers 5.24's Auto model
@@ -330,9 +326,7 @@ def save_adapter_config(model, folder: Path) -> None:
 def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool = True) -> PreTrainedModel:
     """The base model the adapter in `folder` was trained on, with the saved LoRA adapters and head put on it by peft
     (`PeftModel.from_pretrained`), merged into its weights (`merge_and_unload`) unless `merge` is False (notebook 09).
-
-    The folder's config.json gives the labels; peft's adapter_config.json names the base model.
-    """
+    The folder's config.json gives the labels; peft's adapter_config.json names the base model."""
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForSequenceClassification
 

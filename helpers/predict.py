@@ -54,10 +54,8 @@ def probabilities(prediction: PredictionOutput) -> np.ndarray:
 
 def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: list[str]) -> pd.DataFrame:
     """The test rows with the predicted label, its name, the model's confidence in it and each row's loss (notebook 05).
-
-    The loss is the row's cross-entropy, -log of the probability given to the true label: high for a confident
-    mistake, near 0 for a confident right answer.
-    """
+    The loss is the row's cross-entropy, -log of the probability given to the true label: high for a confident mistake,
+    near 0 for a confident right answer."""
     probs = probabilities(prediction)
     predicted = probs.argmax(axis=-1)
     labels = test["label"].to_numpy()
@@ -69,11 +67,9 @@ def with_predictions(test: pd.DataFrame, prediction: PredictionOutput, names: li
 def test_metrics(model: PreTrainedModel, tokenizer, settings: Settings,
                  test: pd.DataFrame | None = None) -> dict[str, float]:
     """The model's accuracy, F1 and loss on the test split, its size and the prediction speed (notebooks 05, 06).
-
-    The one measure of test rows: `python -m helpers train` reports it, notebook 05 puts it in its baselines table,
-    and notebook 06 calls it on a sweep trial's saved model (`saved_test_metrics`). `test`: the split's test rows,
-    when the caller has loaded them already.
-    """
+    The one measure of test rows: `python -m helpers train` reports it, notebook 05 puts it in its baselines table, and
+    notebook 06 calls it on a sweep trial's saved model (`saved_test_metrics`). `test`: the split's test rows, when the
+    caller has loaded them already."""
     test = load_split(settings)["test"] if test is None else test
     prediction = predict(model, tokenizer, tokenize(test, tokenizer, settings), settings)
     return {**compute_metrics(prediction), "eval_loss": prediction.metrics["test_loss"], "test_rows": len(test),
@@ -89,9 +85,7 @@ def saved_test_metrics(settings: Settings) -> dict[str, float]:
 def evaluate_test(trainer: Trainer, settings: Settings,
                   parts: dict[str, pd.DataFrame | None] | None = None) -> dict[str, float]:
     """`test_metrics` of `trainer`'s model, with the kept epoch's validation accuracy, the split sizes and speeds.
-
-    `parts`: the split the trainer was trained on, when the caller has it (`finetune.run`); else it is loaded.
-    """
+    `parts`: the split the trainer was trained on, when the caller has it (`finetune.run`); else it is loaded."""
     parts = load_split(settings) if parts is None else parts
     test = test_metrics(trainer.model, trainer.processing_class, settings, parts["test"])
     trained = next(entry for entry in reversed(trainer.state.log_history) if "train_samples_per_second" in entry)
@@ -139,8 +133,7 @@ def as_bytes(argument: str) -> bytes:
 def read_texts(lines: Iterable[bytes], where: str) -> list[str]:
     """The texts to label from lines of bytes (stdin's, or the arguments'), each decoded as UTF-8 and stripped,
     blank ones skipped; a line that is not UTF-8 refused in one line naming it, `where` ("line {} of stdin") with
-    its number (notebook 05).
-    """
+    its number (notebook 05)."""
     texts = []
     for number, line in enumerate(lines, 1):
         try:

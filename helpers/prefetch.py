@@ -64,10 +64,8 @@ def snapshot(name: str) -> Path:
 
 def prefetch_model(name: str) -> str:
     """Bring hub model `name` into the Hugging Face cache (`snapshot_download`); one line saying where and how big.
-
-    snapshot_download writes every file to a temporary name first; when a first fetch of `name` fails half way,
-    its folder in the cache is removed, so the cache never holds a model that looks complete but is not.
-    """
+    snapshot_download writes every file to a temporary name first; when a first fetch of `name` fails half way, its
+    folder in the cache is removed, so the cache never holds a model that looks complete but is not."""
     source = model_source(name)
     if source == "tiny":
         return "model: the tiny model is built on this machine, nothing to fetch"
@@ -106,10 +104,8 @@ def requirements(path: Path = ROOT / "requirements.txt") -> list[str]:
 
 def prefetch_wheels(dest: Path, packages: list[str] | None = None, pip_options: tuple[str, ...] = ()) -> str:
     """`pip download` the wheels of requirements.txt into `dest`, for this machine's platform and Python.
-
-    They go to a temporary folder inside `dest` first and move in only when all have come, so a failed
-    download adds nothing to `dest`. Introduced in docs/teaching.md (an offline classroom).
-    """
+    They go to a temporary folder inside `dest` first and move in only when all have come, so a failed download adds
+    nothing to `dest`. Introduced in docs/teaching.md (an offline classroom)."""
     dest = dest.expanduser()
     if dest.exists() and not dest.is_dir():
         raise UserError(f"--wheels {dest} is a file; give a folder (it is created if missing)")

@@ -80,10 +80,8 @@ def model_status(settings: Settings) -> str:
 
 def get_settings(profile: str | None = None, *, fresh: bool = False, **overrides) -> Settings:
     """`build_settings`, and with the `auto` profile, the offline `tiny` one when data or model cannot be reached.
-
     Every notebook starts from it (`helpers.get_settings()`, notebook 01); the fallback is announced in one loud line.
-    Whether the data and the model answer is asked once a process; `fresh=True` asks again.
-    """
+    Whether the data and the model answer is asked once a process; `fresh=True` asks again."""
     if fresh:
         reachable.cache_clear()
     settings = build_settings(profile, **overrides)

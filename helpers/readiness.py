@@ -69,9 +69,7 @@ def row_counts(settings: Settings) -> dict[str, int]:
 
 def measure_speed(settings: Settings) -> dict[str, float]:
     """Train `STEPS` real batches of the profile's model and predict `PREDICT_ROWS` rows: rows per second (notebook 00).
-
-    The first 2 steps and the first prediction pass are not timed (start-up), as in `python -m helpers bench`.
-    """
+    The first 2 steps and the first prediction pass are not timed (start-up), as in `python -m helpers bench`."""
     rows = load_data(settings)
     tokenizer = load_tokenizer(settings)
     train = rows.sample(n=STEPS * settings.train_batch_size, replace=True, random_state=settings.seed)

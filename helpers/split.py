@@ -73,9 +73,7 @@ def save_split(parts: dict[str, pd.DataFrame | None], settings: Settings) -> Pat
 
 def load_split(settings: Settings, data: Data | None = None) -> dict[str, pd.DataFrame | None]:
     """The saved split's parts ("train", "validation", "test"), made and saved first if missing or stale.
-
-    `data`: the settings' data as `read_data` gives it, when the caller has read it already (else it is read here).
-    """
+    `data`: the settings' data as `read_data` gives it, when the caller has read it already (else it is read here)."""
     data = read_data(settings) if data is None else data
     df = data.rows
     path = run_folder(settings).split

@@ -55,13 +55,11 @@ def _merge(pieces: list[str], pair: tuple[str, str], merged: str) -> list[str]:
 
 def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
     """A WordPiece vocabulary learned from `texts` the way the tokenizers trainer learns one, but the same on every run.
-
     The trainer (tokenizers' `BertWordPieceTokenizer.train_from_iterator`) numbers the `##` pieces in the order of a
-    Rust hash map, seeded at random in every process, and breaks ties between equally frequent pairs by those
-    numbers (tokenizers issue #1794): another vocabulary in every process, whatever PYTHONHASHSEED. Here the special
-    tokens come first, then every character (sorted), then the merges, always the most frequent pair and, among
-    equals, the one that sorts first.
-    """
+    Rust hash map, seeded at random in every process, and breaks ties between equally frequent pairs by those numbers
+    (tokenizers issue #1794): another vocabulary in every process, whatever PYTHONHASHSEED. Here the special tokens come
+    first, then every character (sorted), then the merges, always the most frequent pair and, among equals, the one that
+    sorts first."""
     counts = words(texts)
     pieces = {word: [word[0], *("##" + char for char in word[1:])] for word in sorted(counts)}
     vocab = dict.fromkeys([*SPECIAL_TOKENS, *sorted({piece for split in pieces.values() for piece in split})])
