@@ -18,11 +18,17 @@ from helpers.settings import TINY_MODEL, TOPICS_SAMPLE, warn_once
 from support import TOPIC_COLUMNS, remove_tc_env, tiny_settings_for
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained."""
+    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained. Under
+    pytest-xdist's `--dist loadgroup` (make test), the notebooks are one group, run in order on one worker and sent
+    first (the longest); each test file is a group of its own (its module fixtures built once, docs in page order)."""
     for item in items:
-        if item.path.suffix == ".ipynb":
+        notebook = item.path.suffix == ".ipynb"
+        if notebook:
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group("notebooks" if notebook else item.path.stem))
+    items.sort(key=lambda item: item.path.suffix != ".ipynb")  # stable: each group keeps its order
 
 
 # ---------------------------------------------------------------------------------------------- environment
