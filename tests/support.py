@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,13 @@ def clean_env() -> dict[str, str]:
     """A copy of the environment without `TC_*` variables, for subprocesses (one torch thread, as in the tests)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
     return env | {"OMP_NUM_THREADS": "1"}
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): a host that refuses, as the hub offline."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -165,7 +173,8 @@ def piped(data: bytes):
 
 
 def run_main(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr."""
+    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr (its own only)."""
+    capsys.readouterr()
     try:
         status = helpers.cli.main(list(argv))
     except SystemExit as exit:

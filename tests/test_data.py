@@ -30,7 +30,8 @@ from helpers.data import label_names
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 from helpers.split import load_split
 
-from support import TOPIC_COLUMNS, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
+from support import (TOPIC_COLUMNS, TOPICS, closed_port, headline_records, is_special, topic_records, warnings_in,
+                     write_table)
 
 FORMATS = (".csv", ".json", ".jsonl")
 
@@ -483,19 +484,11 @@ def test_lines_of_anything(lines, suffix):
 # ---------------------------------------------------------------------------------------------- what the messages say
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{closed_port()}/sarcasm.json",
-                                 "http://no-such-host.invalid/d.json"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{closed_port}/sarcasm.json",  # made in the test: the workers of
+                                 "http://no-such-host.invalid/d.json"])        # make test collect the same ids
 def test_a_host_that_cannot_answer_is_not_retried(url, tmp_path, monkeypatch):
     """Nothing listening, or a name that does not resolve, is told by the exception's type: no retry, one error."""
+    url = url.format(closed_port=closed_port())
     sleeps = []
     monkeypatch.setattr(hd.time, "sleep", sleeps.append)
     with pytest.raises(UserError, match="could not download"):

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from support import ROOT, clean_env
+from support import ROOT, clean_env, closed_port
 
 TAGS = {
     "needs-network": "needs the network (the hub, the dataset URL, PyPI)",
@@ -107,13 +106,6 @@ def test_an_unknown_or_second_tag_is_refused(tmp_path):
     assert [block.text for block in found] == ["make\n", "make\n", "ls\n", "nvidia-smi\n"]
     assert [bool(problem(block)) for block in found] == [True, True, True, False]
     assert "unknown tag 'needs-coffee'" in problem(found[0])
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: the hub's address offline."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
