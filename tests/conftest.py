@@ -18,17 +18,28 @@ from helpers.settings import TINY_MODEL, TOPICS_SAMPLE, warn_once
 from support import TOPIC_COLUMNS, remove_tc_env, tiny_settings_for
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained. Under
-    pytest-xdist's `--dist loadgroup` (make test), the notebooks are one group, run in order on one worker and sent
-    first (the longest); each test file is a group of its own (its module fixtures built once, docs in page order)."""
+    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained. The notebooks
+    come first: under pytest-xdist (make test) they are the longest unit of work, best started first."""
     for item in items:
-        notebook = item.path.suffix == ".ipynb"
-        if notebook:
+        if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group("notebooks" if notebook else item.path.stem))
-    items.sort(key=lambda item: item.path.suffix != ".ipynb")  # stable: each group keeps its order
+    items.sort(key=lambda item: item.path.suffix != ".ipynb")  # stable: each file keeps its order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (make test: -n 2), one unit of work per test file (its module fixtures built once, the
+    docs' blocks in page order) and one for all the notebooks and solutions, run in order on one worker: they share
+    the working folder's split and trained model."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return ByFile(config, log)
 
 
 # ---------------------------------------------------------------------------------------------- environment
