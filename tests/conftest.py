@@ -57,6 +57,16 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_reaches_child_processes():
+    """pytest-xdist's workers ignore Ctrl-C (SIGINT), and the processes a test starts would inherit that: a run that
+    a test interrupts must get it as from a terminal."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(autouse=True)
 def _no_tc_env(monkeypatch):
     """No test sees the user's `TC_*` variables."""
