@@ -26,8 +26,9 @@ run: install
 site: install
 	$(BIN)/sphinx-build -q -b html docs/site build
 
+# On two workers (pytest-xdist), one torch thread each; tests/conftest.py says what shares a worker (docs/testing.md).
 test: install
-	TC_PROFILE=tiny $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
+	TC_PROFILE=tiny OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --no-loadscope-reorder --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
 
 # While changing the code: the tests that neither start a process, nor train a model, nor run a notebook.
 test-fast: install

@@ -19,10 +19,27 @@ from support import TOPIC_COLUMNS, remove_tc_env, tiny_settings_for
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained."""
+    """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained. The notebooks
+    come first: under pytest-xdist (make test) they are the longest unit of work, best started first."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.path.suffix != ".ipynb")  # stable: each file keeps its order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (make test: -n 2), one unit of work per test file (its module fixtures built once, the
+    docs' blocks in page order) and one for all the notebooks and solutions, run in order on one worker: they share
+    the working folder's split and trained model."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return ByFile(config, log)
 
 
 # ---------------------------------------------------------------------------------------------- environment
@@ -38,6 +55,16 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_reaches_child_processes():
+    """pytest-xdist's workers ignore Ctrl-C (SIGINT), and the processes a test starts would inherit that: a run that
+    a test interrupts must get it as from a terminal."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -191,7 +191,8 @@ def piped(data: bytes):
 
 
 def run_main(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr."""
+    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr (its own only)."""
+    capsys.readouterr()
     try:
         status = helpers.cli.main(list(argv))
     except SystemExit as exit:

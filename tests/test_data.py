@@ -24,7 +24,8 @@ from helpers.data import label_names, read_data
 from helpers.settings import SAMPLE_DATA, TOPICS_SAMPLE
 from helpers.split import load_split
 
-from support import TOPIC_COLUMNS, closed_port, TOPICS, headline_records, is_special, topic_records, warnings_in, write_table
+from support import (TOPIC_COLUMNS, TOPICS, closed_port, headline_records, is_special, topic_records, warnings_in,
+                     write_table)
 
 FORMATS = (".csv", ".json", ".jsonl")
 

@@ -15,7 +15,7 @@ import pytest
 from helpers.models import blocks, head_modules, load_model, load_tokenizer, load_trained, trainable_parameters
 from helpers.tiny import sample_texts
 
-from support import one_line_error, refused, run_cli
+from support import one_line_error, refused, run_cli, run_main
 
 EOS = "<|endoftext|>"
 
@@ -104,22 +104,22 @@ def test_a_tokenizer_without_padding_or_end_token_is_one_line(decoder, make_sett
 
 
 @pytest.mark.slow
-def test_a_decoder_only_model_trains_and_predicts_on_the_command_line(decoder, tmp_path):
-    """`python -m helpers train --model DIR` fine-tunes the tiny GPT-2 or Llama-style model, saves it with its
-    padding token, and `python -m helpers predict` labels new headlines with it."""
+def test_a_decoder_only_model_trains_and_predicts_on_the_command_line(decoder, tmp_path, capsys):
+    """`python -m helpers train --model DIR` (its `main`, in this process) fine-tunes the tiny GPT-2 or Llama-style
+    model, saves it with its padding token, and `python -m helpers predict` labels new headlines with it."""
     out = tmp_path / "out"
-    trained = run_cli("train", "--profile", "tiny", "--model", str(decoder), "--output-dir", str(out),
-                      "--cache-dir", str(tmp_path / "cache"), "--max-steps", "6")
-    assert trained.returncode == 0, trained.stderr
+    status, _, err = run_main("train", "--profile", "tiny", "--model", str(decoder), "--output-dir", str(out),
+                              "--cache-dir", str(tmp_path / "cache"), "--max-steps", "6", capsys=capsys)
+    assert status == 0, err
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["accuracy"] <= 1 and metrics["test_rows"] > 0
     model, tokenizer = load_trained(out / "model")
     assert tokenizer.pad_token == EOS and model.config.pad_token_id == tokenizer.pad_token_id
     assert json.loads((out / "model" / "config.json").read_text())["pad_token_id"] == tokenizer.pad_token_id
     texts = ["area man wins argument with self", "scientists discover new species of frog in the amazon"]
-    predicted = run_cli("predict", "--model", str(out / "model"), *texts)
-    assert predicted.returncode == 0, predicted.stderr
-    rows = [line.split("\t") for line in predicted.stdout.strip().splitlines()]
+    status, printed, err = run_main("predict", "--model", str(out / "model"), *texts, capsys=capsys)
+    assert status == 0, err
+    rows = [line.split("\t") for line in printed.strip().splitlines()]
     assert [row[2] for row in rows] == texts
     assert all(row[0] in ("not sarcastic", "sarcastic") and 0.5 <= float(row[1]) <= 1 for row in rows), rows
 
@@ -136,14 +136,14 @@ def three_class_checkpoint(folder: Path, tiny_model: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
-def test_a_head_that_does_not_fit_the_labels_is_one_error_line(tiny_model, tmp_path):
+def test_a_head_that_does_not_fit_the_labels_is_one_error_line(tiny_model, tmp_path, capsys):
     """Fine-tuning a 3-class checkpoint on the 2-class sarcasm sample ends in one line naming both label sets."""
     checkpoint = three_class_checkpoint(tmp_path / "three", tiny_model)
-    done = run_cli("train", "--profile", "tiny", "--model", str(checkpoint), "--output-dir", str(tmp_path / "out"),
-                   "--cache-dir", str(tmp_path / "cache"), "--max-steps", "2")
-    assert done.returncode != 0
-    line = one_line_error(done.stderr)
+    status, _, err = run_main("train", "--profile", "tiny", "--model", str(checkpoint), "--output-dir",
+                              str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--max-steps", "2",
+                              capsys=capsys)
+    assert status != 0
+    line = one_line_error(err)
     assert "fine-tuned for the labels ['a', 'b', 'c']" in line and "['not sarcastic', 'sarcastic']" in line
     assert not (tmp_path / "out" / "model").exists()
 
@@ -198,7 +198,7 @@ def test_max_length_is_capped_at_the_model_positions(tmp_path, make_settings):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", [("--lora-rank", "4"), ("--train-layers", "head")], ids=["lora", "head"])
-def test_a_64_position_gpt2_trains_less_and_predicts(flags, tmp_path):
+def test_a_64_position_gpt2_trains_less_and_predicts(flags, tmp_path, capsys):
     """The issue's GPT-2 with 64 positions (max_length is 128) trains with LoRA rank 4 and head-only on the tiny
     profile, says once that max_length is lowered, and predicts new headlines."""
     folder = build_decoder(tmp_path / "short", "gpt2", positions=64)
@@ -209,6 +209,6 @@ def test_a_64_position_gpt2_trains_less_and_predicts(flags, tmp_path):
     assert trained.stderr.count("max_length 128 is more than model") == 1, trained.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 < metrics["trainable_parameters"] and metrics["test_rows"] > 0
-    predicted = run_cli("predict", "--model", str(out / "model"), "area man wins argument with self")
-    assert predicted.returncode == 0, predicted.stderr
-    assert predicted.stdout.split("\t")[0] in ("not sarcastic", "sarcastic")
+    status, printed, err = run_main("predict", "--model", str(out / "model"), "area man wins argument", capsys=capsys)
+    assert status == 0, err
+    assert printed.split("\t")[0] in ("not sarcastic", "sarcastic")

@@ -17,7 +17,7 @@ from helpers.predict import predict
 from helpers.split import load_split
 from helpers.tokenization import tokenize
 
-from support import ROOT, clean_env, one_line_error, run_cli, tiny_settings_for
+from support import ROOT, clean_env, one_line_error, run_main, tiny_settings_for
 
 SPEEDS = ("train_samples_per_second", "predict_samples_per_second")
 DROPOUTS = ("dropout", "attention_dropout", "seq_classif_dropout")
@@ -38,7 +38,7 @@ def without_dropout(tiny_cache, cache):
 
 
 @pytest.mark.slow
-def test_two_processes_train_like_one(tmp_path, tiny_cache):
+def test_two_processes_train_like_one(tmp_path, tiny_cache, capsys):
     """Two processes of batch 8 finish, write the metrics once, and train the same model as one process of batch 16.
 
     Why they can agree this closely: with random batches (not length-grouped ones, whose groups depend on the
@@ -58,12 +58,13 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache):
     )
     assert two.returncode == 0, two.stderr[-3000:]
     assert "find_unused_parameters" not in two.stderr, "DDP is told every weight gets a gradient"
-    one = run_cli("train", *common, "--train-batch-size", "16", "--output-dir", str(tmp_path / "one"))
-    assert one.returncode == 0, one.stderr[-3000:]
+    status, one, err = run_main("train", *common, "--train-batch-size", "16", "--output-dir", str(tmp_path / "one"),
+                                capsys=capsys)  # one process: this one
+    assert status == 0, err[-3000:]
 
     assert two.stdout.count("model saved in") == 1, "only process 0 writes and reports"
-    said = {name: [line for line in run.stdout.splitlines() if line.startswith("device: CPU")]
-            for name, run in (("two", two), ("one", one))}
+    said = {name: [line for line in printed.splitlines() if line.startswith("device: CPU")]
+            for name, printed in (("two", two.stdout), ("one", one))}
     assert len(said["two"]) == 1 and said["two"][0].endswith(", 2 processes"), "the choice said once, by process 0"
     assert len(said["one"]) == 1 and not said["one"][0].endswith("processes")
     history = json.loads((tmp_path / "two" / "model" / "log_history.json").read_text())

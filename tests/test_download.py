@@ -187,10 +187,11 @@ def test_download_says_what_it_is_doing(first, said, tmp_path, monkeypatch, caps
     assert "downloading sarcasm.json" in err and "100%" in err, "a progress bar while the file arrives"
 
 
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{closed_port()}/sarcasm.json",
-                                 "http://no-such-host.invalid/d.json"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{closed_port}/sarcasm.json",  # made in the test: the workers of
+                                 "http://no-such-host.invalid/d.json"])        # make test collect the same ids
 def test_a_host_that_cannot_answer_is_not_retried(url, tmp_path, monkeypatch):
     """Nothing listening, or a name that does not resolve, is told by the exception's type: no retry, one error."""
+    url = url.format(closed_port=closed_port())
     sleeps = []
     monkeypatch.setattr(hd.time, "sleep", sleeps.append)
     with pytest.raises(UserError, match="could not download"):

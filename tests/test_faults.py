@@ -78,10 +78,10 @@ def stop_after_first_checkpoint(out: Path, cache: Path, sig: int):
     return finish(process)
 
 
-def resumes_to(reference: Path, out: Path, cache: Path) -> None:
-    """`--resume` on the stopped run in `out` finishes with the uninterrupted run's metrics."""
-    resumed = run_cli(*train_args(out, cache, "--resume"))
-    assert resumed.returncode == 0, resumed.stderr
+def resumes_to(reference: Path, out: Path, cache: Path, capsys) -> None:
+    """`--resume` on the stopped run in `out` (in this process) finishes with the uninterrupted run's metrics."""
+    status, _, err = run_main(*train_args(out, cache, "--resume"), capsys=capsys)
+    assert status == 0, err
     assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
 
 
@@ -95,23 +95,27 @@ def test_same_settings_give_identical_results(reference, tmp_path, tiny_cache):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_result(reference, tmp_path, tiny_cache):
-    """A run killed after its first checkpoint keeps it; --resume carries on to the uninterrupted run's result."""
+def test_killed_run_resumes_to_the_same_result(reference, tmp_path, tiny_cache, capsys):
+    """A run killed after its first checkpoint keeps it; --resume carries on to the uninterrupted run's result,
+    skipping and removing a checkpoint cut short while being written (no trainer_state.json yet)."""
     out = tmp_path / "out"
     killed = stop_after_first_checkpoint(out, tiny_cache, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (out / "model").exists() and checkpoints(tiny_settings_for(out, tiny_cache))
 
-    again = run_cli(*train_args(out, tiny_cache))  # forgetting --resume is refused, and says what to do
-    assert again.returncode == 1
-    one_line_error(again.stderr)
-    assert "--resume" in again.stderr and "--overwrite" in again.stderr
+    status, _, err = run_main(*train_args(out, tiny_cache), capsys=capsys)  # forgetting --resume is refused
+    assert status == 1
+    one_line_error(err)
+    assert "--resume" in err and "--overwrite" in err
 
-    resumes_to(reference, out, tiny_cache)
+    (out / "checkpoint-9999").mkdir()
+    (out / "checkpoint-9999" / "config.json").write_text("{")
+    resumes_to(reference, out, tiny_cache, capsys)
+    assert not (out / "checkpoint-9999").exists()
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path, tiny_cache):
+def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path, tiny_cache, capsys):
     """Ctrl-C (SIGINT) ends with exit status 130 and one line naming --resume; resuming finishes the run."""
     out = tmp_path / "out"
     stopped = stop_after_first_checkpoint(out, tiny_cache, signal.SIGINT)
@@ -119,60 +123,43 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(reference, tmp_path,
     said = [line for line in stopped.stderr.replace("\r", "\n").splitlines() if line.startswith("interrupted")]
     assert len(said) == 1 and "--resume" in said[0], stopped.stderr
     assert "Traceback" not in stopped.stderr
-    resumes_to(reference, out, tiny_cache)
+    resumes_to(reference, out, tiny_cache, capsys)
 
 
 @pytest.mark.slow
-def test_a_trained_model_is_not_replaced_by_mistake(reference, tmp_path, tiny_cache):
+def test_a_trained_model_is_not_replaced_by_mistake(reference, tmp_path, tiny_cache, capsys):
     """Training again into a folder with a trained model fails and leaves it as it was; --overwrite replaces it."""
     out = tmp_path / "out"
     shutil.copytree(reference, out)
     before = weights(out)
-    again = run_cli(*train_args(out, tiny_cache, "--learning-rate", "1e-3"))
-    assert again.returncode == 1
-    one_line_error(again.stderr)
-    assert "already holds a trained model; pass --overwrite" in again.stderr
+    status, _, err = run_main(*train_args(out, tiny_cache, "--learning-rate", "1e-3"), capsys=capsys)
+    assert status == 1
+    one_line_error(err)
+    assert "already holds a trained model; pass --overwrite" in err
     assert weights(out) == before
 
-    replaced = run_cli(*train_args(out, tiny_cache, "--learning-rate", "1e-3", "--overwrite"))
-    assert replaced.returncode == 0, replaced.stderr
+    status, _, err = run_main(*train_args(out, tiny_cache, "--learning-rate", "1e-3", "--overwrite"), capsys=capsys)
+    assert status == 0, err
     assert weights(out) != before
 
 
-@pytest.mark.slow
-def test_nothing_to_resume(tmp_path, tiny_cache):
+def test_nothing_to_resume(tmp_path, tiny_cache, capsys):
     """--resume on a folder without a checkpoint is a one-line error."""
-    done = run_cli(*train_args(tmp_path / "out", tiny_cache, "--resume"))
-    assert done.returncode == 1
-    one_line_error(done.stderr)
-    assert "nothing to resume" in done.stderr
+    status, _, err = run_main(*train_args(tmp_path / "out", tiny_cache, "--resume"), capsys=capsys)
+    assert status == 1
+    assert "nothing to resume" in one_line_error(err)
 
 
 @pytest.mark.slow
-def test_a_half_written_checkpoint_is_not_resumed_from(reference, tmp_path, tiny_cache):
-    """A checkpoint cut short while being written (no trainer_state.json yet) is skipped, and removed on resume."""
-    out = tmp_path / "out"
-    killed = stop_after_first_checkpoint(out, tiny_cache, signal.SIGKILL)
-    assert killed.returncode == -signal.SIGKILL
-    (out / "checkpoint-9999").mkdir()
-    (out / "checkpoint-9999" / "config.json").write_text("{")
-    resumed = run_cli(*train_args(out, tiny_cache, "--resume"))
-    assert resumed.returncode == 0, resumed.stderr
-    assert not (out / "checkpoint-9999").exists()
-    assert metrics(out) == pytest.approx(metrics(reference), rel=1e-5)
-
-
-@pytest.mark.slow
-def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache):
+def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache, capsys):
     """Fine-tuning, or evaluating, a model trained for other labels is refused in one line naming both."""
     records = [{"headline": f"story {i}", "is_sarcastic": ["a", "b", "c"][i % 3]} for i in range(60)]
     data = write_table(tmp_path / "three.json", records)
-    done = run_cli("train", "--profile", "tiny", "--data", str(data), "--model", str(reference / "model"),
-                   "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache))
-    assert done.returncode == 1
-    one_line_error(done.stderr)
+    status, _, err = run_main("train", "--profile", "tiny", "--data", str(data), "--model", str(reference / "model"),
+                              "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tiny_cache), capsys=capsys)
+    assert status == 1
     assert ("was fine-tuned for the labels ['not sarcastic', 'sarcastic'], but the data has ['a', 'b', 'c']"
-            in done.stderr)
+            in one_line_error(err))
     with pytest.raises(UserError, match="was fine-tuned for the labels"):
         load_trained(reference / "model", ["a", "b", "c"])
     model, _ = load_trained(reference / "model", ["not sarcastic", "sarcastic"])
@@ -333,11 +320,11 @@ def test_a_checkpoint_whose_state_is_being_written_is_not_complete(trainer, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("endpoint", [f"http://127.0.0.1:{closed_port()}", "http://no-such-hub.invalid"])
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{closed_port}", "http://no-such-hub.invalid"])
 def test_a_model_that_cannot_be_loaded_leaves_the_folder_as_it_was(endpoint, tmp_path, tiny_cache):
     """The hub refusing or not resolving: one error line at once (no retry lines), and the output folder as found:
     not made when absent, its files untouched when present. (huggingface_hub alone retries for about 30 s.)"""
-    env = clean_env() | {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
+    env = clean_env() | {"HF_ENDPOINT": endpoint.format(closed_port=closed_port()), "HF_HOME": str(tmp_path / "hf")}
     env.pop("HF_HUB_OFFLINE", None)
     args = [sys.executable, "-m", "helpers", "train", "--profile", "tiny", "--cache-dir", str(tiny_cache),
             "--model", "distilbert-base-uncased"]
@@ -418,25 +405,6 @@ def test_a_hub_model_out_of_reach_is_refused_before_transformers(monkeypatch, tm
         hub_unreachable.cache_clear()
 
 
-@pytest.mark.parametrize("cause, permanent", [
-    (__import__("socket").gaierror(-2, "Name or service not known"), True),
-    (ConnectionRefusedError(111, "Connection refused"), True),
-    (OSError(__import__("errno").EHOSTUNREACH, "No route to host"), True),
-    (TimeoutError("timed out"), False),  # slow, maybe transient: left to the hub's own retries
-])
-def test_a_connection_that_cannot_be_made_is_told_by_type(cause, permanent):
-    """The operating system's error, however deep in the HTTP client's chain of exceptions, decides; not words."""
-    from helpers.download import no_connection
-
-    try:
-        try:
-            raise cause
-        except OSError as error:
-            raise RuntimeError("the HTTP client's own wrapper") from error
-    except RuntimeError as wrapped:
-        assert (no_connection(wrapped) is cause) is permanent
-
-
 # ---------------------------------------------------------------------------------------------- exported folders
 
 
@@ -489,7 +457,7 @@ def test_an_exported_folder_without_any_graph_names_the_files_and_the_command(ex
 
 
 @pytest.mark.slow
-def test_an_int8_graph_cut_short_is_one_line(exported, tmp_path):
+def test_an_int8_graph_cut_short_is_one_line(exported, tmp_path, capsys):
     """An interrupted copy of model_int8.onnx: predict ends in one line naming the file and how to write it again,
     not ONNX Runtime's InvalidProtobuf traceback; nothing in the folder changes."""
     def cut(onnx: Path):
@@ -498,9 +466,9 @@ def test_an_int8_graph_cut_short_is_one_line(exported, tmp_path):
 
     folder = broken_copy(exported, tmp_path, cut)
     before = {name: (folder / name).read_bytes() for name in files_in(folder)}
-    result = run_cli("predict", "--model", str(folder), "area man")
-    line = one_line_error(result.stderr)
-    assert result.returncode == 1 and result.stdout == ""
+    status, out, err = run_main("predict", "--model", str(folder), "area man", capsys=capsys)
+    line = one_line_error(err)
+    assert status == 1 and out == ""
     assert f"{folder / 'model_int8.onnx'} is not a whole ONNX model (InvalidProtobuf" in line
     assert f"bench-inference --model {folder.parent / 'model'}" in line
     assert {name: (folder / name).read_bytes() for name in files_in(folder)} == before

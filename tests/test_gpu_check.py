@@ -60,21 +60,21 @@ def test_run_without_a_gpu_or_a_bundle_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_prepare_then_a_dry_run_reports_the_figures(tiny_model, tmp_path):
+def test_prepare_then_a_dry_run_reports_the_figures(tiny_model, tmp_path, capsys):
     """prepare halves the weights (float16) into a bundle with the data; run --dry restores float32, trains the
-    full profile's code path for a few steps and reports every figure as JSON."""
-    bundle = tmp_path / "bundle"
-    prepared = script("prepare", "--model", str(tiny_model), "--data", str(SAMPLE_DATA), "--text-column",
-                      "headline", "--label-column", "is_sarcastic", "--bundle", str(bundle))
-    assert prepared.returncode == 0, prepared.stderr
+    full profile's code path for a few steps (in a process of its own) and reports every figure as JSON. The
+    script's steps run in this process: `main` is what `python tests/gpu_check.py` calls."""
+    module, bundle = gpu_check(), tmp_path / "bundle"
+    assert module.main(["prepare", "--model", str(tiny_model), "--data", str(SAMPLE_DATA), "--text-column",
+                        "headline", "--label-column", "is_sarcastic", "--bundle", str(bundle)]) == 0
     assert weight_dtypes(tiny_model) == {"F32"} and weight_dtypes(bundle / "model") == {"F16"}
     half = (bundle / "model" / "model.safetensors").stat().st_size / (tiny_model / "model.safetensors").stat().st_size
     assert 0.45 < half < 0.55
     report = tmp_path / "report.json"
-    ran = script("run", "--dry", "--bundle", str(bundle), "--report", str(report))
-    assert ran.returncode == 0, ran.stderr
+    capsys.readouterr()
+    assert module.main(["run", "--dry", "--bundle", str(bundle), "--report", str(report)]) == 0
     figures = json.loads(report.read_text())
-    assert figures == json.loads(ran.stdout)
+    assert figures == json.loads(capsys.readouterr().out)
     assert figures["dry"] is True and figures["precision"] in PRECISIONS[1:]
     assert 0 <= figures["test_accuracy"] <= 1 and figures["test_rows"] == 64
     assert figures["wall_seconds"] > 0 and figures["train_samples_per_second"] > 0

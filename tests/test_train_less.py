@@ -15,7 +15,7 @@ import torch
 from helpers.models import (blocks, head_modules, is_adapter, load_adapter, load_model, load_trained, lora_config,
                             train_only, trainable_parameters)
 
-from support import one_line_error, refused, run_cli
+from support import one_line_error, refused, run_cli, run_main
 
 NAMES = ["not sarcastic", "sarcastic"]
 
@@ -116,7 +116,7 @@ def lora_run(tmp_path_factory, tiny_cache) -> Path:
 
 
 @pytest.mark.slow
-def test_a_lora_run_saves_an_adapter_on_its_base_and_predicts(lora_run, tiny_model):
+def test_a_lora_run_saves_an_adapter_on_its_base_and_predicts(lora_run, tiny_model, capsys):
     """The saved folder: peft's adapter and the head, the config (labels), the tokenizer, and a card saying
     "adapter on" its base; no copy of the base weights; metrics.json counts the weights that learned; predict
     labels new headlines from it."""
@@ -130,9 +130,9 @@ def test_a_lora_run_saves_an_adapter_on_its_base_and_predicts(lora_run, tiny_mod
     model, _ = load_trained(folder)
     assert 0 < metrics["trainable_parameters"] < model.num_parameters() / 2
     texts = ["area man wins argument with self", "senate passes budget bill"]
-    predicted = run_cli("predict", "--model", str(folder), *texts)
-    assert predicted.returncode == 0, predicted.stderr
-    assert [line.split("\t")[2] for line in predicted.stdout.strip().splitlines()] == texts
+    status, printed, err = run_main("predict", "--model", str(folder), *texts, capsys=capsys)
+    assert status == 0, err
+    assert [line.split("\t")[2] for line in printed.strip().splitlines()] == texts
 
 
 @pytest.mark.slow
@@ -152,34 +152,35 @@ def test_the_merged_model_answers_as_the_adapter_does(lora_run):
 
 
 @pytest.mark.slow
-def test_bench_inference_exports_a_lora_run_merged(lora_run, tmp_path):
+def test_bench_inference_exports_a_lora_run_merged(lora_run, tmp_path, capsys):
     """`bench-inference` on a LoRA run: the merged model exported to ONNX agrees with it in float32."""
     out = tmp_path / "bench"
-    done = run_cli("bench-inference", "--profile", "tiny", "--model", str(lora_run / "model"),
-                   "--output-dir", str(out), "--cache-dir", str(lora_run.parent.parent / "cache"))
-    assert done.returncode == 0, done.stderr
+    status, _, err = run_main("bench-inference", "--profile", "tiny", "--model", str(lora_run / "model"),
+                              "--output-dir", str(out), "--cache-dir", str(lora_run.parent.parent / "cache"),
+                              capsys=capsys)
+    assert status == 0, err
     rows = {row["name"]: row for row in json.loads((out / "bench_inference.json").read_text())["paths"]}
     assert rows["ONNX Runtime float32"]["agreement"] >= 0.98
     assert rows["float32"]["size_mb"] > 0 and (out / "onnx" / "model.onnx").is_file()
 
 
 @pytest.mark.slow
-def test_a_head_only_run_saves_a_whole_model(tmp_path, tiny_cache):
+def test_a_head_only_run_saves_a_whole_model(tmp_path, tiny_cache, capsys):
     """train --train-layers head: a normal saved model (no adapter), and metrics.json counts the head's weights."""
     out = tmp_path / "out"
-    done = run_cli("train", "--profile", "tiny", "--train-layers", "head", "--output-dir", str(out),
-                   "--cache-dir", str(tiny_cache), "--max-steps", "4")
-    assert done.returncode == 0, done.stderr
+    status, _, err = run_main("train", "--profile", "tiny", "--train-layers", "head", "--output-dir", str(out),
+                              "--cache-dir", str(tiny_cache), "--max-steps", "4", capsys=capsys)
+    assert status == 0, err
     assert not is_adapter(out / "model") and (out / "model" / "model.safetensors").is_file()
     model, _ = load_trained(out / "model")
     head = sum(parameter.numel() for name in head_modules(model) for parameter in getattr(model, name).parameters())
     assert json.loads((out / "metrics.json").read_text())["trainable_parameters"] == head
 
 
-def test_a_wrong_train_layers_flag_is_one_line(tmp_path):
+def test_a_wrong_train_layers_flag_is_one_line(capsys):
     """--train-layers takes all, head or a number: anything else is one line before anything loads."""
-    done = run_cli("settings", "--profile", "tiny", "--train-layers", "last")
-    assert "all, head, or a number" in one_line_error(done.stderr)
+    _, _, err = run_main("settings", "--profile", "tiny", "--train-layers", "last", capsys=capsys)
+    assert "all, head, or a number" in one_line_error(err)
 
 
 @pytest.mark.slow

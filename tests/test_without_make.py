@@ -1,5 +1,5 @@
-"""README's plain commands (a laptop without make, Windows included) are the Makefile's install, run and test steps:
-the same programs of the virtual environment, with the same arguments, and nothing else."""
+"""The plain commands of docs/without_make.md (a laptop without make, Windows included) are the Makefile's install,
+run and test steps: the same programs of the virtual environment, with the same arguments, and nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 
 from support import ROOT
 
-STEPS = ("install", "run", "test")  # the Makefile targets the README's plain commands stand for
+STEPS = ("install", "run", "test")  # the Makefile targets the plain commands stand for
+PAGE = ROOT / "docs" / "without_make.md"
 QUIET = {"--quiet", "--disable-pip-version-check"}  # flags that change only what pip prints
 
 
@@ -47,11 +48,10 @@ def invocations(commands: str) -> set[str]:
     return found
 
 
-def readme_block(fence: str) -> str:
-    """The README's "Without make" code block fenced with `fence`."""
-    section = (ROOT / "README.md").read_text().split("### Without make", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(rf"^```{re.escape(fence)}\n(.*?)^```$", section, re.M | re.S)
-    assert len(blocks) == 1, f"one ```{fence} block in README's Without make"
+def page_block(fence: str) -> str:
+    """The code block of docs/without_make.md fenced with `fence`."""
+    blocks = re.findall(rf"^```{re.escape(fence)}\n(.*?)^```$", PAGE.read_text(), re.M | re.S)
+    assert len(blocks) == 1, f"one ```{fence} block in {PAGE.name}"
     return blocks[0]
 
 
@@ -75,8 +75,8 @@ def test_plain_commands_start_the_makefiles_programs():
     recipes = makefile_recipes()
     make = set().union(*(invocations("\n".join(recipes[step])) for step in STEPS))
     assert len(make) == 5, make
-    assert invocations(readme_block("bash manual")) == make
-    assert invocations(windows_as_posix(readme_block("powershell"))) == make
+    assert invocations(page_block("bash manual")) == make
+    assert invocations(windows_as_posix(page_block("powershell"))) == make
 
 
 def test_plain_commands_make_the_same_environment_and_settings():
@@ -85,17 +85,17 @@ def test_plain_commands_make_the_same_environment_and_settings():
     recipes = makefile_recipes()
     make = "\n".join(line for step in STEPS for line in recipes[step])
     notebooks = re.search(r"^NOTEBOOKS := \$\(sort \$\(wildcard (\S+)\)\)$", (ROOT / "Makefile").read_text(), re.M)[1]
-    bash, windows = readme_block("bash manual"), readme_block("powershell")
+    bash, windows = page_block("bash manual"), page_block("powershell")
     assert "-m venv .venv" in make and "python3 -m venv .venv" in bash and "py -m venv .venv" in windows
     assert "mkdir -p build" in make and "mkdir -p build" in bash and "mkdir build" in windows
     assert notebooks in bash and notebooks in windows_as_posix(windows)
-    assert "TC_PROFILE=tiny" in re.search(r"^.*-m pytest.*$", make, re.M)[0]
-    assert "TC_PROFILE=tiny .venv/bin/python -m pytest" in bash
-    assert '$env:TC_PROFILE = "tiny"; .venv\\Scripts\\python -m pytest' in windows
+    assert "TC_PROFILE=tiny OMP_NUM_THREADS=1 " in re.search(r"^.*-m pytest.*$", make, re.M)[0]
+    assert "TC_PROFILE=tiny OMP_NUM_THREADS=1 .venv/bin/python -m pytest" in bash
+    assert '$env:TC_PROFILE = "tiny"; $env:OMP_NUM_THREADS = "1"; .venv\\Scripts\\python -m pytest' in windows
 
 
 def test_make_site_is_make_runs_last_step():
-    """`make site` builds the site exactly as `make run` ends (the README's last command before the tests), so a
+    """`make site` builds the site exactly as `make run` ends (the plain commands' last step before the tests), so a
     site rebuilt from build/ is the one `make run` made, with nothing executed."""
     recipes = makefile_recipes()
     assert recipes["site"] == recipes["run"][-1:]
