@@ -59,7 +59,8 @@ ROLES = {
 def _knob(default, help: str, allowed: tuple | None = None, *, role: str, **tags):
     """A dataclass field with help text (shown by `--help`), its role (one of `ROLES`), optionally (a check, what it
     allows), and `tags`: `argument` (the `TrainingArguments` field it is), `off` (its value with the speed lever off,
-    transformers' own default) and `recorded` (kept with each sweep trial)."""
+    transformers' own default), `recorded` (kept with each sweep trial) and `path` (may name a local file or folder,
+    which a trial's id names by its name alone)."""
     return field(default=default, metadata={"help": help, "allowed": allowed, "role": role, **tags})
 
 
@@ -87,7 +88,7 @@ class Settings:
                              "elsewhere, tiny offline)", role="profile", recorded=True)
     # data (notebook 01)
     data: str = _knob(DATA_URL, "URL or local path of a .json (array), .jsonl or .csv file", role="split",
-                      recorded=True)
+                      recorded=True, path=True)
     text_column: str = _knob("headline", "column holding the text", role="split")
     label_column: str = _knob("is_sarcastic", "column holding the label", role="split")
     label_names: str = _knob("not sarcastic,sarcastic", "comma-separated names of label ids 0, 1, ... (text labels "
@@ -105,7 +106,7 @@ class Settings:
     test_rows: int = _knob(0, "use only this many test rows (0: all)", NOT_NEGATIVE, role="split")
     # tokenize (notebook 03)
     model: str = _knob("distilbert-base-uncased", "model name on the hub, or a local folder", role="task",
-                       recorded=True)
+                       recorded=True, path=True)
     max_length: int = _knob(128, "longest input in tokens; longer texts are truncated", POSITIVE, role="training")
     # fine-tune (notebook 04): the tutorial's TrainingArguments
     output_dir: str = _knob("", "folder for checkpoints, the model and metrics (default results/PROFILE in the "

@@ -93,7 +93,7 @@ def with_validation(base: Settings) -> Settings:
 
 def portable(name: str, value):
     """A setting as every machine names it, for ids: a local model or data file (the tiny model too) by its name."""
-    if name in ("model", "data") and isinstance(value, str) and (
+    if name in tagged("path") and isinstance(value, str) and (
             is_tiny(value) or os.path.isabs(value) or os.path.exists(value)):
         return Path(value).name
     return value

@@ -10,12 +10,11 @@ import pandas as pd
 
 from . import finetune
 from .layout import run_folder
-from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag, is_tiny
+from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag, is_tiny, tagged
 from .sweep_storage import DONE, study_storage
 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the columns that are no knob (a setting: the rest)
-BASE = ("model", "data", "seed")  # recorded with every trial: in the best settings only where the profile differs
 
 
 def load_runs(base: Settings, *, storage: str | None = None) -> pd.DataFrame:
@@ -77,13 +76,14 @@ def profile_gives(profile: str, name: str, value) -> bool:
 
 
 def best_values(runs: pd.DataFrame) -> tuple[str, dict]:
-    """The profile of the best run (the first row) and its recorded settings the profile does not give."""
+    """The profile of the best run (the first row), its searched settings, and those recorded with every trial
+    (`recorded` in `Settings`) where the profile does not give them."""
     if runs.empty:
         raise UserError("no trials in the study yet; run a search first")
     best = runs.iloc[0]
     return best["profile"], {name: coerce(name, best[name]) for name in runs.columns
                              if name in FIELDS and name != "profile" and not pd.isna(best[name])
-                             and not (name in BASE and profile_gives(best["profile"], name, best[name]))}
+                             and not (name in tagged("recorded") and profile_gives(best["profile"], name, best[name]))}
 
 
 def best_call(runs: pd.DataFrame) -> str:

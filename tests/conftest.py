@@ -20,11 +20,12 @@ from support import TOPIC_COLUMNS, remove_tc_env, tiny_settings_for
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained. The notebooks
-    come first: under pytest-xdist (make test) they are the longest unit of work, best started first."""
+    come first, then the lowest-versions install: under pytest-xdist (make test) they are the two longest units of
+    work, best started first, one on each worker."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: item.path.suffix != ".ipynb")  # stable: each file keeps its order
+    items.sort(key=lambda item: (item.path.suffix != ".ipynb", item.path.name != "test_lowest.py"))  # stable
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -191,12 +191,15 @@ def piped(data: bytes):
 
 
 def run_main(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run the command line (`helpers.cli.main`) in this process: its exit status, stdout and stderr (its own only)."""
+    """Run the command line (`helpers.cli.main`) in this process, as `python -m helpers` runs it (its hints name
+    flags, not `TC_` variables): its exit status, stdout and stderr (its own only)."""
     capsys.readouterr()
-    try:
-        status = helpers.cli.main(list(argv))
-    except SystemExit as exit:
-        status = exit.code
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", [str(Path(helpers.__file__).with_name("__main__.py")), *argv])
+        try:
+            status = helpers.cli.main(list(argv))
+        except SystemExit as exit:
+            status = exit.code
     out, err = capsys.readouterr()
     return status, out, err
 

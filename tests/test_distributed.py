@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification
 
 from helpers.models import load_trained
 from helpers.predict import predict
@@ -50,7 +51,7 @@ def test_two_processes_train_like_one(tmp_path, tiny_cache, capsys):
     """
     cache = without_dropout(tiny_cache, tmp_path / "cache")
     common = ["--profile", "tiny", "--epochs", "6", "--cache-dir", str(cache), "--train-rows", "224",
-              "--validation-size", "0", "--group-by-length", "false", "--precision", "fp32"]
+              "--validation-size", "0", "--no-group-by-length", "--precision", "fp32"]
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     two = subprocess.run(
         [*launch, "-m", "helpers", "train", *common, "--train-batch-size", "8", "--output-dir", str(tmp_path / "two")],
@@ -102,7 +103,8 @@ def test_a_mistake_under_the_launcher_is_one_line(tmp_path, tiny_cache):
     `error:` line (the others say nothing), a non-zero status, and neither a traceback nor the launcher's report.
     (Plain torchrun prints the same line, then its `ChildFailedError` traceback: its `main` is wrapped in `@record`.)"""
     out = tmp_path / "out"
-    shutil.copytree(tiny_cache / "tiny-distilbert", out / "model")  # a complete model: config and whole weights
+    shutil.copytree(tiny_cache / "tiny-distilbert", out / "model")  # its tokenizer, and a whole classifier's weights:
+    AutoModelForSequenceClassification.from_pretrained(out / "model", num_labels=2).save_pretrained(out / "model")
     launched = subprocess.run(
         [sys.executable, "-m", "helpers", "torchrun", "--standalone", "--nproc_per_node", "2", "-m", "helpers",
          "train", "--profile", "tiny", "--cache-dir", str(tiny_cache), "--output-dir", str(out)],

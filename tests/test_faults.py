@@ -198,7 +198,7 @@ def test_second_run_on_a_folder_stops_at_once(command, other_run, tmp_path, tiny
                          capsys=capsys)
     assert status == 1
     assert one_line_error(err) == (f"error: {out} is in use by another run (process {other_run.pid}); wait for it "
-                                   "to finish, or choose another TC_OUTPUT_DIR")
+                                   "to finish, or choose another --output-dir")
     assert sorted(path.name for path in out.iterdir()) == sorted([HOLDER, LOCK]), "the other run's folder is untouched"
 
 
