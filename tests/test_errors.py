@@ -43,7 +43,7 @@ BAD_DATA = {
     "not utf-8": ("d.csv", "headline,is_sarcastic\ncaf\u00e9 society,1\nnews,0\n".encode("latin-1"), {},
                   "is not UTF-8 text (byte 0xe9"),
     "text column missing": ("d.json", headline_records(8), {"text_column": "title"},
-                            "no column 'title' (columns: article_link, headline, is_sarcastic); set TC_TEXT_COLUMN"),
+                            "no column 'title' (columns: article_link, headline, is_sarcastic); set "),
     "label column missing": ("d.csv", headline_records(8), {"label_column": "topic"}, "no column 'topic'"),
     "float label": ("d.json", labelled(0.5), {},
                     "label 0.5 (item 4 of the array in d.json, counting from 1) is not one of"),

@@ -152,7 +152,7 @@ def test_too_few_train_rows_per_class_warns(tmp_path, tiny_cache, capsys):
     few = [line for line in warnings_in(err) if "train split" in line]
     assert few == [f"warning: the train split has only 1 rows ({1 - sarcastic} of 'not sarcastic', {sarcastic} of "
                    "'sarcastic'), fewer than 10 of a class: a model trained on so few means little; use more data, "
-                   "or a smaller TC_TEST_SIZE or TC_VALIDATION_SIZE"]
+                   "or a smaller --test-size or --validation-size"]
 
     enough = tiny_settings_for(tmp_path / "enough", tiny_cache, data=str(
         write_table(tmp_path / "forty.json", headline_records(40))))
