@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from transformers import HfArgumentParser
@@ -55,7 +56,7 @@ class Switch(argparse.BooleanOptionalAction):
         super().__init__(option_strings, dest, **kwargs)
 
 
-def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
+def flags_of(roles: tuple[str, ...]) -> type:
     """A dataclass of the settings of `roles` for `HfArgumentParser`: a flag each, left out of the parsed arguments
     unless given (only given flags beat the profile and `TC_*` variables), its default in its help."""
 
@@ -65,8 +66,7 @@ def flags_of(roles: tuple[str, ...], leave_out: tuple[str, ...] = ()) -> type:
         metadata = {"help": help.replace("%", "%%"), **({"action": Switch} if TYPES[name] is bool else {})}
         return dataclasses.field(default=argparse.SUPPRESS, metadata=metadata)
 
-    return dataclasses.make_dataclass("Flags", [(name, TYPES[name], field(name)) for name in having(*roles)
-                                                if name not in leave_out])
+    return dataclasses.make_dataclass("Flags", [(name, TYPES[name], field(name)) for name in having(*roles)])
 
 
 def build_parser() -> Parser:
@@ -76,9 +76,9 @@ def build_parser() -> Parser:
     made = {}
     for name, (run, roles) in COMMANDS.items():  # each command's help is its function's docstring
         about = " ".join(run.__doc__.split("\n\n")[0].split())
-        own = ("model",) if name == "bench-inference" else ()  # its --model is a fine-tuned folder: its own flag
+        # a flag added below with a setting's name replaces the setting's (bench-inference's --model: a fine-tuned folder)
         made[name] = commands.add_parser(name, help=about, description=about, add_help=name != "torchrun",
-                                         dataclass_types=flags_of(roles, own))
+                                         conflict_handler="resolve", dataclass_types=flags_of(roles))
     bench = made["bench"]
     bench.add_argument("--steps", type=int, default=20, help="training batches per pipeline (default: %(default)s)")
     bench.add_argument("--predict-rows", type=int, default=640, help="test rows to predict (default: %(default)s)")
@@ -141,9 +141,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     check_hub_model(settings.model)  # and a hub model that cannot be reached, before torch is imported
     from .card import write_card
-    from .finetune import run, run_lock
+    from .finetune import run
     from .hardware import record
-    from .layout import run_folder, write_json
+    from .layout import run_folder, run_lock, write_json
     from .predict import evaluate_test
 
     folder = run_folder(settings)
@@ -165,8 +165,8 @@ def run_bench(args: argparse.Namespace) -> int:
     bench.png."""
     settings = settings_from(args)
     from .bench import bench, table, write
-    from .finetune import run_lock
     from .hardware import quiet_transformers
+    from .layout import run_lock
 
     with quiet_transformers(), run_lock(settings) as folder:  # three fresh heads: one "newly initialized" report each
         report = bench(settings, args.steps, args.predict_rows, args.repeat)
@@ -180,10 +180,9 @@ def run_bench_inference(args: argparse.Namespace) -> int:
     """Time each prediction path of the fine-tuned model in `--model` on the test rows; print a table, write
     bench_inference.json and bench_inference.png, and the exported model into OUTPUT_DIR/onnx."""
     settings = settings_from(args)
-    from .finetune import run_lock
     from .hardware import quiet_transformers
     from .inference import check_fine_tuned, measure_paths, table, timing_note, write
-    from .layout import run_folder
+    from .layout import run_folder, run_lock
 
     check_fine_tuned(settings.model)  # a folder that is not a fine-tuned model: one line, before anything is written
     with quiet_transformers(), run_lock(settings) as folder:
@@ -195,17 +194,41 @@ def run_bench_inference(args: argparse.Namespace) -> int:
     return 0
 
 
+def as_bytes(argument: str) -> bytes:
+    """A command-line argument as the bytes it was typed in (Python keeps undecodable bytes as lone surrogates)."""
+    try:
+        return os.fsencode(argument)
+    except UnicodeEncodeError:  # a lone surrogate that no byte became: kept, so that UTF-8 refuses it below
+        return argument.encode("utf-8", "surrogatepass")
+
+
+def read_texts(lines: Iterable[bytes], where: str) -> list[str]:
+    """The texts to label from lines of bytes (stdin's, or the arguments'), each decoded as UTF-8 and stripped,
+    blank ones skipped; a line that is not UTF-8 refused in one line naming it, `where` ("line {} of stdin") with
+    its number (the README)."""
+    texts = []
+    for number, line in enumerate(lines, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UserError(f"{where.format(number)} is not UTF-8 text (byte {line[error.start]:#04x} at position "
+                            f"{error.start:,}); convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8") from None
+        text = text.removeprefix("\ufeff").strip() if number == 1 else text.strip()  # a byte-order mark: not text
+        if text:
+            texts.append(text)
+    return texts
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Label texts with a saved model (one per argument or stdin line): each one's label and its probability."""
-    from .inference import labeller
-    from .predict import as_bytes, read_texts
-
     if args.texts:
         texts = read_texts(map(as_bytes, args.texts), "argument {}")
     else:  # bytes, whatever the locale: a Latin-1 file piped in is refused by its line, not a traceback
         texts = read_texts(sys.stdin.buffer.read().split(b"\n"), "line {} of stdin")
     if not texts:
         raise UserError("no text to label; pass texts as arguments or one per line on stdin")
+    from .inference import labeller
+
     label = labeller(args.model)
     if hasattr(sys.stdout, "reconfigure"):  # a text this terminal's encoding cannot show is escaped, not a traceback
         sys.stdout.reconfigure(errors="backslashreplace")

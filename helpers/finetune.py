@@ -12,13 +12,12 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from filelock import FileLock, Timeout
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (DataCollatorWithPadding, EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer,
                           TrainerCallback, TrainingArguments)
@@ -29,7 +28,7 @@ from . import hardware
 from .baselines import majority_accuracy, scores
 from .card import Report, report, write_card
 from .data import read_data
-from .layout import LOG_HISTORY, run_folder, swap_in
+from .layout import LOG_HISTORY, run_folder, run_lock, swap_in
 from .settings import Settings, UserError, how_to_set, tagged, warn
 from .models import (check_classifier, has_weights, is_adapter, is_trained, load_model, load_tokenizer,
                      save_adapter_config, unfinished_model)
@@ -161,41 +160,6 @@ class Announce(TrainerCallback):
         if state.is_world_process_zero:
             processes = f", {args.world_size} processes" if args.world_size > 1 else ""
             print(hardware.describe(self.settings) + processes, flush=True)
-
-
-class FolderInUse(UserError):
-    """The output folder is held by another run (`run_lock`)."""
-
-
-@contextlib.contextmanager
-def run_lock(settings: Settings) -> Iterator[Path]:
-    """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
-
-    Taken once a run, by what starts it; the system releases it when the process ends, however it ends. Under
-    torchrun, process 0 holds it. A folder the run made and left empty (it failed early) is removed again.
-    """
-    made = not Path(settings.output_dir).exists()
-    layout = run_folder(settings)
-    folder = layout.make()
-    if int(os.environ.get("RANK", "0")) != 0:
-        yield folder
-        return
-    lock = FileLock(layout.lock, timeout=0, thread_local=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        holder = layout.holder.read_text().strip() if layout.holder.is_file() else ""
-        raise FolderInUse(f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to "
-                          f"finish, or choose another {how_to_set('output_dir')}") from None
-    try:
-        layout.holder.write_text(f"{os.getpid()}\n")
-        yield folder
-    finally:
-        layout.holder.unlink(missing_ok=True)
-        layout.lock.unlink(missing_ok=True)
-        lock.release()
-        if made and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
 
 
 def checkpoints(settings: Settings) -> list[Path]:

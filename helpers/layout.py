@@ -1,7 +1,7 @@
-"""The run folder's layout: every name a run keeps in its output folder (`RunFolder`, one documented path each), and
+"""The run folder's layout: every name a run keeps in its output folder (`RunFolder`, one documented path each),
 the one way a finished file or folder is written (`atomic`: under a temporary name beside it, then renamed, so a
-reader never sees half of one). Introduced in notebook 02 (`run_folder(settings).split`); every module takes its
-paths from here.
+reader never sees half of one), and the folder's lock (`run_lock`: one run at a time). Introduced in notebook 02
+(`run_folder(settings).split`); every module takes its paths from here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from .settings import Settings, UserError, how_to_set
 
@@ -125,3 +127,38 @@ def write_json(path: Path, obj) -> Path:
     with atomic(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
     return path
+
+
+class FolderInUse(UserError):
+    """The output folder is held by another run (`run_lock`)."""
+
+
+@contextlib.contextmanager
+def run_lock(settings: Settings) -> Iterator[Path]:
+    """Hold the output folder for one run (train, bench, a sweep's trial): a second run on it stops at once, naming it.
+
+    Taken once a run, by what starts it; the system releases it when the process ends, however it ends. Under
+    torchrun, process 0 holds it. A folder the run made and left empty (it failed early) is removed again.
+    """
+    made = not Path(settings.output_dir).exists()
+    layout = run_folder(settings)
+    folder = layout.make()
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield folder
+        return
+    lock = FileLock(layout.lock, timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = layout.holder.read_text().strip() if layout.holder.is_file() else ""
+        raise FolderInUse(f"{folder} is in use by another run (process {holder or 'unknown'}); wait for it to "
+                          f"finish, or choose another {how_to_set('output_dir')}") from None
+    try:
+        layout.holder.write_text(f"{os.getpid()}\n")
+        yield folder
+    finally:
+        layout.holder.unlink(missing_ok=True)
+        layout.lock.unlink(missing_ok=True)
+        lock.release()
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

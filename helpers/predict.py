@@ -5,8 +5,6 @@ Introduced in notebook 05 (predict).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from .data import label_names
 from .finetune import NO_EVALUATION, compute_metrics, training_arguments
 from .layout import run_folder
 from .models import load_trained, token_limit, trainable_parameters
-from .settings import Settings, UserError
+from .settings import Settings
 from .split import load_split
 from .tokenization import HeadlineDataset, tokenize, warn_truncated
 
@@ -122,26 +120,3 @@ def saved_pipeline(folder: str | Path) -> Pipeline:
     return pipeline("text-classification", model=model, tokenizer=tokenizer, pipeline_class=TruncatingPipeline)
 
 
-def as_bytes(argument: str) -> bytes:
-    """A command-line argument as the bytes it was typed in (Python keeps undecodable bytes as lone surrogates)."""
-    try:
-        return os.fsencode(argument)
-    except UnicodeEncodeError:  # a lone surrogate that no byte became: kept, so that UTF-8 refuses it below
-        return argument.encode("utf-8", "surrogatepass")
-
-
-def read_texts(lines: Iterable[bytes], where: str) -> list[str]:
-    """The texts to label from lines of bytes (stdin's, or the arguments'), each decoded as UTF-8 and stripped,
-    blank ones skipped; a line that is not UTF-8 refused in one line naming it, `where` ("line {} of stdin") with
-    its number (notebook 05)."""
-    texts = []
-    for number, line in enumerate(lines, 1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise UserError(f"{where.format(number)} is not UTF-8 text (byte {line[error.start]:#04x} at position "
-                            f"{error.start:,}); convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8") from None
-        text = text.removeprefix("\ufeff").strip() if number == 1 else text.strip()  # a byte-order mark: not text
-        if text:
-            texts.append(text)
-    return texts

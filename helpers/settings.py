@@ -59,8 +59,9 @@ ROLES = {
 def _knob(default, help: str, allowed: tuple | None = None, *, role: str, **tags):
     """A dataclass field with help text (shown by `--help`), its role (one of `ROLES`), optionally (a check, what it
     allows), and `tags`: `argument` (the `TrainingArguments` field it is), `off` (its value with the speed lever off,
-    transformers' own default), `recorded` (kept with each sweep trial) and `path` (may name a local file or folder,
-    which a trial's id names by its name alone)."""
+    transformers' own default), `recorded` (kept with each sweep trial), `repeats` (runs differing only in it
+    repeat one setting, averaged over) and `path` (may name a local file or folder, which a trial's id names by its
+    name alone)."""
     return field(default=default, metadata={"help": help, "allowed": allowed, "role": role, **tags})
 
 
@@ -140,7 +141,7 @@ class Settings:
                            "OUTPUT_DIR/runs/, or $TENSORBOARD_LOGGING_DIR; watch with tensorboard --logdir)",
                            role="run")
     seed: int = _knob(42, "seed of the model head, the data order and dropout", role="training", argument="seed",
-                      recorded=True)
+                      recorded=True, repeats=True)
     # speed (notebooks 03 and 04): each lever can be turned off (`off`: transformers' own default)
     precision: Precision = _knob("auto", "auto: bf16 where native, fp16 on older CUDA GPUs, fp32 on Apple GPUs",
                                  role="training", off="fp32")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import finetune, models
 from .card import kept_evaluation
-from .layout import LOG_HISTORY, run_folder
+from .layout import LOG_HISTORY, FolderInUse, run_folder, run_lock
 from .settings import FIELDS, Settings, UserError, coerce, having, is_tiny, tagged, warn
 from .sweep_results import (METRICS, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
                             profile_gives, runs_of, settings_of, summary, table)  # notebook 06 and the CLI: sweep.X
@@ -166,13 +166,13 @@ def run_trial(trial: optuna.Trial, base: Settings, space: dict[str, list], share
         print(f"{label}: {why}, skipped", flush=True)
         raise optuna.TrialPruned()
     try:
-        with finetune.run_lock(settings):  # the trial's folder only: other points stay free for other searches
+        with run_lock(settings):  # the trial's folder only: other points stay free for other searches
             saved = run_folder(settings).model  # trained by another search, or by one stopped before it recorded
             history = json.loads((saved / LOG_HISTORY).read_text()) if models.is_trained(saved) else None
             how = "trained before, recorded from its folder: validation accuracy" if history else "validation accuracy"
             if history is None:
                 history = finetune.run(settings, announce=False)[0].state.log_history  # its line: below
-    except finetune.FolderInUse:
+    except FolderInUse:
         print(f"{label}: being trained by another search, skipped", flush=True)
         raise optuna.TrialPruned() from None
     run = record(settings, point, history)

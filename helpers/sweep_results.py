@@ -10,11 +10,11 @@ import pandas as pd
 
 from . import finetune
 from .layout import run_folder
-from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag, is_tiny, tagged
+from .settings import FIELDS, PROFILES, TINY_MODEL, Settings, UserError, coerce, flag, having, is_tiny, tagged
 from .sweep_storage import DONE, study_storage
 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
-NOT_SETTINGS = ("id", "study", "seed", "log_history", *METRICS)  # the columns that are no knob (a setting: the rest)
+NOT_SETTINGS = ("id", "study", "log_history", *METRICS, *tagged("repeats"))  # no knob (runs over seeds: one setting)
 
 
 def load_runs(base: Settings, *, storage: str | None = None) -> pd.DataFrame:
@@ -38,7 +38,7 @@ def best_first(runs: pd.DataFrame) -> pd.DataFrame:
 
 def summary(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs table without the long columns (log history, study, model and data paths): what to compare."""
-    return runs.drop(columns=["log_history", "study", "model", "data", "profile"], errors="ignore")
+    return runs.drop(columns=["log_history", "study", *tagged("path"), *having("profile")], errors="ignore")
 
 
 def table(runs: pd.DataFrame) -> str:

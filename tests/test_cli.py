@@ -15,7 +15,7 @@ from helpers import cli
 from helpers.data import read_table
 from helpers.settings import SAMPLE_DATA, flag, having, settings_page
 
-from support import another_value, clean_env, finish_all, one_line_error, piped, run_cli, run_main, start_cli
+from support import another_value, clean_env, finish_all, one_line_error, piped, refused, run_cli, run_main, start_cli
 
 LABEL_NAMES = {"sarcastic", "not sarcastic"}
 
@@ -159,6 +159,18 @@ def test_predict_reads_stdin(trained_dir, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[2] for line in lines] == ["area man wins argument", "senator delays tax overhaul"]
     assert all(line.split("\t")[0] in LABEL_NAMES for line in lines)
+
+
+def test_texts_are_read_as_utf8_bytes_one_line_naming_what_is_not():
+    """Lines of bytes become stripped texts (a byte-order mark dropped, blank lines skipped); a line that is not
+    UTF-8, or an argument holding a lone surrogate, is refused in one line naming it and its byte."""
+    assert cli.read_texts([b"\xef\xbb\xbfcaf\xc3\xa9 owner \r", b"", b"  ", b"\x00nul"], "line {} of stdin") == [
+        "café owner", "\x00nul"]
+    assert "line 2 of stdin is not UTF-8 text (byte 0xe9 at position 3)" in refused(
+        cli.read_texts, [b"fine", b"caf\xe9"], "line {} of stdin")
+    for argument in ("caf\udce9", "\ud800 alone"):  # an undecodable byte as Python keeps it; a surrogate typed in
+        assert "argument 1 is not UTF-8 text" in refused(cli.read_texts, [cli.as_bytes(argument)], "argument {}")
+    assert cli.read_texts([cli.as_bytes("café 한국 😀")], "argument {}") == ["café 한국 😀"]
 
 
 @pytest.mark.slow

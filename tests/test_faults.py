@@ -18,10 +18,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 from helpers import UserError
 from helpers.card import report
-from helpers.finetune import checkpoints, ensure_trained, prepare_output, run_lock, save
-from helpers.layout import HOLDER, LOCK
+from helpers.finetune import checkpoints, ensure_trained, prepare_output, save
+from helpers.layout import HOLDER, LOCK, run_folder, run_lock
 from helpers.models import is_trained, load_trained
-from helpers.layout import run_folder
 from helpers.split import load_split
 
 from support import (
@@ -171,7 +170,7 @@ def test_a_model_fine_tuned_on_other_labels(reference, tmp_path, tiny_cache, cap
 HOLD = """
 import sys
 from helpers import get_settings
-from helpers.finetune import run_lock
+from helpers.layout import run_lock
 with run_lock(get_settings("tiny", output_dir=sys.argv[1], cache_dir=sys.argv[2])):
     print("held", flush=True)
     sys.stdin.read()

@@ -18,12 +18,11 @@ from transformers.trainer_utils import PredictionOutput
 from helpers.data import label_names
 from helpers.layout import run_folder
 from helpers.models import load_model, load_tokenizer, load_trained
-from helpers.predict import (as_bytes, evaluate_test, predict, prediction_trainer, probabilities,
-                             read_texts, saved_pipeline, with_predictions)
+from helpers.predict import evaluate_test, predict, prediction_trainer, probabilities, saved_pipeline, with_predictions
 from helpers.split import load_split
 from helpers.tokenization import TutorialDataset, tokenize
 
-from support import LABELS, PREDICTED, logits_for, one_line_error, piped, refused, run_main, warnings_in
+from support import LABELS, PREDICTED, logits_for, one_line_error, piped, run_main, warnings_in
 
 # ---------------------------------------------------------------------------------------------- long texts
 
@@ -164,18 +163,6 @@ def test_evaluate_test(trained):
 
 
 # ---------------------------------------------------------------------------------------------- any input
-
-
-def test_texts_are_read_as_utf8_bytes_one_line_naming_what_is_not():
-    """Lines of bytes become stripped texts (a byte-order mark dropped, blank lines skipped); a line that is not
-    UTF-8, or an argument holding a lone surrogate, is refused in one line naming it and its byte."""
-    assert read_texts([b"\xef\xbb\xbfcaf\xc3\xa9 owner \r", b"", b"  ", b"\x00nul"], "line {} of stdin") == [
-        "café owner", "\x00nul"]
-    assert "line 2 of stdin is not UTF-8 text (byte 0xe9 at position 3)" in refused(
-        read_texts, [b"fine", b"caf\xe9"], "line {} of stdin")
-    for argument in ("caf\udce9", "\ud800 alone"):  # an undecodable byte as Python keeps it; a surrogate typed in
-        assert "argument 1 is not UTF-8 text" in refused(read_texts, [as_bytes(argument)], "argument {}")
-    assert read_texts([as_bytes("café 한국 😀")], "argument {}") == ["café 한국 😀"]
 
 
 ANY_CHARACTER = st.one_of(st.characters(), st.characters(categories=["Cs"]))  # lone surrogates too

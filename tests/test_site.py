@@ -134,10 +134,11 @@ def test_the_entry_page_links_every_notebook_page_in_order(site, tmp_path):
                                                                      for path in (ROOT / "docs").glob("*.md")}
 
 
-def test_each_notebook_page_links_the_next_and_the_previous(site, tmp_path):
-    """On each notebook's page Chromium finds the link to the next notebook (and back to the previous one)."""
+def test_each_notebook_page_links_the_next_and_the_previous(site):
+    """Each notebook's page links the next notebook (and back to the previous one) in the HTML Sphinx wrote: the
+    theme draws these links without scripts, so the file is the page (Chromium renders the entry page above)."""
     for before, name, after in zip([None, *NOTEBOOKS], NOTEBOOKS, [*NOTEBOOKS[1:], None]):
-        dom = chromium((site / page(name)).as_uri(), tmp_path)
+        dom = (site / page(name)).read_text()
         if after:
             assert hrefs(dom, "right-next") == [Path(page(after)).name], name
         if before:
