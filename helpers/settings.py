@@ -72,7 +72,10 @@ FRACTION_OR_ZERO = (lambda v: 0 <= v < 1, "0 (none) or a fraction below 1")
 STEPS = (lambda v: v == -1 or v > 0, "-1 (all epochs) or > 0")
 A_LAYER_CHOICE = (lambda v: v in ("all", "head") or (v.isdigit() and int(v) > 0),
                   "all, head, or a number of last blocks above 0")
-LORA_RATE_FACTOR = 10  # a LoRA run with no learning rate given: this times the profile's (notebook 09)
+# A run that trains less, with no learning rate given, learns at this many times the profile's rate: LoRA's adapters
+# start at zero, a frozen body's last blocks and head must move further (notebook 09; MiniLM in docs/results.md)
+LORA_RATE_FACTOR = 10
+LAYERS_RATE_FACTOR = 20
 Profile = Literal["auto", "full", "quick", "tiny"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS = typing.get_args(Precision)
@@ -163,7 +166,8 @@ class Settings:
                                     role="training", off=False)
     # train less (notebook 09)
     train_layers: str = _knob("all", "which weights learn: all, head (the classification head only), or N (the last "
-                              "N blocks and the head); the rest stay as pretrained", A_LAYER_CHOICE, role="training")
+                              "N blocks and the head); the rest stay as pretrained; with no learning rate given, the "
+                              f"rate is {LAYERS_RATE_FACTOR} times the profile's", A_LAYER_CHOICE, role="training")
     lora_rank: int = _knob(0, "rank of LoRA adapters (peft) on every linear layer of the blocks, the head (and what "
                            "follows the blocks: a final norm, BERT's pooler) trained too, the rest frozen (0: no "
                            f"LoRA); with no learning rate given, the rate is {LORA_RATE_FACTOR} times the profile's",
@@ -317,14 +321,23 @@ def how_to_set(name: str, value=None) -> str:
     return variable(name) + ("" if value is None else f"={value}")
 
 
+def rate_factor(lora_rank: int, train_layers: str) -> int:
+    """How many times the profile's learning rate a run learns at when none is given: `LORA_RATE_FACTOR` with LoRA,
+    `LAYERS_RATE_FACTOR` with only the last blocks or the head learning, else 1 (notebook 09)."""
+    if lora_rank:
+        return LORA_RATE_FACTOR
+    return LAYERS_RATE_FACTOR if train_layers != "all" else 1
+
+
 def setting_sources(settings: Settings, flags: typing.Collection[str], requested: str) -> dict[str, str]:
     """Where each value of `settings` comes from: "flag", "variable TC_X", "profile P" or "default"
     (`python -m helpers settings`); `flags` are the settings given as flags or arguments, `requested` the profile
     asked for (auto resolves to another)."""
     sources = {name: "default" for name in FIELDS} | {name: f"profile {settings.profile}" for name in
                                                         PROFILES.get(settings.profile, {})}
-    if settings.lora_rank:
-        sources["learning_rate"] = f"LoRA: {LORA_RATE_FACTOR} x the profile's"
+    if rate_factor(settings.lora_rank, settings.train_layers) != 1:
+        sources["learning_rate"] = f"training less: {rate_factor(settings.lora_rank, settings.train_layers)} x the " \
+                                   "profile's"
     sources |= {name: f"variable {variable(name)}" for name in env_overrides()} | {name: "flag" for name in flags}
     if requested == "auto":
         sources["profile"] += f" (auto: {settings.profile})" if sources["profile"] != "default" else \
@@ -427,9 +440,9 @@ def build_settings(profile: str | None = None, **overrides) -> Settings:
         home = usable_working_folder()
         values["cache_dir"] = values.get("cache_dir") or str(home / "cache")
         values["output_dir"] = values.get("output_dir") or str(home / "results" / profile)
-    if values.get("lora_rank") and "learning_rate" not in chosen:  # LoRA learns at a higher rate (notebook 09)
-        rate = LORA_RATE_FACTOR * values.get("learning_rate", FIELDS["learning_rate"].default)
-        values["learning_rate"] = float(f"{rate:.3g}")
+    factor = rate_factor(values.get("lora_rank", 0), str(values.get("train_layers", "all")))
+    if factor != 1 and "learning_rate" not in chosen:  # training less learns at a higher rate (notebook 09)
+        values["learning_rate"] = float(f"{factor * values.get('learning_rate', FIELDS['learning_rate'].default):.3g}")
     if values.get("model", FIELDS["model"].default) == TINY_MODEL:
         values["model"] = str(Path(values["cache_dir"]) / TINY_MODEL)
     settings = Settings(**values, profile=profile)

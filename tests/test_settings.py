@@ -305,18 +305,24 @@ def test_assigning_to_a_setting_raises(tmp_path):
 # ---------------------------------------------------------------------------------------------- train less (09)
 
 
-def test_a_lora_run_without_a_rate_learns_at_ten_times_the_profiles(monkeypatch, tmp_path):
-    """lora_rank on and no learning rate given: LORA_RATE_FACTOR times the profile's rate, and `settings` says so;
-    a rate given as an argument or a TC_ variable is kept as given; LoRA off, the profile's rate."""
+@pytest.mark.parametrize("less, factor", [({"lora_rank": 8}, hs.LORA_RATE_FACTOR),
+                                          ({"train_layers": 2}, hs.LAYERS_RATE_FACTOR),
+                                          ({"train_layers": "head"}, hs.LAYERS_RATE_FACTOR)])
+def test_a_run_training_less_without_a_rate_learns_faster(less, factor, monkeypatch, tmp_path):
+    """LoRA, or the last blocks or the head only, and no learning rate given: `factor` times the profile's rate, and
+    `settings` says so; a rate given as an argument or a TC_ variable is kept as given; every weight, the profile's."""
     base = {"cache_dir": str(tmp_path), "output_dir": str(tmp_path / "out")}
     for profile in ("full", "tiny"):
         plain = get_settings(profile, **base)
-        lora = get_settings(profile, lora_rank=8, **base)
-        assert lora.learning_rate == pytest.approx(hs.LORA_RATE_FACTOR * plain.learning_rate)
-        assert hs.setting_sources(lora, set(), profile)["learning_rate"].startswith("LoRA")
-    assert get_settings("tiny", lora_rank=8, learning_rate=1e-3, **base).learning_rate == 1e-3
+        less_run = get_settings(profile, **less, **base)
+        assert less_run.learning_rate == pytest.approx(factor * plain.learning_rate)
+        assert hs.setting_sources(less_run, set(), profile)["learning_rate"] == \
+            f"training less: {factor} x the profile's"
+        assert hs.setting_sources(plain, set(), profile)["learning_rate"] != hs.setting_sources(
+            less_run, set(), profile)["learning_rate"]
+    assert get_settings("tiny", **less, learning_rate=1e-3, **base).learning_rate == 1e-3
     monkeypatch.setenv("TC_LEARNING_RATE", "2e-4")
-    assert get_settings("full", lora_rank=8, **base).learning_rate == 2e-4
+    assert get_settings("full", **less, **base).learning_rate == 2e-4
 
 
 @pytest.mark.parametrize("given, kept", [("all", "all"), ("head", "head"), (2, "2"), ("3", "3")])
