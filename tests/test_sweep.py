@@ -6,8 +6,6 @@ import dataclasses
 import json
 import re
 import shlex
-import subprocess
-import sys
 import types
 
 import optuna
@@ -15,12 +13,13 @@ import pandas as pd
 import pytest
 
 import helpers
-from helpers import finetune, predict, sweep
+from helpers import Settings, finetune, predict, sweep
+from helpers import settings as hs
 from helpers.baselines import majority_accuracy
 from helpers.layout import run_folder
 from helpers.split import load_split
 
-from support import (clean_env, finish_all, one_line_error, parse_call, remove_tc_env, run_main, start_cli,
+from support import (another_value, finish_all, one_line_error, parse_call, refused, remove_tc_env, run_main, start_cli,
                      tiny_settings_for)
 
 SPACE = {"learning_rate": [1e-3, 3e-3, 1e-2]}  # a grid of 3 points, one epoch each: seconds on the tiny model
@@ -259,19 +258,19 @@ def test_a_tiny_sweep_from_the_command_line_recommends_a_model_that_learned(tmp_
 
 
 @pytest.mark.slow
-def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_cache):
+def test_the_printed_command_trains_the_best_trial_again(tmp_path, tiny_cache, monkeypatch, capsys):
     """`sweep --max-steps 4` prints a train command with every setting that differs from the profile's
     (`--max-steps 4` among them); run as printed, it trains the trial's model: the same evaluations, step by step."""
-    env = clean_env() | {"TC_HOME": str(tmp_path), "TC_CACHE_DIR": str(tiny_cache)}
-    swept = subprocess.run([sys.executable, "-m", "helpers", "sweep", "--profile", "tiny", "--max-steps", "4",
-                            "--search", "grid", "--space", "learning_rate=3e-3,1e-2", "--output-dir",
-                            str(tmp_path / "swept")], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert swept.returncode == 0, swept.stderr
-    command = swept.stdout.split("to train them: ")[1].splitlines()[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TC_HOME", str(tmp_path))
+    monkeypatch.setenv("TC_CACHE_DIR", str(tiny_cache))
+    status, out, err = run_main("sweep", "--profile", "tiny", "--max-steps", "4", "--search", "grid", "--space",
+                                "learning_rate=3e-3,1e-2", "--output-dir", str(tmp_path / "swept"), capsys=capsys)
+    assert status == 0, err
+    command = out.split("to train them: ")[1].splitlines()[0]
     assert command.startswith("python -m helpers train --profile tiny ") and " --max-steps 4" in command
-    trained = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=tmp_path, env=env, capture_output=True,
-                             text=True)
-    assert trained.returncode == 0, trained.stderr
+    status, _, err = run_main(*shlex.split(command)[3:], capsys=capsys)  # after "python -m helpers"
+    assert status == 0, err
     base = tiny_settings_for(tmp_path / "swept", tiny_cache, max_steps=4)
     best = sweep.by_setting(sweep.load_runs(base)).iloc[0]
     trial = sweep.runs_of(sweep.load_runs(base), best).iloc[0]["log_history"]
@@ -298,9 +297,6 @@ def test_a_trial_keeps_every_learned_setting_that_differs_from_its_profile(make_
 
 
 # ------------------------------------------------------------------------------------------------------ trial ids
-from helpers import Settings, settings as hs  # noqa: E402 (appended here: the tests above predate it)
-
-from support import another_value, refused  # noqa: E402
 
 
 @pytest.mark.parametrize("name", list(hs.FIELDS))

@@ -15,7 +15,7 @@ import torch
 from helpers.models import (blocks, head_modules, is_adapter, load_adapter, load_model, load_trained, lora_config,
                             train_only, trainable_parameters)
 
-from support import one_line_error, refused, run_cli, run_main
+from support import notebook_cells, notebook_path, one_line_error, refused, run_cli, run_main, tiny_settings_for
 
 NAMES = ["not sarcastic", "sarcastic"]
 
@@ -113,6 +113,29 @@ def lora_run(tmp_path_factory, tiny_cache) -> Path:
                    "--cache-dir", str(tiny_cache), "--max-steps", "8")
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.mark.slow
+def test_notebook_05s_reload_takes_a_lora_runs_folder(lora_run, tiny_cache):
+    """Notebook 05's reload cell, run on a LoRA run's folder: the base model with the adapter merged in, a plain
+    classifier again, with the run's labels, answering as `load_trained` does."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from helpers import data, models
+
+    reload = next(source for kind, source in notebook_cells(notebook_path("05"))
+                  if kind == "code" and "AutoModelForSequenceClassification.from_pretrained(folder)" in source)
+    namespace = {"AutoModelForSequenceClassification": AutoModelForSequenceClassification, "data": data,
+                 "AutoTokenizer": AutoTokenizer, "models": models, "folder": lora_run / "model",
+                 "settings": tiny_settings_for(lora_run, tiny_cache, lora_rank=4)}
+    exec(compile(reload, "05_predict", "exec"), namespace)  # noqa: S102: our own notebook
+    model, tokenizer = namespace["model"], namespace["tokenizer"]
+    assert not hasattr(model, "peft_config") and namespace["names"] == NAMES
+    batch = tokenizer(["area man wins argument with self", "senate passes budget bill"], padding=True,
+                      return_tensors="pt")
+    reference, _ = load_trained(lora_run / "model")
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(**batch).logits, reference.eval()(**batch).logits, atol=1e-5)
 
 
 @pytest.mark.slow
