@@ -19,7 +19,7 @@ from .baselines import compare_on
 from .data import read_data
 from .layout import atomic
 from .reach import model_source
-from .settings import DATA_URL, Settings, having, is_url, warn
+from .settings import DATA_URL, Settings, first_line, having, is_url, warn
 from .split import evaluation_rows
 
 SARCASM_COLUMNS = {"article_link", "headline", "is_sarcastic"}
@@ -77,7 +77,7 @@ def baselines_on(parts: dict[str, pd.DataFrame | None], evaluated: str, classes:
     try:
         tables = compare_on(parts["train"], rows, classes)
     except ValueError as error:
-        warn(f"the model card has no baselines: scikit-learn could not fit them ({str(error).splitlines()[0]})")
+        warn(f"the model card has no baselines: scikit-learn could not fit them ({first_line(error)})")
         return {}
     return {name: table.to_dict("index") for name, table in tables.items()}
 

@@ -76,7 +76,7 @@ def build_parser() -> Parser:
     made = {}
     for name, (run, roles) in COMMANDS.items():  # each command's help is its function's docstring
         about = " ".join(run.__doc__.split("\n\n")[0].split())
-        # a flag added below with a setting's name replaces the setting's (bench-inference's --model: a fine-tuned folder)
+        # a flag added below with a setting's name replaces it (bench-inference's --model: a fine-tuned folder)
         made[name] = commands.add_parser(name, help=about, description=about, add_help=name != "torchrun",
                                          conflict_handler="resolve", dataclass_types=flags_of(roles))
     bench = made["bench"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .download import download
-from .settings import DATA_URL, Settings, UserError, cached_path, how_to_set, is_url, warn_once
+from .settings import DATA_URL, Settings, UserError, cached_path, first_line, how_to_set, is_url, warn_once
 
 
 def _text(path: Path) -> str:
@@ -114,7 +114,7 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise UserError(f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position "
                         f"{error.start:,}); save it with UTF-8 encoding") from None
     except (ValueError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as error:
-        raise UserError(f"cannot read {path} as {suffix[1:]} ({str(error).splitlines()[0]}); it should hold "
+        raise UserError(f"cannot read {path} as {suffix[1:]} ({first_line(error)}); it should hold "
                         f"{SHAPES[suffix]}") from None
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .layout import atomic
-from .settings import UserError, warn
+from .settings import UserError, first_line, warn
 
 RETRIES, TIMEOUT = 3, 30.0  # attempts at a download, and seconds to wait for each answer
 TRANSIENT_STATUS = {408, 425, 429}  # timeout, too early, too many requests: worth asking again (as is any 5xx)
@@ -139,5 +139,4 @@ def _reason(error: BaseException) -> str:
     system = next((cause for cause in reversed(_causes(error)) if isinstance(cause, OSError) and cause.errno), None)
     if system is not None and not isinstance(error, HTTPStatus):
         return system.strerror or str(system)
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return first_line(error)

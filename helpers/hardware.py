@@ -12,6 +12,7 @@ import ctypes
 import os
 import platform
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,7 +127,8 @@ def describe(settings: Settings) -> str:
 def quiet_transformers(*names: str) -> Iterator[None]:
     """transformers' warnings (of its loggers `names`, else of the whole library) and loading bars off inside the
     block, as they were after it: the one place the series quiets them (a fresh head's "newly initialized" report,
-    which notebook 04 explains, would repeat at each load)."""
+    which notebook 04 explains, would repeat at each load), and peft 0.21's call of transformers 5's deprecated
+    `is_gradient_checkpointing`, not the learner's to fix."""
     from transformers.utils import logging
 
     loggers = [logging.get_logger(name) for name in names or ["transformers"]]
@@ -135,7 +137,9 @@ def quiet_transformers(*names: str) -> Iterator[None]:
         logger.setLevel(logging.ERROR)
     logging.disable_progress_bar()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
+            yield
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)

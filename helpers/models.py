@@ -7,19 +7,16 @@ chooses which of its weights learn (the last blocks, the head, or LoRA adapters 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import urllib.parse
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .download import no_connection
 from .reach import hub_cached, model_source
-from .settings import Settings, UserError, how_to_set
+from .settings import Settings, UserError, first_line, how_to_set
 from .tiny import ensure_tiny_model
 
 if TYPE_CHECKING:
@@ -77,9 +74,9 @@ def from_pretrained(auto_class, name: str, **kwargs):
     except (OSError, ValueError) as error:
         if unreachable:
             raise UserError(not_reachable(name, unreachable)) from None
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"cannot load model {name!r} ({first}); set {how_to_set('model')} to a hub name you can reach "
-                        f"or a local model folder, or use {how_to_set('profile', 'tiny')} offline") from None
+        raise UserError(f"cannot load model {name!r} ({first_line(error)}); set {how_to_set('model')} to a hub name "
+                        f"you can reach or a local model folder, or use {how_to_set('profile', 'tiny')} offline"
+                        ) from None
 
 
 def ensure_model(settings: Settings) -> str:
@@ -244,17 +241,10 @@ def train_less(model: PreTrainedModel, settings: Settings):
         return train_only(model, settings.train_layers)
     from peft import get_peft_model
 
-    with quiet_peft():
+    from .hardware import quiet_transformers
+
+    with quiet_transformers():
         return get_peft_model(model, lora_config(model, settings.lora_rank, settings.lora_alpha))
-
-
-@contextlib.contextmanager
-def quiet_peft() -> Iterator[None]:
-    """peft 0.21 asks transformers for `is_gradient_checkpointing`, deprecated in transformers 5: not the learner's
-    to fix, so its FutureWarning is kept out of their output."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
-        yield
 
 
 def has_weights(folder: Path) -> bool:
@@ -345,7 +335,6 @@ def load_adapter(folder: str | Path, attention_choice: str = "auto", merge: bool
     with quiet_transformers():  # "newly initialized" head weights: the adapter's saved head replaces them
         model = from_pretrained(AutoModelForSequenceClassification, base, config=config,
                                 attn_implementation=attention(attention_choice))
-    with quiet_peft():
         model = PeftModel.from_pretrained(model, str(folder))
     return model.merge_and_unload() if merge else model
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .data import fetch, online_hint
 from .reach import model_source
-from .settings import ROOT, Settings, UserError, cached_path, is_url
+from .settings import ROOT, Settings, UserError, cached_path, first_line, is_url
 
 BUILD_REQUIREMENTS = ["setuptools>=68"]  # pyproject.toml's build-system requires: pip needs it to install the project
 # What `from_pretrained` reads for a model and its tokenizer, and the weights: safetensors, or else PyTorch's.
@@ -77,7 +77,7 @@ def prefetch_model(name: str) -> str:
     try:
         folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=name, repo_type="model")
     except ValueError as error:  # not a hub name
-        raise UserError(f"cannot fetch model {name!r} ({first_line(error)}); give a hub name such as "
+        raise UserError(f"cannot fetch model {name!r} ({first_line(error, 2)}); give a hub name such as "
                         "distilbert-base-uncased, or a local folder") from None
     fresh = not folder.exists()
     try:
@@ -85,15 +85,9 @@ def prefetch_model(name: str) -> str:
     except Exception as error:  # the hub's errors, and its HTTP client's (whose classes change between versions)
         if fresh:
             shutil.rmtree(folder, ignore_errors=True)
-        raise UserError(f"could not fetch model {name!r} from the hub ({type(error).__name__}: {first_line(error)}); "
-                        f"{OFFLINE_REMEDY}") from None
+        raise UserError(f"could not fetch model {name!r} from the hub ({type(error).__name__}: "
+                        f"{first_line(error, 2)}); {OFFLINE_REMEDY}") from None
     return f"model: {name} is in the Hugging Face cache, {fetched} ({human(size(fetched))})"
-
-
-def first_line(error: Exception) -> str:
-    """An error's message in one line: its first two (an HTTP status, then what was not found), or its type."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines[:2]) if lines else type(error).__name__
 
 
 def requirements(path: Path = ROOT / "requirements.txt") -> list[str]:

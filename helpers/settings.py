@@ -34,6 +34,12 @@ class UserError(ValueError):
     """A mistake a user can make; its message is one line: what, which value, what to do."""
 
 
+def first_line(error: BaseException, lines: int = 1) -> str:
+    """The cause of `error` for a one-line message: the first `lines` non-blank lines of its text, or its type."""
+    text = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(text[:lines]) if text else type(error).__name__
+
+
 def warn(message: str) -> None:
     """Tell the user something they should know, in one line on stderr, without stopping."""
     print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -14,7 +14,7 @@ from sklearn.model_selection import train_test_split
 
 from .data import Data, read_data
 from .layout import run_folder, write_json
-from .settings import Settings, UserError, having, how_to_set, warn_once
+from .settings import Settings, UserError, first_line, having, how_to_set, warn_once
 
 PARTS = ("train", "validation", "test")
 FEW_ROWS = 10  # fewer train rows of a class than this, and a result says little about it
@@ -44,7 +44,7 @@ def _split(df: pd.DataFrame, size: float, settings: Settings) -> tuple[pd.DataFr
     try:
         return train_test_split(df, test_size=size, random_state=settings.split_seed, stratify=stratify)
     except ValueError as error:  # stratifying: a class too small for both sides
-        raise UserError(f"cannot stratify {len(df)} rows with a {size} split ({str(error).splitlines()[0]}); "
+        raise UserError(f"cannot stratify {len(df)} rows with a {size} split ({first_line(error)}); "
                         f"add rows of the rarest class, or turn off {how_to_set('stratify')}") from None
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from .data import read_table
@@ -63,17 +63,26 @@ def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
     counts = words(texts)
     pieces = {word: [word[0], *("##" + char for char in word[1:])] for word in sorted(counts)}
     vocab = dict.fromkeys([*SPECIAL_TOKENS, *sorted({piece for split in pieces.values() for piece in split})])
+    pairs: Counter = Counter()
+    holders = defaultdict(set)  # the words each pair occurs in: a merge re-splits only those
+    for word, split in pieces.items():
+        for pair in zip(split, split[1:]):
+            pairs[pair] += counts[word]
+            holders[pair].add(word)
     while len(vocab) < size:
-        pairs: Counter = Counter()
-        for word, split in pieces.items():
-            for pair in zip(split, split[1:]):
-                pairs[pair] += counts[word]
         best = min(pairs, key=lambda pair: (-pairs[pair], pair), default=None)
         if best is None or pairs[best] < MIN_COUNT:
             break
         merged = best[0] + best[1].removeprefix("##")
         vocab[merged] = None
-        pieces = {word: _merge(split, best, merged) for word, split in pieces.items()}
+        for word in holders.pop(best):
+            old, pieces[word] = pieces[word], _merge(pieces[word], best, merged)
+            for pair in zip(old, old[1:]):
+                pairs[pair] -= counts[word]
+            for pair in zip(pieces[word], pieces[word][1:]):
+                pairs[pair] += counts[word]
+                holders[pair].add(word)
+        pairs = +pairs  # the pairs no word holds any more
     return {token: i for i, token in enumerate(vocab)}
 
 

@@ -8,6 +8,7 @@ Tests that start a process, train a model or run a notebook are marked `slow`: `
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,15 @@ from support import TOPIC_COLUMNS, remove_tc_env, tiny_settings_for
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every notebook cell nbval runs is slow: its notebook trains, or loads what another trained. The notebooks
-    come first, then the lowest-versions install: under pytest-xdist (make test) they are the two longest units of
-    work, best started first, one on each worker."""
+    come first, then the lowest-versions install, then the test files with the most slow tests: under
+    pytest-xdist (make test) the longest units of work start first, and the two workers end together on quick
+    ones."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: (item.path.suffix != ".ipynb", item.path.name != "test_lowest.py"))  # stable
+    slow = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: (item.path.suffix != ".ipynb", item.path.name != "test_lowest.py",
+                                 -slow[item.path]))  # stable: a file's tests stay in their order
 
 
 @pytest.hookimpl(optionalhook=True)

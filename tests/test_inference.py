@@ -136,17 +136,22 @@ def test_written_rows_have_exactly_the_keys(measured, tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_folder_predicts_the_torch_labels_on_the_command_line(measured, trained):
-    """`predict --model OUTPUT_DIR/onnx` prints the lines `predict --model OUTPUT_DIR/model` prints: the same
-    labels, probabilities within 0.05 (int8 against float32), the same texts."""
+def test_onnx_folder_predicts_the_torch_labels_on_the_command_line(measured, trained, capsys):
+    """`predict --model OUTPUT_DIR/onnx` (a process of its own) prints the lines `predict --model OUTPUT_DIR/model`
+    prints (run in this one meanwhile): the same labels, probabilities within 0.05 (int8 against float32), the same
+    texts."""
     _, folder = measured
     settings, _ = trained
-    results = finish_all({"onnx": start_cli("predict", "--model", str(folder), *HEADLINES),
-                          "torch": start_cli("predict", "--model", settings.output_dir + "/model", *HEADLINES)})
-    lines = {}
-    for name, result in results.items():
-        assert result.returncode == 0, result.stderr[-2000:]
-        lines[name] = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    onnx = start_cli("predict", "--model", str(folder), *HEADLINES)
+    try:
+        status, printed, err = run_main("predict", "--model", settings.output_dir + "/model", *HEADLINES,
+                                        capsys=capsys)
+    finally:
+        done = finish_all({"onnx": onnx})["onnx"]
+    assert status == 0, err
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = {name: [line.split("\t") for line in text.strip().splitlines()]
+             for name, text in (("onnx", done.stdout), ("torch", printed))}
     assert [line[0] for line in lines["onnx"]] == [line[0] for line in lines["torch"]]
     assert [line[2] for line in lines["onnx"]] == HEADLINES
     for onnx, torch_line in zip(lines["onnx"], lines["torch"]):

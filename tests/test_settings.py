@@ -335,3 +335,10 @@ def test_train_layers_takes_all_head_or_a_number(given, kept, tmp_path):
 def test_a_wrong_train_layers_is_one_line(given, tmp_path):
     """Anything else is one line saying what it takes."""
     assert "all, head, or a number" in refused(get_settings, "tiny", train_layers=given, cache_dir=str(tmp_path))
+
+
+def test_first_line_is_the_cause_of_an_error_in_one_line():
+    """An error's first non-blank line (or its first two, joined), or its type when its message is empty."""
+    assert hs.first_line(ValueError("\n  404 Client Error \nEntry Not Found\n")) == "404 Client Error"
+    assert hs.first_line(OSError("404 Client Error\n\nEntry Not Found"), 2) == "404 Client Error Entry Not Found"
+    assert hs.first_line(ValueError("")) == hs.first_line(ValueError("  \n ")) == "ValueError"

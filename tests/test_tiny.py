@@ -10,15 +10,19 @@ import os
 import subprocess
 import sys
 import unicodedata
+from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from helpers.baselines import majority_accuracy
 from helpers.finetune import run
 from helpers.predict import evaluate_test
 from helpers.settings import TINY_MODEL
-from helpers.tiny import BUILT_FROM, SPECIAL_TOKENS, build_tiny_model, ensure_tiny_model, is_current, wordpiece_vocab
+from helpers.tiny import (BUILT_FROM, MIN_COUNT, SPECIAL_TOKENS, _merge, build_tiny_model, ensure_tiny_model, is_current,
+                          wordpiece_vocab, words)
 
 from support import EMOJI, ROOT, clean_env, finish_all, is_special, run_main, tiny_settings_for, topic_records
 
@@ -57,6 +61,31 @@ def test_vocabulary_breaks_ties_by_text():
     assert tokens[: len(SPECIAL_TOKENS)] == SPECIAL_TOKENS
     assert tokens[len(SPECIAL_TOKENS):] == ["##b", "##d", "a", "c", "ab", "cd"]
     assert list(wordpiece_vocab(["cd cd ab ab"], 14)) == tokens, "the order of the texts does not matter"
+
+
+def recounted_vocab(texts: list[str], size: int) -> list[str]:
+    """The vocabulary `wordpiece_vocab` learns, by the plain method: every pair counted again before each merge."""
+    counts = words(texts)
+    pieces = {word: [word[0], *("##" + char for char in word[1:])] for word in counts}
+    vocab = [*SPECIAL_TOKENS, *sorted({piece for split in pieces.values() for piece in split})]
+    while len(vocab) < size:
+        pairs = Counter()
+        for word, split in pieces.items():
+            for pair in zip(split, split[1:]):
+                pairs[pair] += counts[word]
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair), default=None)
+        if best is None or pairs[best] < MIN_COUNT:
+            return vocab
+        vocab.append(best[0] + best[1].removeprefix("##"))
+        pieces = {word: _merge(split, best, vocab[-1]) for word, split in pieces.items()}
+    return vocab
+
+
+@given(st.lists(st.text("aabcb ", max_size=40), max_size=12), st.integers(6, 40))
+def test_the_counts_kept_between_merges_learn_what_counting_again_learns(texts, size):
+    """`wordpiece_vocab` updates the pair counts of the words a merge changed; counting every pair again before each
+    merge learns the same vocabulary (words such as "aaaa" hold a pair twice)."""
+    assert list(wordpiece_vocab(texts, size)) == recounted_vocab(texts, size)
 
 
 def test_korean_and_emoji_tokenize_to_known_tokens(tiny_tokenizer):
