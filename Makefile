@@ -28,7 +28,7 @@ site: install
 
 # On two workers (pytest-xdist), one torch thread each; tests/conftest.py says what shares a worker (docs/testing.md).
 test: install
-	TC_PROFILE=tiny OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --no-loadscope-reorder --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
+	TC_PROFILE=tiny OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --no-loadscope-reorder --durations=20 --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks
 
 # While changing the code: the tests that neither start a process, nor train a model, nor run a notebook.
 test-fast: install
