@@ -7,8 +7,9 @@ Slow (one fresh venv, pip from its cache, two notebooks): it checks the lower bo
 written into site-packages, and that the data cache, the tiny model and the trained model land in the working
 folder, which, with no checkout around, is the folder the notebook runs in.
 
-Measured with pip's cache warm on the project's 2-core machine while four other sessions shared it (load about 6):
-159 s and 197 s (`pytest -s tests/test_lowest.py` prints its parts: install 68 s and 64 s, notebooks 84 s and 127 s).
+Measured on the project's 2-core machine in `make test` from a fresh clone (pip's cache warm from .ci/run's own
+install, the other worker busy): 131 s. With notebooks 01-04, alone: 185 s (`pytest -s tests/test_lowest.py` prints
+its parts: install 63 s, notebooks 107 s).
 """
 
 from __future__ import annotations
