@@ -341,9 +341,9 @@ def setting_sources(settings: Settings, flags: typing.Collection[str], requested
     asked for (auto resolves to another)."""
     sources = {name: "default" for name in FIELDS} | {name: f"profile {settings.profile}" for name in
                                                         PROFILES.get(settings.profile, {})}
-    if rate_factor(settings.lora_rank, settings.train_layers) != 1:
-        sources["learning_rate"] = f"training less: {rate_factor(settings.lora_rank, settings.train_layers)} x the " \
-                                   "profile's"
+    factor = rate_factor(settings.lora_rank, settings.train_layers)
+    if factor != 1:
+        sources["learning_rate"] = f"training less: {factor} x the profile's"
     sources |= {name: f"variable {variable(name)}" for name in env_overrides()} | {name: "flag" for name in flags}
     if requested == "auto":
         sources["profile"] += f" (auto: {settings.profile})" if sources["profile"] != "default" else \

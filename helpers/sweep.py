@@ -22,7 +22,7 @@ from . import finetune, models
 from .card import kept_evaluation
 from .layout import LOG_HISTORY, FolderInUse, run_folder, run_lock
 from .settings import FIELDS, Settings, UserError, coerce, having, is_tiny, tagged, warn
-from .sweep_results import (METRICS, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
+from .sweep_results import (METRICS, RECORDED, best_call, best_command, by_setting, curves, load_runs,  # noqa: F401
                             profile_gives, runs_of, settings_of, summary, table)  # notebook 06 and the CLI: sweep.X
 from .sweep_storage import (DONE, GRACE_SECONDS, RUNNING, GivenUp, cover, database_errors,
                             study_storage, taken, trial_id, where)  # noqa: F401 (where: sweep.where)
@@ -59,7 +59,7 @@ VALIDATION_SIZE = 0.1  # used when the settings have no validation split
 FIXED = having("profile", "split", "folder")
 # Settings that do not change what a trial learns, left out of its id (which stays the same across versions).
 NOT_LEARNED = having("profile", "folder", "run")
-RECORDED = tuple(tagged("recorded"))  # kept with each trial, with SPACE's knobs
+PATHS = tuple(tagged("path"))  # settings that may name a local file or folder
 
 
 def check_space(space: dict[str, list]) -> dict[str, list]:
@@ -93,7 +93,7 @@ def with_validation(base: Settings) -> Settings:
 
 def portable(name: str, value):
     """A setting as every machine names it, for ids: a local model or data file (the tiny model too) by its name."""
-    if name in tagged("path") and isinstance(value, str) and (
+    if name in PATHS and isinstance(value, str) and (
             is_tiny(value) or os.path.isabs(value) or os.path.exists(value)):
         return Path(value).name
     return value

@@ -15,6 +15,7 @@ from .sweep_storage import DONE, study_storage
 
 METRICS = ("val_accuracy", "val_f1", "val_loss", "train_seconds")
 NOT_SETTINGS = ("id", "study", "log_history", *METRICS, *tagged("repeats"))  # no knob (runs over seeds: one setting)
+RECORDED = tuple(tagged("recorded"))  # kept with each trial, with the searched knobs
 
 
 def load_runs(base: Settings, *, storage: str | None = None) -> pd.DataFrame:
@@ -83,7 +84,7 @@ def best_values(runs: pd.DataFrame) -> tuple[str, dict]:
     best = runs.iloc[0]
     return best["profile"], {name: coerce(name, best[name]) for name in runs.columns
                              if name in FIELDS and name != "profile" and not pd.isna(best[name])
-                             and not (name in tagged("recorded") and profile_gives(best["profile"], name, best[name]))}
+                             and not (name in RECORDED and profile_gives(best["profile"], name, best[name]))}
 
 
 def best_call(runs: pd.DataFrame) -> str:

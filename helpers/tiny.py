@@ -65,10 +65,15 @@ def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
     vocab = dict.fromkeys([*SPECIAL_TOKENS, *sorted({piece for split in pieces.values() for piece in split})])
     pairs: Counter = Counter()
     holders = defaultdict(set)  # the words each pair occurs in: a merge re-splits only those
-    for word, split in pieces.items():
-        for pair in zip(split, split[1:]):
-            pairs[pair] += counts[word]
+
+    def count(word: str, sign: int) -> None:
+        """Add (1) or take away (-1) the pairs of `word`'s pieces, each as often as the word occurs."""
+        for pair in zip(pieces[word], pieces[word][1:]):
+            pairs[pair] += sign * counts[word]
             holders[pair].add(word)
+
+    for word in pieces:
+        count(word, 1)
     while len(vocab) < size:
         best = min(pairs, key=lambda pair: (-pairs[pair], pair), default=None)
         if best is None or pairs[best] < MIN_COUNT:
@@ -76,12 +81,9 @@ def wordpiece_vocab(texts: list[str], size: int) -> dict[str, int]:
         merged = best[0] + best[1].removeprefix("##")
         vocab[merged] = None
         for word in holders.pop(best):
-            old, pieces[word] = pieces[word], _merge(pieces[word], best, merged)
-            for pair in zip(old, old[1:]):
-                pairs[pair] -= counts[word]
-            for pair in zip(pieces[word], pieces[word][1:]):
-                pairs[pair] += counts[word]
-                holders[pair].add(word)
+            count(word, -1)
+            pieces[word] = _merge(pieces[word], best, merged)
+            count(word, 1)
         pairs = +pairs  # the pairs no word holds any more
     return {token: i for i, token in enumerate(vocab)}
 
